@@ -1,0 +1,5 @@
+import sys
+
+from boardnet.cli import main
+
+sys.exit(main())

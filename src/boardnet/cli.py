@@ -1,0 +1,61 @@
+"""The ``boardnet`` command: parse, call the library, print. One module per verb under ``commands/``.
+
+Every :class:`BoardnetError` is printed as one line ``error: ...`` with exit status 2; ``--debug`` shows
+the traceback instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from boardnet import __version__
+from boardnet.errors import BoardnetError
+
+# Each module has ``add_parser(subparsers)`` which registers its verb(s) with ``func=run_function``.
+COMMAND_MODULES = (
+    "train", "config_cmd", "selfplay", "arena", "play", "convert_cmd", "verify_cmd", "inspect_cmd", "nnue", "lc0",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="boardnet", description="Train, convert and verify the neural networks that board-game engines run."
+    )
+    parser.add_argument("--version", action="version", version=f"boardnet {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks instead of one-line errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        module_name = f"boardnet.commands.{name}"
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as err:
+            if err.name == module_name:
+                continue
+            raise
+        module.add_parser(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 1
+    try:
+        result = args.func(args)
+    except BoardnetError as err:
+        if args.debug:
+            raise
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    return int(result or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Games: rules, the network input encoding and symmetries."""

@@ -1,0 +1,87 @@
+"""Name -> class tables for everything a config names by ``type``.
+
+Entries are registered lazily as ``"module:attr"`` strings, so one broken optional module cannot break the
+lookup of another (a sharp edge of DL-Art-School's registries). A module may also register a class with the
+:meth:`Registry.register` decorator. A lookup of an unknown name raises :class:`ConfigError` listing the
+names that exist.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from typing import Any
+
+from boardnet.errors import ConfigError
+
+
+class Registry:
+    """A table from names to classes (or factories) of one kind, e.g. ``"loss"``."""
+
+    def __init__(self, kind: str, lazy: dict[str, str] | None = None) -> None:
+        self.kind = kind
+        self._entries: dict[str, Any] = dict(lazy or {})
+
+    def register(self, name: str) -> Callable[[Any], Any]:
+        """Class decorator: ``@LOSSES.register("mse")``."""
+
+        def decorate(obj: Any) -> Any:
+            self._entries[name] = obj
+            return obj
+
+        return decorate
+
+    def add_lazy(self, name: str, target: str) -> None:
+        """Register ``"package.module:Attr"`` to be imported on first lookup."""
+        self._entries[name] = target
+
+    def names(self) -> list[str]:
+        return sorted(self._entries)
+
+    def get(self, name: str, key_path: str = "type") -> Any:
+        """The class registered as ``name``; ``key_path`` is named in the error if there is none."""
+        if name not in self._entries:
+            known = ", ".join(self.names()) or "none"
+            raise ConfigError(key_path, f"unknown {self.kind} type '{name}'; expected one of: {known}")
+        entry = self._entries[name]
+        if isinstance(entry, str):
+            module_name, _, attr = entry.partition(":")
+            entry = getattr(importlib.import_module(module_name), attr)
+            self._entries[name] = entry
+        return entry
+
+
+NETWORKS = Registry(
+    "network",
+    {
+        "policy_value": "boardnet.models.policy_value:PolicyValueNet",
+        "lc0": "boardnet.models.lc0:Lc0Net",
+        "nnue": "boardnet.models.nnue:NnueNet",
+    },
+)
+GAMES = Registry("game", {"gomoku": "boardnet.games.gomoku:Gomoku"})
+DATA = Registry(
+    "data source",
+    {
+        "selfplay": "boardnet.data.replay:SelfPlayData",
+        "nnue": "boardnet.data.nnue_data:NnueData",
+        "lc0_chunks": "boardnet.data.lc0_chunks:Lc0ChunkData",
+    },
+)
+INJECTORS = Registry("injector", {"forward": "boardnet.train.injectors:ForwardInjector"})
+LOSSES = Registry(
+    "loss",
+    {
+        "mse": "boardnet.train.losses:MSELoss",
+        "cross_entropy": "boardnet.train.losses:CrossEntropyLoss",
+        "l2": "boardnet.train.losses:L2Loss",
+        "nnue_wdl": "boardnet.train.losses:NnueWdlLoss",
+    },
+)
+EVALUATORS = Registry(
+    "evaluator",
+    {
+        "arena": "boardnet.selfplay.arena:ArenaEvaluator",
+        "validation_loss": "boardnet.train.evaluators:ValidationLossEvaluator",
+    },
+)

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from boardnet import registry
 from boardnet.errors import ConfigError
@@ -65,12 +65,14 @@ class OptimizerConfig(StrictModel):
     momentum: float = Field(0.0, ge=0)
     nesterov: bool = False
 
-    @model_validator(mode="after")
-    def _known_type(self) -> OptimizerConfig:
+    @field_validator("type")
+    @classmethod
+    def _known_type(cls, value: str) -> str:
         from boardnet.train.optim import OPTIMIZERS
 
-        OPTIMIZERS.get(self.type, "type")
-        return self
+        if value not in OPTIMIZERS.names():
+            raise ValueError(f"unknown optimizer type '{value}'; expected one of: {', '.join(OPTIMIZERS.names())}")
+        return value
 
 
 class ScheduleConfig(StrictModel):
@@ -172,7 +174,7 @@ def _raise_validation(err: ValidationError, prefix: str = "") -> None:
     errors = err.errors()
     first = errors[0]
     path = _loc_to_path(prefix, first["loc"])
-    msg = first["msg"]
+    msg = first["msg"].removeprefix("Value error, ")
     if first["type"] == "extra_forbidden":
         msg = "unknown key"
     elif "input" in first and first["type"] not in ("missing",):

@@ -64,6 +64,7 @@ DATA = Registry(
     "data source",
     {
         "selfplay": "boardnet.data.replay:SelfPlayData",
+        "npz": "boardnet.data.npz:NpzData",
         "nnue": "boardnet.data.nnue_data:NnueData",
         "lc0_chunks": "boardnet.data.lc0_chunks:Lc0ChunkData",
     },

@@ -26,6 +26,8 @@ class TrainContext:
         rng: numpy generator for data sampling (its state is checkpointed).
         rank, world_size: DDP rank and number of processes (0 and 1 when not distributed).
         iteration: the iteration being run (1-based once training starts; 0 before).
+        data: the run's data source (set once built).
+        steps: the run's :class:`~boardnet.train.steps.Step` objects (set once built).
     """
 
     cfg: Any
@@ -39,6 +41,8 @@ class TrainContext:
     rank: int = 0
     world_size: int = 1
     iteration: int = 0
+    data: Any = None
+    steps: list[Any] = field(default_factory=list)
 
     @property
     def is_main(self) -> bool:

@@ -1,0 +1,71 @@
+"""Training checkpoints: atomic writes, the last N kept, a corrupt newest one falls back to the previous.
+
+Files: ``<run>/checkpoints/iter-000050.pt``, each a dict loadable with ``torch.load(weights_only=True)``::
+
+    format: "boardnet-checkpoint", version: 1, iteration: int, config_hash: str, config: dict
+    nets: {name: {spec: {...}, state_dict: {...}, ema: {...} | None}}   # read by formats/torch_ckpt.py
+    trainer: {steps: [...], ema: {...}, evaluators: [...], nonfinite_streak: int, ...}
+    ranks: [{python_rng, numpy_rng, torch_rng, ctx_rng, data}]           # one entry per DDP rank
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from boardnet.errors import FormatError
+from boardnet.formats.torch_ckpt import atomic_write, safe_torch_load
+
+CHECKPOINT_RE = re.compile(r"^iter-(\d{6,})\.pt$")
+FORMAT = "boardnet-checkpoint"
+VERSION = 1
+
+
+def checkpoint_path(run_dir: Path, iteration: int) -> Path:
+    return run_dir / "checkpoints" / f"iter-{iteration:06d}.pt"
+
+
+def list_checkpoints(run_dir: Path) -> list[Path]:
+    """Checkpoint files of a run, oldest first (temp files of an interrupted write are ignored)."""
+    folder = run_dir / "checkpoints"
+    if not folder.is_dir():
+        return []
+    found = [(int(m.group(1)), p) for p in folder.iterdir() if (m := CHECKPOINT_RE.match(p.name))]
+    return [p for _, p in sorted(found)]
+
+
+def save_checkpoint(run_dir: Path, iteration: int, payload: dict[str, Any], keep: int) -> Path:
+    """Write ``payload`` atomically as the checkpoint of ``iteration``; delete all but the newest ``keep``."""
+    path = checkpoint_path(run_dir, iteration)
+    payload = {"format": FORMAT, "version": VERSION, "iteration": iteration, **payload}
+    atomic_write(path, lambda tmp: torch.save(payload, tmp))
+    for old in list_checkpoints(run_dir)[:-keep]:
+        old.unlink(missing_ok=True)
+    return path
+
+
+def load_checkpoint(path: Path) -> dict[str, Any]:
+    """Read and check one checkpoint file."""
+    data = safe_torch_load(path)
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise FormatError(path, "not a boardnet training checkpoint", field="format")
+    if data.get("version") != VERSION:
+        raise FormatError(path, f"checkpoint version {data.get('version')}; expected {VERSION}", field="version")
+    for key in ("iteration", "nets", "trainer", "ranks"):
+        if key not in data:
+            raise FormatError(path, "missing", field=key)
+    return data
+
+
+def load_latest(run_dir: Path) -> dict[str, Any] | None:
+    """The newest readable checkpoint of a run, or None. A corrupt one is reported and skipped."""
+    for path in reversed(list_checkpoints(run_dir)):
+        try:
+            return load_checkpoint(path)
+        except FormatError as err:
+            print(f"warning: skipping unreadable checkpoint: {err}", file=sys.stderr)
+    return None

@@ -11,6 +11,7 @@ Example::
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 from importlib import resources
@@ -220,11 +221,9 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     except yaml.YAMLError as err:
         raise ConfigError(key, f"value is not valid YAML: {err}") from None
     # yaml 1.1 reads '1e-3' as a string; a number was meant.
-    if isinstance(parsed, str):
-        try:
-            parsed = float(parsed) if any(c in parsed for c in ".eE") else parsed
-        except ValueError:
-            pass
+    if isinstance(parsed, str) and any(c in parsed for c in ".eE"):
+        with contextlib.suppress(ValueError):
+            parsed = float(parsed)
     return key.strip().split("."), parsed
 
 

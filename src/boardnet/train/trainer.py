@@ -92,9 +92,8 @@ class Trainer:
         self.nonfinite_streak = 0
         self.nonfinite_total = 0
         self.resumed_from: int | None = None
-        if not self._resume():
-            if init:
-                self._load_init(init)
+        if not self._resume() and init:
+            self._load_init(init)
         self._wrap_ddp()
         self.log = MetricsLog(self.run_dir, self.iteration, cfg.train.tensorboard) if self.rank == 0 else None
 

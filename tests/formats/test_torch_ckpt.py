@@ -57,7 +57,7 @@ def test_pt_with_code_is_refused_without_running_it(tmp_path: Path) -> None:
         read_net(path)
     assert not marker.exists()
     raw = tmp_path / "evil2.pt"
-    raw.write_bytes(pickle.dumps(Evil()))
+    raw.write_bytes(pickle.dumps(Evil(), protocol=2))
     with pytest.raises(FormatError):
         read_net(raw)
     assert not marker.exists()

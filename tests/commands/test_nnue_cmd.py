@@ -1,0 +1,32 @@
+"""``boardnet nnue eval`` prints the engine's value."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import fixture_path
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "boardnet", *args], capture_output=True, text=True, timeout=120)
+
+
+def test_nnue_eval_cli(tmp_path: Path) -> None:
+    path = tmp_path / "kp.nnue"
+    with gzip.open(fixture_path("nnue", "halfkp_rand_a.nnue.gz"), "rb") as src, open(path, "wb") as dst:
+        shutil.copyfileobj(src, dst)
+    row = json.loads(fixture_path("nnue", "halfkp_rand_a.evals.json").read_text())["positions"][5]
+    r = _cli("nnue", "eval", str(path), row["fen"])
+    assert r.returncode == 0, r.stderr
+    assert f"NNUE evaluation {row['sf12_eval_printed']} (white side); raw {row['raw_int']}" in r.stdout
+    bad = _cli("nnue", "eval", str(path), "not a fen")
+    assert bad.returncode == 2 and bad.stderr.startswith("error:") and "FEN" in bad.stderr
+    trunc = tmp_path / "t.nnue"
+    trunc.write_bytes(path.read_bytes()[:1000])
+    r = _cli("nnue", "eval", str(trunc), row["fen"])
+    assert r.returncode == 2 and "file size" in r.stderr and "Traceback" not in r.stderr

@@ -135,3 +135,10 @@ class PolicyValueNet(nn.Module):
             v = F.relu(v)
         value = torch.tanh(self.val_fc2(v)).squeeze(1)
         return log_probs, value
+
+    VERIFY_INPUT = "states"  # reference-npz input key for ``boardnet verify``
+
+    def verify_outputs(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        """``boardnet verify`` outputs: ``log_probs [B, H*W]``, ``values [B, 1]``."""
+        log_probs, value = self(x)
+        return {"log_probs": log_probs, "values": value.unsqueeze(1)}

@@ -75,3 +75,24 @@ def test_full_step_from_our_gradients_close_to_tf() -> None:
     TF1Adam(net.parameters(), lr=float(io["learning_rate"]), eps=1e-8).step()
     worst = max(float(np.abs(w - io[f"after_adam/{n}"]).max()) for n, w in _as_tf(net, "data").items())
     assert worst <= 2e-5
+
+
+def test_train_init_from_tf_checkpoint_continues_the_tf_model(tmp_path) -> None:
+    """`boardnet train --init model.ckpt` starts from the TF weights: with lr 1e-12 the run's net still matches TF."""
+    from boardnet.cli import main
+    from boardnet.formats.torch_ckpt import read_pt
+
+    ckpt = fixture_path("tf", "gomoku_tf1_8x8", "model.ckpt.index").with_suffix("")  # the checkpoint prefix
+    run = tmp_path / "run"
+    code = main(["train", "gomoku-8x8", "--run-dir", str(run), "--init", str(ckpt), "train.iterations=1",
+                 "train.batch_size=16", "data.mcts.playouts=8", "steps.0.optimizer.lr=1e-12",
+                 "evaluators.0.every=100", "train.progress=false"])
+    assert code == 0
+    trained = read_pt(run / "checkpoints" / "iter-000001.pt")
+    net = build_from_spec(trained.spec)
+    net.load_state_dict(trained.state_dict)
+    io = dict(np.load(fixture_path("tf", "gomoku_tf1_8x8", "io.npz")))
+    with torch.no_grad():
+        lp, v = net(torch.from_numpy(io["states"]))
+    np.testing.assert_allclose(lp.numpy(), io["log_probs"], atol=1e-5)
+    np.testing.assert_allclose(v.numpy().reshape(-1), io["values"].reshape(-1), atol=1e-5)

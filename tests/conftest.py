@@ -9,6 +9,7 @@ import os
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -48,3 +49,10 @@ def fixtures_dir() -> Path:
 @pytest.fixture
 def stockfish() -> str:
     return stockfish_binary()
+
+
+@pytest.fixture(scope="session")
+def lc0_reference() -> dict[str, np.ndarray]:
+    """maia-1300's lc0 reference data (planes, logits, q, d, legal moves)."""
+    with np.load(fixture_path("lc0", "maia-1300.reference.npz")) as data:
+        return {k: data[k] for k in data.files}

@@ -223,6 +223,7 @@ def write_net(netfile: NetFile, path: str | os.PathLike[str], encoding: str = "l
 
     if netfile.spec.family != "lc0":
         raise ConversionError(f"cannot write a {netfile.spec.family} network as lc0 weights")
+    encoding = encoding.lower()
     if encoding not in ("linear16", "float32"):
         raise ConversionError(f"unknown lc0 weights encoding '{encoding}'; expected linear16 or float32")
     cfg, state = netfile.spec.config, netfile.state_dict

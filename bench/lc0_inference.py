@@ -65,8 +65,8 @@ def main() -> None:
             x = torch.rand(batch, 112, 8, 8)
             xn = x.numpy().astype(np.float32)
             with torch.inference_mode():
-                eager = _rate(lambda: net(x), batch)
-            onnx = _rate(lambda: sess.run(None, {"/input/planes": xn}), batch)
+                eager = _rate(lambda x=x: net(x), batch)
+            onnx = _rate(lambda xn=xn: sess.run(None, {"/input/planes": xn}), batch)
             for name, rate in (("eager", eager), ("onnxruntime", onnx)):
                 print(f"batch {batch:4d} {name:12s} {rate:10,.0f} positions/s  "
                       f"{100 * rate * flops / gemm:5.1f}% of the matmul-bound limit")

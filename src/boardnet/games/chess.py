@@ -17,11 +17,6 @@ PLANES = 112
 PIECE_TYPES = (chess.PAWN, chess.KNIGHT, chess.BISHOP, chess.ROOK, chess.QUEEN, chess.KING)
 
 
-def _bits(bb: int) -> np.ndarray:
-    """A 64-bit board as ``[8, 8]`` 0/1 (bit i -> element ``[i // 8, i % 8]``)."""
-    return np.unpackbits(np.array([bb], dtype="<u8").view(np.uint8), bitorder="little").reshape(8, 8)
-
-
 def _lc0_ep(board: chess.Board) -> int | None:
     """lc0's en-passant flag: the ep square, only when an enemy pawn stands beside the double-stepped pawn."""
     ep = board.ep_square
@@ -33,36 +28,42 @@ def _lc0_ep(board: chess.Board) -> int | None:
 
 
 def _key(board: chess.Board) -> tuple:
-    return (board.board_fen(), board.turn, board.castling_rights, _lc0_ep(board))
+    """What lc0 compares for repetitions: pieces, side to move, castling rights, its en-passant flag."""
+    return (board.pawns, board.knights, board.bishops, board.rooks, board.queens, board.kings,
+            board.occupied_co[chess.WHITE], board.turn, board.castling_rights, _lc0_ep(board))
 
 
-def _slot_planes(board: chess.Board, us: chess.Color, repeated: bool) -> np.ndarray:
-    """The 13 planes of one history slot, seen by ``us`` (mirrored when ``us`` is black)."""
-    out = np.zeros((13, 8, 8), np.float32)
-    for k, color in enumerate((us, not us)):
-        for j, piece in enumerate(PIECE_TYPES):
-            bb = int(board.pieces_mask(piece, color))
-            out[6 * k + j] = _bits(chess.flip_vertical(bb) if us == chess.BLACK else bb)
-    if repeated:
-        out[12] = 1.0
-    return out
+def _piece_masks(board: chess.Board, us: chess.Color) -> list[int]:
+    """Our P N B R Q K then their P N B R Q K bitboards."""
+    return [int(board.pieces_mask(piece, color)) for color in (us, not us) for piece in PIECE_TYPES]
 
 
-def _history(board: chess.Board) -> tuple[list[chess.Board], list[bool]]:
-    """Boards newest first (up to 8) and their repetition flags, from the real game history."""
-    work = board.copy()
-    boards, keys = [work.copy(stack=False)], [_key(work)]
-    clocks = [work.halfmove_clock]
-    while work.move_stack:
-        work.pop()
-        boards.append(work.copy(stack=False))
+def _history(board: chess.Board, us: chess.Color) -> tuple[list[int], list[bool], chess.Board | None]:
+    """Piece bitboards of up to 8 history slots (newest first, 12 per slot), their repetition flags, and the
+    game's first position when it is within the 8 slots (else None).
+
+    Only the plies that can matter are walked: 7 for the slots, plus the rule-50 window of the repetition search.
+    """
+    need = min(len(board.move_stack), max(HISTORY - 1, board.halfmove_clock + HISTORY))
+    work = board.copy(stack=need)
+    masks: list[int] = []
+    keys, clocks = [], []
+    while True:
+        if len(clocks) < HISTORY:
+            masks += _piece_masks(work, us)
         keys.append(_key(work))
         clocks.append(work.halfmove_clock)
+        if not work.move_stack:
+            break
+        work.pop()
+    slots = min(len(clocks), HISTORY)
     reps = []
-    for i in range(min(HISTORY, len(boards))):
-        # §6 / fixture README: same position an even number of plies earlier, within the rule-50 window
-        reps.append(clocks[i] >= 4 and any(keys[j] == keys[i] for j in range(i + 4, min(len(keys), i + clocks[i] + 1), 2)))
-    return boards[:HISTORY], reps
+    for i in range(slots):
+        # fixture README: the same position an even number (>= 4) of plies earlier, within the rule-50 window
+        window = range(i + 4, min(len(keys), i + clocks[i] + 1), 2)
+        reps.append(clocks[i] >= 4 and any(keys[j] == keys[i] for j in window))
+    root = work if len(board.move_stack) < HISTORY else None
+    return masks, reps, root
 
 
 def _fen_copy(root: chess.Board) -> chess.Board:
@@ -80,23 +81,27 @@ def _fen_copy(root: chess.Board) -> chess.Board:
 def encode(board: chess.Board) -> np.ndarray:
     """``[112, 8, 8]`` float32 planes of ``board`` (with its move stack), as lc0 builds them."""
     us = board.turn
+    masks, reps, root = _history(board, us)
+    filled = len(reps)
+    startpos = root is not None and root.board_fen() == chess.STARTING_BOARD_FEN and root.turn == chess.WHITE
+    if root is not None and filled < HISTORY and not startpos:  # a FEN start: older slots copy it (§6.2)
+        masks += _piece_masks(_fen_copy(root), us) * (HISTORY - filled)
+        reps += [False] * (HISTORY - filled)
+        filled = HISTORY
+    bits = np.unpackbits(np.array(masks, dtype="<u8").view(np.uint8), bitorder="little").reshape(-1, 12, 8, 8)
+    if us == chess.BLACK:
+        bits = bits[:, :, ::-1, :]  # mirror ranks: the side to move plays up the board
     planes = np.zeros((PLANES, 8, 8), np.float32)
-    boards, reps = _history(board)
-    for i, (b, rep) in enumerate(zip(boards, reps)):
-        planes[13 * i: 13 * i + 13] = _slot_planes(b, us, rep)
-    root = boards[-1] if len(board.move_stack) < HISTORY else None
-    if root is not None and len(boards) < HISTORY:
-        startpos = root.board_fen() == chess.STARTING_BOARD_FEN and root.turn == chess.WHITE
-        if not startpos:
-            fill = _slot_planes(_fen_copy(root), us, False)
-            for i in range(len(boards), HISTORY):
-                planes[13 * i: 13 * i + 13] = fill
+    slots = planes[: 13 * HISTORY].reshape(HISTORY, 13, 8, 8)
+    slots[:filled, :12] = bits
+    slots[:filled, 12] = np.asarray(reps, np.float32)[:, None, None]
     them = not us
-    for plane, ok in ((104, board.has_queenside_castling_rights(us)), (105, board.has_kingside_castling_rights(us)),
-                      (106, board.has_queenside_castling_rights(them)), (107, board.has_kingside_castling_rights(them))):
-        planes[plane] = float(ok)
-    planes[108] = float(us == chess.BLACK)
-    planes[109] = float(board.halfmove_clock)
+    planes[104] = board.has_queenside_castling_rights(us)
+    planes[105] = board.has_kingside_castling_rights(us)
+    planes[106] = board.has_queenside_castling_rights(them)
+    planes[107] = board.has_kingside_castling_rights(them)
+    planes[108] = us == chess.BLACK
+    planes[109] = board.halfmove_clock
     planes[111] = 1.0
     return planes
 

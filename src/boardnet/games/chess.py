@@ -35,7 +35,8 @@ def _key(board: chess.Board) -> tuple:
 
 def _piece_masks(board: chess.Board, us: chess.Color) -> list[int]:
     """Our P N B R Q K then their P N B R Q K bitboards."""
-    return [int(board.pieces_mask(piece, color)) for color in (us, not us) for piece in PIECE_TYPES]
+    pieces = (board.pawns, board.knights, board.bishops, board.rooks, board.queens, board.kings)
+    return [bb & board.occupied_co[color] for color in (us, not us) for bb in pieces]
 
 
 def _history(board: chess.Board, us: chess.Color) -> tuple[list[int], list[bool], chess.Board | None]:

@@ -40,7 +40,7 @@ def test_training_lowers_validation_loss_and_writes_run_files(tmp_path: Path) ->
     run = trainer.run_dir
     rows = read_csv(run / "metrics.csv")
     assert len(rows) == 30
-    val = [float(r["eval/val/loss"]) for r in rows if r.get("eval/val/loss")]
+    val = [float(r["val/loss"]) for r in rows if r.get("val/loss")]
     assert len(val) == 10 and val[-1] < val[0]
     assert (run / "plots" / "metrics.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert list((run / "tensorboard").iterdir())

@@ -94,8 +94,9 @@ def plot_metrics(rows: list[dict[str, float]], path: Path, title: str) -> None:
     import matplotlib.pyplot as plt
 
     skip = {"iteration", "lr", "grad_norm"}
-    loss_keys = [k for k in _columns(rows) if k.startswith("loss") and k not in skip]
-    eval_keys = [k for k in _columns(rows) if k.startswith("eval/")]
+    loss_keys = [k for k in _columns(rows) if k.startswith(("loss", "val/")) and k not in skip]
+    # rates and scores share the bottom axis; counters such as the opponent's playouts would flatten it
+    eval_keys = [k for k in _columns(rows) if k.startswith("eval/") and "playouts" not in k]
     fig, axes = plt.subplots(2, 1, figsize=(9, 7), sharex=True)
     for key in loss_keys:
         pts = [(r["iteration"], r[key]) for r in rows if key in r and math.isfinite(r[key])]

@@ -322,7 +322,8 @@ class Trainer:
         if self.rank == 0:
             for ev in due:
                 for key, value in ev.evaluate(self.ctx).items():
-                    out[f"eval/{key}"] = float(value)
+                    # evaluators may namespace their keys ("eval/win_rate", "val/loss"); bare names go under eval/
+                    out[key if "/" in key else f"eval/{key}"] = float(value)
         distributed.barrier()
         return out
 

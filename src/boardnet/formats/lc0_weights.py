@@ -30,6 +30,7 @@ POLICY_NAMES = {NF.POLICY_CONVOLUTION: "convolution", NF.POLICY_CLASSICAL: "clas
 VALUE_NAMES = {NF.VALUE_WDL: "wdl", NF.VALUE_CLASSICAL: "classical"}
 CONVBLOCK_FIELDS = (("weights", "conv.weight"), ("biases", "conv.bias"), ("bn_means", "bn.running_mean"),
                     ("bn_stddivs", "bn.running_var"), ("bn_gammas", "bn.weight"), ("bn_betas", "bn.bias"))
+SE_FIELDS = (("w1", "fc1.weight"), ("b1", "fc1.bias"), ("w2", "fc2.weight"), ("b2", "fc2.bias"))
 DENSE_FIELDS = (("ip_pol", "ip_pol"), ("ip1_val", "ip1_val"), ("ip2_val", "ip2_val"),
                 ("ip1_mov", "ip1_mov"), ("ip2_mov", "ip2_mov"))
 
@@ -115,7 +116,7 @@ def _raw_tensors(path: Path, w: Any, opts: dict[str, Any]) -> dict[str, np.ndarr
     for i, res in enumerate(w.residual):
         blocks += [(f"residual.{i}.conv1", res.conv1, f"residual[{i}].conv1"),
                    (f"residual.{i}.conv2", res.conv2, f"residual[{i}].conv2")]
-        for name, key in (("w1", "fc1.weight"), ("b1", "fc1.bias"), ("w2", "fc2.weight"), ("b2", "fc2.bias")):
+        for name, key in SE_FIELDS:
             if getattr(res.se, name).params:
                 out[f"residual.{i}.se.{key}"] = _layer_values(path, getattr(res.se, name), f"residual[{i}].se.{name}")
     if opts["policy"] == "convolution":
@@ -261,7 +262,7 @@ def _fill_weights(w: Any, state: dict[str, torch.Tensor], cfg: dict[str, Any], e
         res = w.residual.add()
         conv_block(res.conv1, f"residual.{i}.conv1")
         conv_block(res.conv2, f"residual.{i}.conv2")
-        for name, key in (("w1", "fc1.weight"), ("b1", "fc1.bias"), ("w2", "fc2.weight"), ("b2", "fc2.bias")):
+        for name, key in SE_FIELDS:
             if f"residual.{i}.se.{key}" in state:
                 _encode(getattr(res.se, name), state[f"residual.{i}.se.{key}"], encoding)
     if cfg.get("policy", "convolution") == "convolution":

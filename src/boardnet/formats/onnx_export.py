@@ -36,17 +36,12 @@ class _Lc0Graph(nn.Module):
         self.net, self.extra = net, extra
 
     def forward(self, planes: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        net = self.net
-        acts = {"/inputconv": net.act(net.input(planes))}
-        x = acts["/inputconv"]
-        for i, block in enumerate(net.residual):
-            x = acts[f"/block{i}"] = block(x)
-        v = net.ip2_val(net.act(net.ip1_val(net.act(net.value(x)).flatten(1))))
-        outs = [net._policy(x), torch.softmax(v, dim=1) if net.config["value"] == "wdl" else torch.tanh(v)]
-        if net.config["moves_left"]:
-            m = net.act(net.ip1_mov(net.act(net.moves_left(x)).flatten(1)))
-            outs.append(torch.relu(net.ip2_mov(m)))
-        return (*outs, *(acts[name] for name in self.extra))
+        acts = self.net.body(planes)
+        out = self.net.heads(acts[-1])
+        value = torch.softmax(out["value"], dim=1) if self.net.config["value"] == "wdl" else out["value"]
+        heads = [out["policy"], value] + ([out["mlh"]] if "mlh" in out else [])
+        taps = [acts[0] if name == "/inputconv" else acts[int(name.removeprefix("/block")) + 1] for name in self.extra]
+        return (*heads, *taps)
 
 
 class _PolicyValueGraph(nn.Module):

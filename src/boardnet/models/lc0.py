@@ -109,9 +109,17 @@ class Lc0Net(nn.Module):
         return ModelSpec("lc0", dict(self.config))
 
     def forward(self, planes: torch.Tensor) -> dict[str, torch.Tensor]:
-        x = self.act(self.input(planes))
+        return self.heads(self.body(planes)[-1])
+
+    def body(self, planes: torch.Tensor) -> list[torch.Tensor]:
+        """Activations ``[B, filters, 8, 8]`` of the input convolution, then of each residual block."""
+        acts = [self.act(self.input(planes))]
         for block in self.residual:
-            x = block(x)
+            acts.append(block(acts[-1]))
+        return acts
+
+    def heads(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        """``policy [B,1858]`` logits, ``value`` (``[B,3]`` WDL logits or ``[B,1]`` tanh), ``mlh [B,1]``."""
         out = {"policy": self._policy(x)}
         v = self.act(self.ip1_val(self.act(self.value(x)).flatten(1)))
         v = self.ip2_val(v)

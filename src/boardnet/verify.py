@@ -56,12 +56,10 @@ def side_outputs(path: str | os.PathLike[str], inputs: dict[str, np.ndarray] | N
     import torch
 
     from boardnet.convert import read_net
-    from boardnet.models import build_from_spec
+    from boardnet.models import load_net
 
     nf = read_net(p)
-    net = build_from_spec(nf.spec)
-    net.load_state_dict(nf.state_dict)
-    net.eval()
+    net = load_net(nf)
     key = getattr(net, "VERIFY_INPUT", None)
     if key not in inputs:
         raise VerificationError(f"{p}: network input {key!r} not in the reference inputs {list(inputs)}")

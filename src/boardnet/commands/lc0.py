@@ -58,15 +58,13 @@ def run_eval(args: argparse.Namespace) -> int:
     from boardnet.convert import read_net
     from boardnet.errors import ConversionError
     from boardnet.games.chess import encode, legal_policy
-    from boardnet.models import build_from_spec
+    from boardnet.models import load_net
 
     board = _board(args)
     nf = read_net(args.net)
     if nf.spec.family != "lc0":
         raise ConversionError(f"{args.net} holds a {nf.spec.family} network, not an lc0 net")
-    net = build_from_spec(nf.spec)
-    net.load_state_dict(nf.state_dict)
-    net.eval()
+    net = load_net(nf)
     with torch.no_grad():
         out = net.verify_outputs(torch.from_numpy(encode(board))[None])
     q, d = float(out["q"][0]), float(out["d"][0])

@@ -56,11 +56,9 @@ class _PolicyValueGraph(nn.Module):
 
 def _graph(netfile: NetFile, outputs: list[str] | None) -> tuple[nn.Module, torch.Tensor, list[str], list[str]]:
     """(module, example input, input names, output names) for one family."""
-    from boardnet.models import build_from_spec
+    from boardnet.models import load_net
 
-    net = build_from_spec(netfile.spec)
-    net.load_state_dict(netfile.state_dict)
-    net.eval()
+    net = load_net(netfile)
     family = netfile.spec.family
     if family == "lc0":
         extra = list(outputs or [])

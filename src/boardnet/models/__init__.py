@@ -7,7 +7,7 @@ from typing import Any
 from torch import nn
 
 from boardnet import registry
-from boardnet.spec import ModelSpec
+from boardnet.spec import ModelSpec, NetFile
 
 
 def build_network(cfg: Any, game: Any = None) -> nn.Module:
@@ -24,3 +24,10 @@ def build_from_spec(spec: ModelSpec) -> nn.Module:
     if hasattr(cls, "from_spec"):
         return cls.from_spec(spec)
     return cls(**spec.config)
+
+
+def load_net(netfile: NetFile) -> nn.Module:
+    """The network a NetFile describes, with its weights loaded, in eval mode (for inference and checks)."""
+    net = build_from_spec(netfile.spec)
+    net.load_state_dict(netfile.state_dict)
+    return net.eval()

@@ -1,13 +1,19 @@
-"""Self-play throughput: batched PUCT MCTS vs the reference-style search (one position per net call, Python
-node tree), plus the net alone at self-play's batch size. 8x8, 5 in a row, 400 playouts/move, fresh
-AZG-default net. Prints playouts/s of each, the speed-up, and self-play's share of the net-alone rate.
+"""Self-play throughput: boardnet's batched PUCT MCTS (worker processes, onnxruntime, evaluation cache) against
+the reference algorithm (AZG's ``mcts_alphaZero``: one position per net call, Python node tree), plus the net
+alone at self-play's batch size. 8x8, 5 in a row, 400 playouts/move, fresh AZG-default net.
 
-    .venv/bin/python bench/selfplay.py [--games 32] [--device cpu] [--threads N]
+The baseline searches positions taken from the games boardnet just played (the same opening/middle/end mix),
+with the same net in PyTorch on all the cores given (``--threads``, default: every core this process may use);
+it is also run with the onnxruntime evaluator so the speed-up not due to the evaluator can be read off.
+The net-alone rate uses the same processes, threads, backend and per-process batch as self-play.
+
+    .venv/bin/python bench/selfplay.py [--games 32] [--workers 2] [--inference auto] [--cache 50000]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import time
 
 import numpy as np
@@ -15,61 +21,94 @@ import torch
 
 from boardnet.games.gomoku import Gomoku
 from boardnet.models.policy_value import PolicyValueNet
+from boardnet.selfplay.cache import DEFAULT_CAPACITY
+from boardnet.selfplay.inference import make_evaluator, net_alone_rate, onnx_evaluator, onnx_model_bytes
 from boardnet.selfplay.mcts import net_evaluator
 from boardnet.selfplay.reference import reference_search
-from boardnet.selfplay.runner import SelfPlaySettings, self_play
+from boardnet.selfplay.runner import SelfPlayResult, SelfPlaySettings, self_play
+from boardnet.selfplay.workers import SelfPlayPool, split_games
+
+
+def decode(game: Gomoku, planes: np.ndarray) -> tuple[np.ndarray, int]:
+    """AZG planes ``[4, H, W]`` (row-flipped) -> ``(board int8 [A+1], last move or -1)``."""
+    a = game.action_size
+    mine, theirs, lastp = (planes[c, ::-1].reshape(a) for c in range(3))
+    count = int(mine.sum() + theirs.sum())
+    me, other = (1, 2) if count % 2 == 0 else (2, 1)
+    board = game.empty_boards(1)[0]
+    board[:a] = np.where(mine > 0, me, np.where(theirs > 0, other, 0))
+    return board, int(lastp.argmax()) if lastp.any() else -1
+
+
+def baseline_rate(game: Gomoku, evaluate, res: SelfPlayResult, n_pos: int, playouts: int) -> float:
+    """Reference search on ``n_pos`` positions spread evenly over the recorded self-play positions."""
+    idx = np.linspace(0, len(res.planes) - 1, n_pos).round().astype(int)
+    t0 = time.perf_counter()
+    for i in idx:
+        board, last = decode(game, res.planes[i])
+        reference_search(game, evaluate, board, last, playouts)
+    return len(idx) * playouts / (time.perf_counter() - t0)
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--games", type=int, default=32, help="self-play games in parallel (= net batch size)")
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--games", type=int, default=32, help="self-play games, all in flight at once")
     ap.add_argument("--playouts", type=int, default=400)
-    ap.add_argument("--baseline-moves", type=int, default=3, help="moves searched by the baseline")
-    ap.add_argument("--device", default="cpu")
-    ap.add_argument("--threads", type=int, default=0, help="torch threads (0: leave as is)")
+    ap.add_argument("--concurrency", type=int, help="games in flight per process, refilled as games end "
+                    "(default: all games at once)")
+    ap.add_argument("--workers", type=int, default=2, help="self-play processes, 1 thread each (0: in-process)")
+    ap.add_argument("--inference", default="auto", choices=["auto", "torch", "onnx"])
+    ap.add_argument("--cache", type=int, default=DEFAULT_CAPACITY, help="evaluation-cache entries (0: off)")
+    ap.add_argument("--baseline-positions", type=int, default=8, help="positions searched by the baseline")
+    ap.add_argument("--threads", type=int, default=0, help="threads for the baseline and in-process self-play "
+                    "(0: every core available)")
+    ap.add_argument("--net-seconds", type=float, default=3.0)
     args = ap.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    cores = len(os.sched_getaffinity(0))
+    threads = args.threads or cores
+    torch.set_num_threads(threads)
     torch.manual_seed(0)
     game = Gomoku(8, 5)
-    net = PolicyValueNet(8, 8).to(args.device).eval()
-    ev = net_evaluator(net, game, args.device)
-    rng = np.random.default_rng(0)
+    net = PolicyValueNet(8, 8).eval()
+    settings = SelfPlaySettings(playouts=args.playouts, eval_cache=args.cache)
+    load = os.getloadavg()[0]
 
-    # Baseline: reference search on the first moves of a game.
-    board, last = game.empty_boards(1)[0], -1
-    t0 = time.perf_counter()
-    for ply in range(args.baseline_moves):
-        visits = reference_search(game, ev, board, last, args.playouts)
-        last = int(visits.argmax())
-        board[last] = 1 + ply % 2
-    base = args.baseline_moves * args.playouts / (time.perf_counter() - t0)
-
-    # boardnet: full self-play games, all in parallel.
-    t0 = time.perf_counter()
-    res = self_play(game, ev, args.games, SelfPlaySettings(playouts=args.playouts), rng)
-    dt = time.perf_counter() - t0
+    if args.workers:
+        with SelfPlayPool(game, settings, args.workers, args.inference) as pool:
+            pool.net_rate(net, 1, 0.1)  # wait until every worker has imported torch and built its evaluator
+            t0 = time.perf_counter()
+            res = pool.play(net, args.games, seed=0, concurrency=args.concurrency)
+            dt = time.perf_counter() - t0
+            batch = min(max(split_games(args.games, args.workers)), args.concurrency or args.games)
+            alone = pool.net_rate(net, batch, args.net_seconds)
+        where = f"{args.workers} worker processes x 1 thread, {pool.backend}"
+    else:
+        ev = make_evaluator(net, game, args.inference, threads=threads)
+        t0 = time.perf_counter()
+        res = self_play(game, ev, args.games, settings, np.random.default_rng(0), args.concurrency)
+        dt = time.perf_counter() - t0
+        batch = min(args.games, args.concurrency or args.games)
+        alone = net_alone_rate(game, ev, batch, args.net_seconds, np.random.default_rng(0))
+        where = f"in-process, {threads} threads, {args.inference}"
     ours = res.playouts / dt
+    evals = res.evaluations / dt
 
-    # The net alone on self-play-like batches (encode + forward + copy back), batch = games.
-    boards = game.empty_boards(args.games)
-    for i in range(args.games):
-        boards[i, rng.permutation(64)[:20]] = np.tile([1, 2], 10)
-    lastm = np.zeros(args.games, np.int64)
-    ev(boards, lastm)
-    n, t0 = 0, time.perf_counter()
-    while time.perf_counter() - t0 < 3.0:
-        ev(boards, lastm)
-        n += args.games
-    alone = n / (time.perf_counter() - t0)
+    base = baseline_rate(game, net_evaluator(net, game), res, args.baseline_positions, args.playouts)
+    base_onnx = baseline_rate(game, onnx_evaluator(onnx_model_bytes(net), game, threads), res,
+                              args.baseline_positions, args.playouts)
 
-    print(f"device {args.device}, torch threads {torch.get_num_threads()}, {args.games} games x "
-          f"{args.playouts} playouts, {res.moves} moves, {dt:.1f} s")
-    print(f"boardnet self-play   {ours:10.0f} playouts/s  ({args.games / dt:.2f} games/s)")
-    print(f"baseline (1/call)    {base:10.0f} playouts/s")
-    print(f"speed-up             {ours / base:10.1f} x   (target >= 10)")
-    print(f"net alone, batch {args.games:<3} {alone:10.0f} positions/s")
-    print(f"self-play share      {100 * ours / alone:10.1f} %   (target >= 60)")
+    print(f"{cores} cores (load {load:.2f} before the run); {where}; eval cache {args.cache}; {args.games} games "
+          f"({batch} in flight per process) x {args.playouts} playouts, {res.moves} moves in {dt:.1f} s")
+    print(f"boardnet self-play          {ours:8.0f} playouts/s  ({args.games / dt:.2f} games/s, "
+          f"{evals:.0f} net evaluations/s, cache hits {100 * res.cache_hits / max(1, res.lookups):.1f}%)")
+    print(f"baseline, torch {threads} threads    {base:8.0f} playouts/s  (reference search, "
+          f"{args.baseline_positions} positions from these games)")
+    print(f"baseline, onnxruntime       {base_onnx:8.0f} playouts/s")
+    print(f"speed-up vs torch baseline  {ours / base:8.1f} x   (target >= 10, stretch 20)")
+    print(f"speed-up vs onnx baseline   {ours / base_onnx:8.1f} x")
+    print(f"net alone, batch {batch:<3}        {alone:8.0f} positions/s  (same processes/threads/backend)")
+    print(f"self-play share             {100 * ours / alone:8.1f} %   playouts/s over net-alone (target >= 60); "
+          f"net evaluations/s: {100 * evals / alone:.1f} %")
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ from boardnet.config import ComponentConfig
 from boardnet.data.base import DataSource
 from boardnet.errors import ConfigError
 from boardnet.games.gomoku import symmetries
+from boardnet.selfplay.cache import DEFAULT_CAPACITY
 from boardnet.train.context import TrainContext
 
 
@@ -23,6 +24,7 @@ class MctsOptions(BaseModel):
     dirichlet_alpha: float = Field(0.3, gt=0)
     noise_fraction: float = Field(0.25, ge=0, le=1)
     temperature: float = Field(1.0, gt=0)
+    eval_cache: int = Field(DEFAULT_CAPACITY, ge=0, description="evaluation-cache entries per generation; 0: off")
 
 
 class ReplayBuffer:
@@ -55,13 +57,17 @@ class SelfPlayData(DataSource):
     """Each ``next_batch`` plays ``games_per_iteration`` games with the current net (eval mode, one forward per
     search round for all games), adds the 8 dihedral images of every position, then samples ``batch_size``
     examples uniformly once the buffer holds more than that (AZG). Batch: ``planes [B,4,H,W]``, ``pi [B,HW]``,
-    ``z [B]`` float32."""
+    ``z [B]`` float32. ``workers: N`` plays the games in N CPU processes (``selfplay/workers.py``; one seed per
+    iteration drawn from the run's generator, so runs and resumes stay deterministic); ``inference`` picks the
+    leaf evaluator (``auto``: onnxruntime on CPU, torch on CUDA)."""
 
     class Config(ComponentConfig):
         type: Literal["selfplay"] = "selfplay"
         net: str = "net"
         buffer_size: int = Field(10000, gt=0)
         games_per_iteration: int = Field(1, gt=0)
+        workers: int = Field(0, ge=0, description="self-play processes (0: play in the training process)")
+        inference: Literal["auto", "torch", "onnx"] = "auto"
         mcts: MctsOptions = MctsOptions()
 
     def __init__(self, cfg: Config, ctx: TrainContext) -> None:
@@ -76,26 +82,36 @@ class SelfPlayData(DataSource):
         self.playouts = 0
         self.seconds = 0.0
         self._last: dict[str, float] = {}
+        self._pool: Any = None
 
     def next_batch(self, batch_size: int) -> dict[str, torch.Tensor] | None:
-        from boardnet.selfplay.mcts import net_evaluator
+        from boardnet.selfplay.inference import make_evaluator
         from boardnet.selfplay.runner import SelfPlaySettings, self_play
 
         net = self.ctx.eval_net(self.cfg.net)
-        was_training = net.training
-        net.eval()
+        settings = SelfPlaySettings(**self.cfg.mcts.model_dump())
         t0 = time.perf_counter()
-        try:
-            res = self_play(self.ctx.game, net_evaluator(net, self.ctx.game, self.ctx.device),
-                            self.cfg.games_per_iteration, SelfPlaySettings(**self.cfg.mcts.model_dump()), self.ctx.rng)
-        finally:
-            net.train(was_training)
+        if self.cfg.workers:
+            if self._pool is None:
+                from boardnet.selfplay.workers import SelfPlayPool
+
+                self._pool = SelfPlayPool(self.ctx.game, settings, self.cfg.workers, self.cfg.inference)
+            res = self._pool.play(net, self.cfg.games_per_iteration, int(self.ctx.rng.integers(2**63)))
+        else:
+            was_training = net.training
+            net.eval()
+            try:
+                evaluate = make_evaluator(net, self.ctx.game, self.cfg.inference, self.ctx.device)
+                res = self_play(self.ctx.game, evaluate, self.cfg.games_per_iteration, settings, self.ctx.rng)
+            finally:
+                net.train(was_training)
         dt = time.perf_counter() - t0
         self.seconds += dt
         self.games += self.cfg.games_per_iteration
         self.positions += res.moves
         self.playouts += res.playouts
-        self._last = {"games_per_s": self.cfg.games_per_iteration / dt, "playouts_per_s": res.playouts / dt}
+        self._last = {"games_per_s": self.cfg.games_per_iteration / dt, "playouts_per_s": res.playouts / dt,
+                      "cache_hit_rate": res.cache_hits / max(1, res.lookups)}
         for planes, pi in symmetries(res.planes, res.pi):
             self.buffer.add(planes, pi, res.z)
         if self.buffer.len <= batch_size:
@@ -106,6 +122,11 @@ class SelfPlayData(DataSource):
 
     def stats(self) -> dict[str, float]:
         return dict(self._last)
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.close()
+            self._pool = None
 
     def state_dict(self) -> dict[str, Any]:
         idx = self.buffer.ordered()

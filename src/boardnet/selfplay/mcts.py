@@ -127,7 +127,8 @@ def search(forest: Forest, games: np.ndarray, boards: np.ndarray, last: np.ndarr
     if n == 0:
         return
     root_count = (boards[:, :A] != 0).sum(axis=1)
-    max_depth = A + 1
+    path_nodes = np.zeros((n, A + 1), np.int64)  # only [:depth] of a row is read
+    path_acts = np.zeros((n, A + 1), np.int64)
     for _ in range(cfg.playouts):
         if int(forest.size[g_idx].max()) + 1 >= forest.cap:
             forest._grow(forest.cap * 2)
@@ -135,34 +136,38 @@ def search(forest: Forest, games: np.ndarray, boards: np.ndarray, last: np.ndarr
         lm = last.copy()
         cur = np.zeros(n, np.int64)
         depth = np.zeros(n, np.int64)
-        path_nodes = np.zeros((n, max_depth), np.int64)
-        path_acts = np.zeros((n, max_depth), np.int64)
-        active = forest.expanded[g_idx, 0] & np.isnan(forest.terminal[g_idx, 0])
-        while active.any():
-            ai = np.nonzero(active)[0]
-            gi, nd = g_idx[ai], cur[ai]
-            Nrow, Wrow = forest.N[gi, nd], forest.W[gi, nd]
-            q = np.divide(Wrow, Nrow, out=np.zeros_like(Wrow), where=Nrow > 0)
+        # Descend all trees in lock-step: the rows still descending all sit at the same depth `level`, so their
+        # state is kept compacted (rows, gi, nd, mover) instead of re-gathered from full-size arrays each level.
+        rows = np.nonzero(forest.expanded[g_idx, 0] & np.isnan(forest.terminal[g_idx, 0]))[0]
+        gi, nd = g_idx[rows], np.zeros(len(rows), np.int64)
+        mover = np.where(root_count[rows] % 2 == 0, 1, 2).astype(np.int8)
+        level = 0
+        while len(rows):
+            Nrow = forest.N[gi, nd]
+            q = forest.W[gi, nd] / np.maximum(Nrow, 1.0)  # W is 0 on unvisited edges: Q = 0 there
             u = cfg.c_puct * forest.P[gi, nd] * np.sqrt(forest.visits[gi, nd])[:, None] / (1.0 + Nrow)
-            score = np.where(forest.legal[gi, nd], q + u, -np.inf)
-            act = score.argmax(axis=1)
-            path_nodes[ai, depth[ai]] = nd
-            path_acts[ai, depth[ai]] = act
-            depth[ai] += 1
-            mover = np.where((root_count[ai] + depth[ai] - 1) % 2 == 0, 1, 2).astype(np.int8)
-            b[ai, act] = mover
-            lm[ai] = act
+            act = np.where(forest.legal[gi, nd], q + u, -np.inf).argmax(axis=1)
+            path_nodes[rows, level] = nd
+            path_acts[rows, level] = act
+            b[rows, act] = mover
+            lm[rows] = act
             nxt = forest.child[gi, nd, act].astype(np.int64)
             new = nxt < 0
             if new.any():
-                ni = ai[new]
-                slots = forest.size[g_idx[ni]].copy()
-                forest.size[g_idx[ni]] += 1
-                forest.child[g_idx[ni], cur[ni], act[new]] = slots
+                gn = gi[new]  # one row per game: no repeated index in these updates
+                slots = forest.size[gn].copy()
+                forest.size[gn] += 1
+                forest.child[gn, nd[new], act[new]] = slots
                 nxt[new] = slots
-            cur[ai] = nxt
+            level += 1
             stop = new | ~np.isnan(forest.terminal[gi, nxt])
-            active[ai[stop]] = False
+            if stop.any():
+                cur[rows[stop]] = nxt[stop]
+                depth[rows[stop]] = level
+                keep = ~stop
+                rows, gi, nd, mover = rows[keep], gi[keep], nxt[keep], 3 - mover[keep]
+            else:
+                nd, mover = nxt, 3 - mover
         # Leaves: terminal (known or newly found) or unexpanded -> value for the side to move at the leaf.
         gl = g_idx
         value = np.zeros(n, np.float32)
@@ -191,15 +196,16 @@ def search(forest: Forest, games: np.ndarray, boards: np.ndarray, last: np.ndarr
                 value[ei] = v
         # Backup: edge at depth d gets value * (-1)^(L - d) (its owner is L - d plies before the leaf).
         forest.visits[gl, cur] += 1
+        # Each (game, node) appears once (one path per game, no node twice on a path): plain fancy `+=` is exact.
         L = depth
-        dmask = np.arange(max_depth)[None, :] < L[:, None]
+        dmask = np.arange(int(L.max()))[None, :] < L[:, None]
         if dmask.any():
             rr, dd = np.nonzero(dmask)
             sign = np.where((L[rr] - dd) % 2 == 1, -1.0, 1.0).astype(np.float32)
             gg, nn, aa = gl[rr], path_nodes[rr, dd], path_acts[rr, dd]
-            np.add.at(forest.N, (gg, nn, aa), 1.0)
-            np.add.at(forest.W, (gg, nn, aa), sign * value[rr])
-            np.add.at(forest.visits, (gg, nn), 1.0)
+            forest.N[gg, nn, aa] += 1.0
+            forest.W[gg, nn, aa] += sign * value[rr]
+            forest.visits[gg, nn] += 1.0
 
 
 def visit_policy(forest: Forest, games: np.ndarray, temperature: float) -> np.ndarray:

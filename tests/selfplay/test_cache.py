@@ -1,0 +1,149 @@
+"""Evaluation cache and onnxruntime evaluator: exact results with and without the cache, hit counting, bounds."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from boardnet.errors import ConfigError
+from boardnet.games.gomoku import Gomoku
+from boardnet.models.policy_value import PolicyValueNet
+from boardnet.selfplay.cache import EvalCache
+from boardnet.selfplay.inference import (
+    NetPayload,
+    make_evaluator,
+    onnx_evaluator,
+    onnx_model_bytes,
+    resolve_backend,
+)
+from boardnet.selfplay.mcts import Forest, SearchConfig, net_evaluator, search
+from boardnet.selfplay.runner import SelfPlaySettings, self_play
+
+
+@pytest.fixture(scope="module")
+def setup():
+    torch.manual_seed(0)
+    game = Gomoku(6, 4)
+    net = PolicyValueNet(6, 6).eval()
+    return game, net, onnx_evaluator(onnx_model_bytes(net), game, threads=1)
+
+
+def _boards(game: Gomoku, n: int, stones: int, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    boards, last = game.empty_boards(n), np.zeros(n, np.int64)
+    for i in range(n):
+        cells = rng.permutation(game.action_size)[:stones]
+        boards[i, cells] = np.tile([1, 2], stones)[:stones]
+        last[i] = cells[-1]
+    return boards, last
+
+
+def test_onnx_evaluator_matches_torch_and_is_batch_invariant(setup):
+    game, net, onnx_ev = setup
+    boards, last = _boards(game, 9, 6)
+    p_t, v_t = net_evaluator(net, game)(boards, last)
+    p_o, v_o = onnx_ev(boards, last)
+    np.testing.assert_allclose(p_o, p_t, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(v_o, v_t, atol=1e-5)
+    for i in range(9):  # one position alone gives bitwise the row it got in the batch
+        p1, v1 = onnx_ev(boards[i:i + 1], last[i:i + 1])
+        assert np.array_equal(p1[0], p_o[i]) and v1[0] == v_o[i]
+
+
+def test_cache_hits_repeats_and_dedupes_within_a_batch(setup):
+    game, _, onnx_ev = setup
+    calls = []
+
+    def counting(b, lm):
+        calls.append(len(b))
+        return onnx_ev(b, lm)
+
+    boards, last = _boards(game, 4, 5)
+    cache = EvalCache(counting, capacity=100)
+    dup_b, dup_l = boards[[0, 1, 0, 2, 1]], last[[0, 1, 0, 2, 1]]
+    p, v = cache(dup_b, dup_l)
+    assert calls == [3] and (cache.lookups, cache.evaluations, cache.hits) == (5, 3, 2)
+    p_ref, v_ref = onnx_ev(dup_b, dup_l)
+    assert np.array_equal(p, p_ref) and np.array_equal(v, v_ref)
+    other = boards[[3, 2]].copy(), last[[3, 2]].copy()
+    p2, v2 = cache(*other)
+    assert calls == [3, 1] and cache.hits == 3
+    assert np.array_equal(p2, onnx_ev(*other)[0]) and np.array_equal(v2, onnx_ev(*other)[1])
+    moved = boards[[2]].copy(), np.array([int(np.nonzero(boards[2, :36])[0][0])])  # same stones, other last move
+    if moved[1][0] != last[2]:
+        cache(*moved)
+        assert calls[-1] == 1  # the last-move plane is part of the key
+
+
+def test_cache_is_bounded_and_can_be_off(setup):
+    game, _, onnx_ev = setup
+    boards, last = _boards(game, 20, 4, seed=1)
+    cache = EvalCache(onnx_ev, capacity=3)
+    for i in range(20):
+        cache(boards[i:i + 1], last[i:i + 1])
+    assert len(cache.young) + len(cache.old) <= 6
+    off = EvalCache(onnx_ev, capacity=0)
+    off(boards[:4], last[:4])
+    off(boards[:4], last[:4])
+    assert (off.lookups, off.evaluations, off.hits) == (8, 8, 0)
+
+
+def test_search_with_cache_gives_identical_visit_counts(setup):
+    game, _, onnx_ev = setup
+    boards, last = _boards(game, 3, 4, seed=2)
+    counts = []
+    for cap in (0, 10_000):
+        forest = Forest(game, 3)
+        cache = EvalCache(onnx_ev, cap)
+        search(forest, np.arange(3), boards, last, cache, SearchConfig(300, 5.0))
+        counts.append(forest.N[:, 0].copy())
+    np.testing.assert_array_equal(counts[0], counts[1])
+
+
+def test_self_play_with_cache_is_identical_and_hits(setup):
+    game, _, onnx_ev = setup
+    out = [self_play(game, onnx_ev, 4, SelfPlaySettings(playouts=60, eval_cache=cap), np.random.default_rng(5))
+           for cap in (0, 10_000)]
+    off, on = out
+    assert off.winners == on.winners and off.moves == on.moves and off.playouts == on.playouts
+    for k in ("planes", "pi", "z"):
+        np.testing.assert_array_equal(getattr(off, k), getattr(on, k))
+    assert off.cache_hits == 0 and off.evaluations == off.lookups
+    # All 4 games search the same empty board first: at least 3 x 60 lookups of move 1 are hits.
+    assert on.cache_hits >= 3 * 60 and on.evaluations + on.cache_hits == off.evaluations
+
+
+def test_backends_and_payload(setup):
+    game, net, _ = setup
+    assert resolve_backend("auto", "cpu") == "onnx" and resolve_backend("torch", "cpu") == "torch"
+    assert resolve_backend("auto", "cuda") == "torch"
+    with pytest.raises(ConfigError, match="inference"):
+        resolve_backend("tensorrt")
+    with pytest.raises(ConfigError, match="CPU only"):
+        resolve_backend("onnx", "cuda")
+    rebuilt = NetPayload.of(net).build()
+    boards, last = _boards(game, 5, 6, seed=3)
+    p1, v1 = make_evaluator(net, game, "torch")(boards, last)
+    p2, v2 = make_evaluator(rebuilt, game, "torch")(boards, last)
+    assert np.array_equal(p1, p2) and np.array_equal(v1, v2)
+
+
+def test_refilled_slots_keep_the_batch_full(setup):
+    game, _, onnx_ev = setup
+    sizes = []
+
+    def counting(b, lm):
+        sizes.append(len(b))
+        return onnx_ev(b, lm)
+
+    res = self_play(game, counting, 5, SelfPlaySettings(playouts=8, eval_cache=0), np.random.default_rng(1),
+                    concurrency=2)
+    assert len(res.winners) == 5 and -1 not in res.winners and res.playouts == 8 * res.moves
+    starts = np.nonzero(res.planes[:, :3].sum(axis=(1, 2, 3)) == 0)[0]  # empty boards: a game's first position
+    assert len(starts) == 5 and starts[0] == 0
+    assert max(sizes) == 2 and sizes.count(2) > 0.6 * len(sizes)  # only the last game runs alone
+    same = [self_play(game, onnx_ev, 3, SelfPlaySettings(playouts=8), np.random.default_rng(2), concurrency=c)
+            for c in (None, 3, 7)]
+    for r in same[1:]:
+        np.testing.assert_array_equal(r.pi, same[0].pi)

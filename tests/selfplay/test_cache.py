@@ -147,3 +147,14 @@ def test_refilled_slots_keep_the_batch_full(setup):
             for c in (None, 3, 7)]
     for r in same[1:]:
         np.testing.assert_array_equal(r.pi, same[0].pi)
+
+
+
+def test_onnx_evaluator_leaves_the_net_and_torch_rng_alone(setup):
+    game, _, _ = setup
+    net = PolicyValueNet(6, 6).train()
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    rng_state = torch.get_rng_state()
+    self_play(game, make_evaluator(net, game, "onnx"), 2, SelfPlaySettings(playouts=5), np.random.default_rng(0))
+    assert torch.equal(rng_state, torch.get_rng_state())  # the trainer's RNG stream (and its resume) is untouched
+    assert net.training and all(torch.equal(before[k], v) for k, v in net.state_dict().items())

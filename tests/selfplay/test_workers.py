@@ -70,9 +70,12 @@ def test_pool_is_deterministic_merges_and_closes(net_game):
 def test_worker_failure_and_death_raise_and_clean_up(net_game):
     net, game = net_game
     pool = SelfPlayPool(game, SelfPlaySettings(playouts=5), workers=2)
-    wrong = PolicyValueNet(7, 7)  # a 7x7 net cannot play 6x6: the worker's exception comes back as one error
-    with pytest.raises(TrainingError, match="worker 0 failed"):
+    with pytest.raises(ConfigError, match="7x7 net cannot play on the 6x6 board"):
+        pool.play(PolicyValueNet(7, 7), 2, seed=0)  # checked before anything is sent
+    wrong = PolicyValueNet(6, 6, in_planes=5)  # fails inside the worker: the encoding has 4 planes
+    with pytest.raises(TrainingError, match="worker 0 failed: [A-Za-z]+: .*") as info:
         pool.play(wrong, 2, seed=0)
+    assert "\n" not in str(info.value) and "Traceback" in info.value.worker_traceback
     assert all(_gone(p) for p in pool.pids)
     pool = SelfPlayPool(game, SelfPlaySettings(playouts=5), workers=2)
     pool.play(net, 2, seed=0)
@@ -99,7 +102,7 @@ if __name__ == "__main__":
 """
 
 
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL])
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL], ids=["SIGINT", "SIGKILL"])
 def test_interrupted_parent_leaves_no_workers(tmp_path, sig):
     script = tmp_path / "sp.py"
     script.write_text(SCRIPT)

@@ -11,8 +11,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--games", type=int, default=8, help="games, all played in parallel")
     p.add_argument("--playouts", type=int, help="MCTS playouts per move (default: the config's, else 400)")
     p.add_argument("--n-in-row", type=int, help="stones in a row for a model file (default 4 on 6x6, else 5)")
-    p.add_argument("--concurrency", type=int, help="games in flight per process; a finished game's slot takes "
-                   "the next game (default: all of them at once)")
+    p.add_argument("--concurrency", type=int, default=0, help="games in flight per process; a finished game's "
+                   "slot takes the next game (0, the default: all of them at once)")
     p.add_argument("--workers", type=int, default=0, help="self-play processes, one thread each (0: this process)")
     p.add_argument("--inference", choices=["auto", "torch", "onnx"], default="auto",
                    help="leaf evaluator: onnxruntime or torch (auto: onnxruntime on CPU)")
@@ -36,8 +36,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.games <= 0 or (args.playouts is not None and args.playouts <= 0):
         raise ConfigError("--games/--playouts", "must be positive")
-    if args.concurrency is not None and args.concurrency <= 0:
-        raise ConfigError("--concurrency", f"must be positive (got {args.concurrency})")
+    if args.concurrency < 0:
+        raise ConfigError("--concurrency", f"must not be negative (got {args.concurrency})")
     if args.workers < 0:
         raise ConfigError("--workers", f"must not be negative (got {args.workers})")
     if args.cache is not None and args.cache < 0:
@@ -50,11 +50,11 @@ def run(args: argparse.Namespace) -> int:
     if args.workers:
         with SelfPlayPool(game, settings, args.workers, args.inference) as pool:
             t0 = time.perf_counter()  # includes the workers' start-up (importing torch) still under way
-            res = pool.play(net, args.games, args.seed, args.concurrency)
+            res = pool.play(net, args.games, args.seed, args.concurrency or None)
     else:
         t0 = time.perf_counter()
         res = self_play(game, make_evaluator(net, game, args.inference), args.games, settings,
-                        np.random.default_rng(args.seed), args.concurrency)
+                        np.random.default_rng(args.seed), args.concurrency or None)
     dt = time.perf_counter() - t0
     names = {0: "draw", 1: "first", 2: "second"}
     print(f"{game}: {args.games} games, {res.moves} moves, {settings.playouts} playouts/move in {dt:.1f} s")

@@ -7,7 +7,8 @@ search. The cache returns the stored ``(priors, value)`` instead of evaluating a
 Key: the exact net input, i.e. the board bytes (``int8 [A+1]``: stones of both sides) plus the last move
 (AZG's plane 2); the side to move is implied by the stone count (plane 3). Python's dict hashes the bytes and
 compares whole keys, so unlike a bare 64-bit Zobrist key there are no collisions: a hit returns what the net
-would return for that input. With a batch-invariant evaluator (onnxruntime) a search with the cache is bitwise
+would return for that input. (A numpy Zobrist hash with a board compare on hit was tried: 44-66 µs per batch of
+16 against 32-41 µs for these bytes keys, so the simpler exact keys stay.) With a batch-invariant evaluator (onnxruntime) a search with the cache is bitwise
 the search without it (test: root visit counts identical); PyTorch's CPU convs may change the last bit of a row
 with the batch it is in, with or without the cache.
 

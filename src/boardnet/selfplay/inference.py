@@ -129,8 +129,7 @@ class NetPayload:
 
 
 def _cpu_eval_copy(net: torch.nn.Module) -> torch.nn.Module:
-    if hasattr(net, "spec"):
-        return NetPayload.of(net).build()
+    """A CPU copy in eval mode; deepcopy, not a rebuild, so the global torch RNG (weight init) is not touched."""
     import copy
 
     return copy.deepcopy(net).cpu().eval()

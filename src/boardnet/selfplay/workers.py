@@ -97,6 +97,9 @@ class SelfPlayPool:
         ``concurrency`` games in flight (default: its whole share); merged result in game order."""
         from boardnet.selfplay.inference import NetPayload
 
+        if (getattr(net, "height", self.game.size), getattr(net, "width", self.game.size)) != (self.game.size,) * 2:
+            raise ConfigError("networks", f"a {net.height}x{net.width} net cannot play on the "
+                                          f"{self.game.size}x{self.game.size} board")
         payload = NetPayload.of(net)
         shares = split_games(n_games, self.n)
         busy = [i for i, k in enumerate(shares) if k > 0]
@@ -135,8 +138,13 @@ class SelfPlayPool:
             status, value = conn.recv()
         except (EOFError, OSError):
             raise TrainingError(self._died(i)) from None
-        if status != "ok":
-            raise TrainingError(f"self-play worker {i} failed:\n{value}")
+        if status != "ok":  # one line for the CLI; the worker's whole traceback rides along for --debug
+            summary, tb = value
+            err = TrainingError(f"self-play worker {i} failed: {summary}")
+            err.worker_traceback = tb  # type: ignore[attr-defined]
+            if hasattr(err, "add_note"):
+                err.add_note(f"worker traceback:\n{tb}")
+            raise err
         return value
 
     def _died(self, i: int) -> str:
@@ -197,8 +205,9 @@ def _worker_main(conn: Connection, geometry: tuple[int, int], settings: SelfPlay
             return
         try:
             conn.send(("ok", _serve(req, game, settings, backend, index)))
-        except Exception:
-            conn.send(("error", traceback.format_exc()))
+        except Exception as exc:
+            first = (str(exc).strip().splitlines() or [""])[0]
+            conn.send(("error", (f"{type(exc).__name__}: {first}", traceback.format_exc())))
 
 
 def _serve(req: tuple, game: Gomoku, settings: SelfPlaySettings, backend: str, index: int) -> Any:

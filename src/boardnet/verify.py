@@ -1,21 +1,28 @@
-"""Compare two networks (or a network and a reference .npz) output by output.
+"""Compare two networks, or a network and a reference ``.npz``, output by output.
 
 A side is a reference ``.npz`` (inputs ``states`` -> ``log_probs``, ``values``; ``planes`` ->
 ``policy_logits``, ``q``, ``d``), an ``.onnx`` file (via ``boardnet.formats.onnx_export.onnx_verify_outputs``)
 or any model file ``boardnet.convert.read_net`` reads (run through ``net.verify_outputs(x)``).
+
+Inputs come, in this order, from ``inputs=`` (an npz holding ``states`` or ``planes``; its outputs are not
+used), from a reference-npz side, or are generated (``random=N``, ``seed``) from the network's
+``VERIFY_INPUT`` and spec: legal Gomoku positions in AlphaZero_Gomoku's 4-plane encoding at the net's board
+size, or lc0's 112 classical planes of random legal chess games.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from boardnet.errors import FormatError, VerificationError
 
 NPZ_OUTPUTS = {"states": ("log_probs", "values"), "planes": ("policy_logits", "q", "d")}
+_MAX_RANDOM_PLIES = 80  # random chess games: 0..80 plies, enough to fill lc0's 8-position history
 
 
 @dataclass
@@ -28,52 +35,147 @@ class OutputCheck:
     passed: bool
 
 
+@dataclass
+class Side:
+    """One side of a comparison: a reference npz (``inputs``/``outputs``), an ONNX file, or a boardnet net."""
+
+    path: Path
+    kind: str  # "npz" | "onnx" | "model"
+    inputs: dict[str, np.ndarray] = field(default_factory=dict)
+    outputs: dict[str, np.ndarray] = field(default_factory=dict)
+    net: Any = None  # torch module for "model"
+    spec: Any = None  # ModelSpec for "model"
+
+
 def _load_npz(path: Path) -> dict[str, np.ndarray]:
     try:
         with np.load(path, allow_pickle=False) as z:
             return {k: z[k] for k in z.files}
-    except (OSError, ValueError) as e:
+    except (OSError, ValueError, EOFError) as e:
         raise FormatError(path, f"not a readable .npz: {e}") from None
 
 
-def side_outputs(path: str | os.PathLike[str], inputs: dict[str, np.ndarray] | None) -> tuple[
-        dict[str, np.ndarray], dict[str, np.ndarray]]:
-    """(inputs, outputs) of one side; a model side needs ``inputs`` from the other (npz) side."""
+def npz_inputs(path: str | os.PathLike[str]) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """(inputs, outputs) of a reference npz: the first of ``states``/``planes`` it holds and its outputs."""
+    p = Path(path)
+    z = _load_npz(p)
+    key = next((k for k in NPZ_OUTPUTS if k in z), None)
+    if key is None:
+        raise FormatError(p, f"reference npz has none of the inputs {list(NPZ_OUTPUTS)}")
+    if z[key].dtype.kind != "f" or z[key].ndim != 4:
+        raise FormatError(p, f"{key} must be a float [N, C, H, W] array, got {z[key].dtype} {list(z[key].shape)}",
+                          field=key)
+    return {key: z[key].astype(np.float32)}, {k: z[k] for k in NPZ_OUTPUTS[key] if k in z}
+
+
+def load_side(path: str | os.PathLike[str]) -> Side:
+    """Open one side without running it (a model is read and built here)."""
     p = Path(path)
     if p.suffix == ".npz":
-        z = _load_npz(p)
-        key = next((k for k in NPZ_OUTPUTS if k in z), None)
-        if key is None:
-            raise FormatError(p, f"reference npz has none of the inputs {list(NPZ_OUTPUTS)}")
-        return {key: z[key]}, {k: z[k] for k in NPZ_OUTPUTS[key] if k in z}
-    if inputs is None:
-        raise VerificationError("at least one side must be a reference .npz holding the inputs")
+        inputs, outputs = npz_inputs(p)
+        return Side(p, "npz", inputs, outputs)
     if p.suffix == ".onnx":
-        from boardnet.formats.onnx_export import onnx_verify_outputs  # type: ignore[import-not-found]
-
-        x = next(iter(inputs.values()))
-        return inputs, onnx_verify_outputs(p, x)
-    import torch
-
+        if not p.exists():
+            raise FormatError(p, "no such file")
+        return Side(p, "onnx")
     from boardnet.convert import read_net
     from boardnet.models import load_net
 
     nf = read_net(p)
     net = load_net(nf)
-    key = getattr(net, "VERIFY_INPUT", None)
+    if not hasattr(net, "verify_outputs") or not isinstance(getattr(net, "VERIFY_INPUT", None), str):
+        raise VerificationError(f"{p}: {nf.spec.family} networks do not define VERIFY_INPUT/verify_outputs")
+    return Side(p, "model", net=net, spec=nf.spec)
+
+
+def random_inputs(side: Side, n: int, seed: int) -> dict[str, np.ndarray]:
+    """``n`` valid inputs for a model side, reproducible from ``seed`` (see module docstring)."""
+    if n < 1:
+        raise VerificationError(f"--random needs a positive count, got {n}")
+    rng = np.random.default_rng(seed)
+    key = side.net.VERIFY_INPUT
+    if key == "states":
+        return {"states": _random_gomoku(side, n, rng)}
+    if key == "planes":
+        return {"planes": _random_lc0(side, n, rng)}
+    raise VerificationError(f"{side.path}: no random input generator for {key!r}; pass --inputs FILE.npz")
+
+
+def _random_gomoku(side: Side, n: int, rng: np.random.Generator) -> np.ndarray:
+    """``float32 [n, 4, S, S]``: random legal positions (alternating stones, last move marked), AZG encoding."""
+    from boardnet.games.gomoku import Gomoku
+
+    cfg = side.spec.config
+    h, w, planes = cfg.get("height"), cfg.get("width"), cfg.get("in_planes", 4)
+    if h != w or planes != 4 or not isinstance(h, int):
+        raise VerificationError(f"{side.path}: random Gomoku states need a square board and 4 input planes "
+                                f"(got {h}x{w}, {planes} planes); pass --inputs FILE.npz")
+    game = Gomoku(h, min(5, h))
+    a = h * w
+    boards = game.empty_boards(n)
+    last = np.full(n, -1, np.int64)
+    for i in range(n):
+        k = int(rng.integers(0, a // 2 + 1))
+        order = rng.permutation(a)[:k]
+        boards[i, order[0::2]] = 1  # the first mover's stones: moves 0, 2, 4, ...
+        boards[i, order[1::2]] = 2
+        if k:
+            last[i] = order[-1]
+    return game.encode(boards, last)
+
+
+def _random_lc0(side: Side, n: int, rng: np.random.Generator) -> np.ndarray:
+    """``float32 [n, 112, 8, 8]``: lc0 classical planes of positions reached by random legal moves."""
+    import chess
+
+    from boardnet.games.chess import encode
+
+    fmt = side.spec.config.get("input_format", 1)
+    if fmt != 1:
+        raise VerificationError(f"{side.path}: random planes exist only for lc0 input format 1 (classical 112), "
+                                f"not {fmt}; pass --inputs FILE.npz")
+    out = np.empty((n, 112, 8, 8), np.float32)
+    for i in range(n):
+        board = chess.Board()
+        for _ in range(int(rng.integers(0, _MAX_RANDOM_PLIES + 1))):
+            moves = list(board.legal_moves)
+            if not moves or board.is_game_over(claim_draw=False):
+                break
+            board.push(moves[int(rng.integers(len(moves)))])
+        out[i] = encode(board)
+    return out
+
+
+def run_side(side: Side, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Outputs of one side on ``inputs`` (a reference npz returns its stored outputs)."""
+    if side.kind == "npz":
+        return side.outputs
+    x = next(iter(inputs.values()))
+    if side.kind == "onnx":
+        from boardnet.formats.onnx_export import onnx_verify_outputs
+
+        try:
+            return onnx_verify_outputs(side.path, x)
+        except FormatError:
+            raise
+        except Exception as e:  # onnxruntime reports shape errors with its own exception types
+            raise VerificationError(f"{side.path}: cannot run on {list(x.shape)}: {str(e).splitlines()[0]}") from None
+    import torch
+
+    key = side.net.VERIFY_INPUT
     if key not in inputs:
-        raise VerificationError(f"{p}: network input {key!r} not in the reference inputs {list(inputs)}")
+        raise VerificationError(f"{side.path}: network input {key!r} not in the inputs {list(inputs)}")
     try:
         with torch.no_grad():
-            out = net.verify_outputs(torch.from_numpy(inputs[key]))
-    except RuntimeError as e:  # e.g. board size of the model differs from the reference inputs
+            out = side.net.verify_outputs(torch.from_numpy(inputs[key]))
+    except RuntimeError as e:  # e.g. the model's board size differs from the inputs'
         msg = str(e).splitlines()[0]
-        raise VerificationError(f"{p}: cannot run on reference {key} {list(inputs[key].shape)}: {msg}") from None
-    return inputs, {k: v.numpy() for k, v in out.items()}
+        raise VerificationError(f"{side.path}: cannot run on {key} {list(inputs[key].shape)}: {msg}") from None
+    return {k: v.numpy() for k, v in out.items()}
 
 
 def compare(a: dict[str, np.ndarray], b: dict[str, np.ndarray], atol: float, rtol: float) -> list[OutputCheck]:
-    """Compare outputs present on both sides; an output missing on one side fails by name."""
+    """Compare outputs present on both sides (``b`` is the reference); one missing on a side fails by name."""
     checks = []
     for name in sorted(set(a) | set(b)):
         if name not in a or name not in b:
@@ -90,12 +192,41 @@ def compare(a: dict[str, np.ndarray], b: dict[str, np.ndarray], atol: float, rto
     return checks
 
 
-def verify(a: str | os.PathLike[str], b: str | os.PathLike[str], atol: float = 1e-5,
-           rtol: float = 1e-4) -> list[OutputCheck]:
-    """Run both sides on the reference inputs and compare; npz side(s) supply the inputs."""
-    first, second = (a, b) if Path(a).suffix == ".npz" or Path(b).suffix != ".npz" else (b, a)
-    inputs, out1 = side_outputs(first, None) if Path(first).suffix == ".npz" else (None, None)
-    if out1 is None:
-        raise VerificationError("at least one side must be a reference .npz holding the inputs")
-    _, out2 = side_outputs(second, inputs)
-    return compare(out2, out1, atol, rtol)
+def resolve_inputs(sides: list[Side], inputs: str | os.PathLike[str] | None, random: int | None,
+                   seed: int) -> tuple[dict[str, np.ndarray], str]:
+    """(inputs, a one-line description of where they came from)."""
+    if inputs is not None and random is not None:
+        raise VerificationError("give either --inputs or --random, not both")
+    if inputs is not None:
+        x, _ = npz_inputs(inputs)
+        return x, f"inputs from {inputs}"
+    ref = next((s for s in sides if s.kind == "npz"), None)
+    if ref is not None and random is None:
+        return ref.inputs, f"inputs from {ref.path}"
+    if random is None:
+        raise VerificationError("neither side is a reference .npz: pass --inputs REF.npz or --random N [--seed S]")
+    model = next((s for s in sides if s.kind == "model"), None)
+    if model is None:
+        raise VerificationError("--random needs one side boardnet reads as a network (not .onnx/.npz) to know "
+                                "the input shape; pass --inputs REF.npz")
+    x = random_inputs(model, random, seed)
+    key, arr = next(iter(x.items()))
+    return x, f"{random} random {key} {list(arr.shape)} (seed {seed})"
+
+
+def verify(a: str | os.PathLike[str], b: str | os.PathLike[str], atol: float = 1e-5, rtol: float = 1e-4, *,
+           inputs: str | os.PathLike[str] | None = None, random: int | None = None, seed: int = 0,
+           report: list[str] | None = None) -> list[OutputCheck]:
+    """Run both sides on the same inputs and compare; a reference npz side, else ``b``, is the reference.
+
+    ``report``, when given, receives one line saying where the inputs came from.
+    """
+    sa, sb = load_side(a), load_side(b)
+    if sa.kind == "npz" and sb.kind != "npz":
+        sa, sb = sb, sa  # the reference goes second
+    x, where = resolve_inputs([sa, sb], inputs, random, seed)
+    if report is not None:
+        report.append(where)
+    if sa.kind == sb.kind == "npz" and any(not np.array_equal(sa.inputs.get(k), v) for k, v in sb.inputs.items()):
+        raise VerificationError(f"{sa.path} and {sb.path} hold different inputs; their outputs are not comparable")
+    return compare(run_side(sa, x), run_side(sb, x), atol, rtol)

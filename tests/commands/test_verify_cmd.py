@@ -24,3 +24,14 @@ def test_verify_tight_tolerance_fails(capsys: pytest.CaptureFixture[str]) -> Non
                "--atol", "0", "--rtol", "0"])
     assert rc == 2
     assert "log_probs" in capsys.readouterr().err
+
+
+def test_verify_model_vs_model_random_cli(tmp_path, capsys: pytest.CaptureFixture[str]) -> None:  # noqa: ANN001
+    ckpt = fixture_path("tf", "gomoku_tf1_15x15", "model.ckpt.index")
+    out = tmp_path / "azg15.safetensors"
+    assert main(["convert", str(ckpt), str(out)]) == 0
+    capsys.readouterr()
+    assert main(["verify", str(ckpt), str(out), "--random", "4", "--seed", "7"]) == 0
+    text = capsys.readouterr().out
+    assert text.startswith("4 random states [4, 4, 15, 15] (seed 7)")
+    assert "log_probs" in text and "FAIL" not in text

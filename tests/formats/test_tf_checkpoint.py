@@ -111,3 +111,73 @@ def test_fuzz_index(tmp_path_factory: pytest.TempPathFactory, data: st.DataObjec
     idx.write_bytes(bytes(raw))
     with pytest.raises(BoardnetError):
         read_variables(idx, slots=True)
+
+
+# --- writer and optimizer-slot export -----------------------------------------------------------------------
+def _with_random_slots(tmp_path: Path) -> tuple[Path, dict[str, np.ndarray]]:
+    """The 8x8 checkpoint rewritten with non-zero Adam slots (the fixture's are all zero)."""
+    from boardnet.formats.tf_checkpoint import write_variables
+
+    src = read_variables(fixture_path("tf", "gomoku_tf1_8x8", "model.ckpt.index"), slots=True)
+    rng = np.random.default_rng(4)
+    tensors = {k: (rng.standard_normal(a.shape).astype(np.float32) if k.endswith(("/Adam", "/Adam_1")) else a)
+               for k, a in src.items()}
+    write_variables(tmp_path / "slots.ckpt", tensors)
+    return tmp_path / "slots.ckpt.index", tensors
+
+
+def test_writer_round_trip(tmp_path: Path) -> None:
+    idx, tensors = _with_random_slots(tmp_path)
+    got = read_variables(idx, slots=True)
+    assert list(got) == sorted(tensors)
+    assert all(np.array_equal(got[k], tensors[k]) and got[k].dtype == tensors[k].dtype for k in tensors)
+
+
+def test_convert_slots_cli_on_8x8_fixture(tmp_path: Path) -> None:
+    from safetensors.numpy import load_file
+
+    from boardnet.cli import main
+
+    ckpt = fixture_path("tf", "gomoku_tf1_8x8", "model.ckpt.index")
+    assert main(["convert", str(ckpt), str(tmp_path / "azg.safetensors"), "--slots"]) == 0
+    slots = load_file(str(tmp_path / "azg.slots.safetensors"))
+    src = read_variables(ckpt, slots=True)
+    assert len(slots) == 34  # 16 variables x (m, v) + beta1_power + beta2_power
+    np.testing.assert_array_equal(slots["conv1.weight/.OPTIMIZER_SLOT/Adam/m"],
+                                  src["conv2d/kernel/Adam"].transpose(3, 2, 0, 1))
+    np.testing.assert_array_equal(slots["val_fc2.bias/.OPTIMIZER_SLOT/Adam/v"], src["dense_2/bias/Adam_1"])
+    assert slots[".OPTIMIZER/beta1_power"] == np.float32(0.9) and slots[".OPTIMIZER/beta2_power"] == np.float32(0.999)
+    # the net itself stays a plain, loadable boardnet file
+    assert main(["verify", str(ckpt), str(tmp_path / "azg.safetensors"), "--random", "2"]) == 0
+
+
+def test_slot_values_are_laid_out_like_their_variables(tmp_path: Path) -> None:
+    """Non-zero slots: each equals the checkpoint's slot under its variable's transform (independent formulas)."""
+    from boardnet.formats.tf_checkpoint import read_slots
+
+    idx, tensors = _with_random_slots(tmp_path)
+    slots = read_slots(idx)
+    for var, dst, how in (("conv2d_3/kernel", "act_conv1.weight", "conv"), ("dense/kernel", "act_fc1.weight", "nhwc4"),
+                          ("dense_1/kernel", "val_fc1.weight", "nhwc2"), ("dense_2/kernel", "val_fc2.weight", "dense"),
+                          ("conv2d_4/bias", "val_conv1.bias", "none")):
+        for suffix, label in (("/Adam", "Adam/m"), ("/Adam_1", "Adam/v")):
+            k = tensors[var + suffix]
+            if how == "conv":
+                want = k.transpose(3, 2, 0, 1)
+            elif how.startswith("nhwc"):  # fixture README: reshape(H, W, C, out).transpose(2, 0, 1, 3)...
+                c = int(how[-1])
+                want = k.reshape(8, 8, c, -1).transpose(2, 0, 1, 3).reshape(c * 64, -1).T
+            else:
+                want = k.T if how == "dense" else k
+            np.testing.assert_array_equal(slots[f"{dst}/.OPTIMIZER_SLOT/{label}"], want, err_msg=f"{var}{suffix}")
+
+
+def test_slot_missing_for_a_variable_is_named(tmp_path: Path) -> None:
+    from boardnet.errors import ConversionError
+    from boardnet.formats.tf_checkpoint import read_slots, write_variables
+
+    src = read_variables(fixture_path("tf", "gomoku_tf1_8x8", "model.ckpt.index"), slots=True)
+    del src["dense_2/bias/Adam_1"]
+    write_variables(tmp_path / "m.ckpt", src)
+    with pytest.raises(ConversionError, match=r"Adam/v is missing for variables \['dense_2/bias'\]"):
+        read_slots(tmp_path / "m.ckpt.index")

@@ -18,6 +18,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--net", help="which network of a training checkpoint (default: the first)")
     p.add_argument("--ema", action="store_true", default=None, help="take a training checkpoint's EMA weights")
     p.add_argument("--outputs", nargs="*", help="ONNX: extra intermediate outputs to export, e.g. /block3")
+    p.add_argument("--slots", nargs="?", const="", metavar="FILE",
+                   help="TF checkpoint: also export optimizer slots (Adam m/v, beta powers), mapped like their "
+                        "variables, to FILE (default: OUTPUT's stem + .slots.safetensors)")
     p.set_defaults(func=run)
 
 
@@ -37,9 +40,21 @@ def run(args: argparse.Namespace) -> int:
         write_opts["features"] = None
     else:
         read_opts["features"] = None
+    if args.slots is not None and src.name != "tf-checkpoint":
+        from boardnet.errors import ConversionError
+
+        raise ConversionError(f"--slots applies to TensorFlow checkpoints, not {src.name} files")
     net = convert(args.input, args.output, src_format=src.name, dst_format=dst.name,
                   read_options=read_opts, write_options=write_opts)
     n_params = sum(t.numel() for t in net.state_dict.values())
     print(f"wrote {args.output} ({dst.name}) from {args.input} ({src.name}): {net.spec.family}, "
           f"{n_params:,} parameters")
+    if args.slots is not None:
+        from pathlib import Path
+
+        from boardnet.formats.tf_checkpoint import write_slots
+
+        out = Path(args.slots or Path(args.output).with_name(Path(args.output).stem + ".slots.safetensors"))
+        n = write_slots(args.input, out, args.mapping)
+        print(f"wrote {out}: {n} optimizer tensors")
     return 0

@@ -295,26 +295,200 @@ def read_variables(prefix: str | os.PathLike[str], *, slots: bool = False,
 
 
 def inspect_file(path: str | os.PathLike[str]) -> str:
-    """One line per checkpoint entry: ``name [shape] dtype`` (slots included, marked)."""
+    """One line per checkpoint entry: ``name [shape] dtype`` (slots included, marked).
+
+    TF2 object checkpoints add the readable name decoded from the object graph: ``key [shape] dtype = name``.
+    """
+    from boardnet.formats.tf_object_graph import checkpoint_readable_names
+
     num_shards, entries = read_index(path)
+    readable = checkpoint_readable_names(path)
     names = {v: k for k, v in {"float32": 1, "float64": 2, "int32": 3, "uint8": 4, "int16": 5, "int8": 6,
                                 "string": 7, "int64": 9, "bool": 10, "uint16": 17, "float16": 19,
                                 "uint32": 22, "uint64": 23}.items()}
     lines = [f"TensorFlow checkpoint {index_path(path)}: {len(entries)} entries, {num_shards} shard(s)"]
     for e in entries.values():
         mark = "  (slot)" if is_slot(e.name) else ""
-        lines.append(f"{e.name} [{','.join(map(str, e.shape))}] {names.get(e.dtype, e.dtype)}{mark}")
+        alias = f" = {readable[e.name]}" if e.name in readable else ""
+        lines.append(f"{e.name} [{','.join(map(str, e.shape))}] {names.get(e.dtype, e.dtype)}{alias}{mark}")
     return "\n".join(lines)
 
 
 def read_net(path: str | os.PathLike[str], mapping: str | None = None,
              model: str | None = None):  # noqa: ANN201 - NetFile (lazy import keeps this module light)
-    """Checkpoint -> NetFile via a mapping (file or built-in name; default: the built-in that fits)."""
-    from boardnet.errors import ConversionError
-    from boardnet.mapping import builtin_for, load_mapping, to_netfile
+    """Checkpoint -> NetFile via a mapping (file or built-in name; default: the built-in that fits).
 
-    variables = read_variables(path)
-    m = load_mapping(mapping) if mapping else builtin_for(set(variables))
-    if m is None:
-        raise ConversionError(f"{path}: no built-in mapping fits these variables; pass --mapping FILE.yaml")
+    For a TF2 object checkpoint the mapping's sources may be either the checkpoint keys or the readable names
+    of its object graph (``conv1/kernel``); the keys are tried first.
+    """
+    from boardnet.formats.tf_object_graph import checkpoint_readable_names
+    from boardnet.mapping import select_mapping, to_netfile
+
+    variables, m = select_mapping(read_variables(path), checkpoint_readable_names(path), mapping, path)
     return to_netfile(variables, m, model)
+
+
+# ---------------------------------------------------------------------------------------------- writing
+def _enc_varint(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        out.append(b | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+
+
+def mask_crc(crc: int) -> int:
+    """LevelDB's CRC mask ``rot15(crc) + 0xa282ead8`` (inverse of :func:`unmask_crc`)."""
+    return ((((crc >> 15) | (crc << 17)) & 0xFFFFFFFF) + _CRC_MASK_DELTA) & 0xFFFFFFFF
+
+
+def _enc_field(num: int, wire: int, payload: bytes) -> bytes:
+    return _enc_varint(num << 3 | wire) + payload
+
+
+def _enc_block(records: list[tuple[bytes, bytes]]) -> bytes:
+    """Uncompressed SSTable block, keys stored whole (shared = 0) with a single restart point."""
+    body = b"".join(_enc_varint(0) + _enc_varint(len(k)) + _enc_varint(len(v)) + k + v for k, v in records)
+    return body + (0).to_bytes(4, "little") + (1).to_bytes(4, "little")
+
+
+def _string_scalar_bytes(value: bytes) -> tuple[bytes, int]:
+    """DT_STRING scalar as stored (§1.3): varint length, masked CRC32C of the length as u32, bytes; + entry CRC."""
+    len_u32 = len(value).to_bytes(4, "little")
+    len_crc = mask_crc(crc32c(len_u32)).to_bytes(4, "little")
+    return _enc_varint(len(value)) + len_crc + value, mask_crc(crc32c(len_u32 + len_crc + value))
+
+
+def write_variables(prefix: str | os.PathLike[str], tensors: dict[str, np.ndarray | bytes]) -> None:
+    """Write a one-shard V2 checkpoint (``PREFIX.index`` + ``PREFIX.data-00000-of-00001``) TF can read.
+
+    Numeric dtypes of ``_DTYPES``, or ``bytes`` for a scalar string (e.g. a serialized object graph under
+    ``_CHECKPOINTABLE_OBJECT_GRAPH``); tensors in key order (as TF1's Saver). Used to build test and bench
+    checkpoints; both files are written atomically, the data shard first.
+    """
+    from boardnet.formats.torch_ckpt import atomic_write
+
+    enums = {v: k for k, v in _DTYPES.items()}
+    records = [(b"", _enc_field(1, 0, _enc_varint(1)))]  # BundleHeaderProto: num_shards 1, little-endian
+    offset = 0
+    arrays = []
+    for name in sorted(tensors):
+        value = tensors[name]
+        if isinstance(value, bytes):
+            raw, crc = _string_scalar_bytes(value)
+            entry = (_enc_field(1, 0, _enc_varint(7)) + _enc_field(2, 2, _enc_varint(0))
+                     + _enc_field(4, 0, _enc_varint(offset)) + _enc_field(5, 0, _enc_varint(len(raw)))
+                     + _enc_field(6, 5, crc.to_bytes(4, "little")))
+            records.append((name.encode(), entry))
+            arrays.append(np.frombuffer(raw, np.uint8))
+            offset += len(raw)
+            continue
+        a = np.asarray(value, order="C")  # not ascontiguousarray: it turns 0-d into 1-d
+        if a.dtype.newbyteorder("<") not in enums:
+            raise ValueError(f"{name}: dtype {a.dtype} cannot be written to a TF checkpoint")
+        a = a.astype(a.dtype.newbyteorder("<"), copy=False)
+        dims = b"".join(_enc_field(2, 2, _enc_varint(len(d)) + d) for d in
+                        (_enc_field(1, 0, _enc_varint(s)) for s in a.shape))
+        entry = (_enc_field(1, 0, _enc_varint(enums[a.dtype])) + _enc_field(2, 2, _enc_varint(len(dims)) + dims)
+                 + _enc_field(4, 0, _enc_varint(offset)) + _enc_field(5, 0, _enc_varint(a.nbytes))
+                 + _enc_field(6, 5, mask_crc(crc32c(a.tobytes())).to_bytes(4, "little")))
+        records.append((name.encode(), entry))
+        arrays.append(a)
+        offset += a.nbytes
+
+    def write_data(tmp: Path) -> None:
+        with open(tmp, "wb") as f:
+            for a in arrays:
+                f.write(memoryview(a.reshape(-1).view(np.uint8)))
+
+    out = bytearray()
+
+    def put(block: bytes) -> bytes:
+        handle = _enc_varint(len(out)) + _enc_varint(len(block))
+        out.extend(block + b"\0" + mask_crc(crc32c(block + b"\0")).to_bytes(4, "little"))
+        return handle
+
+    data_handle = put(_enc_block(records))
+    index_handle = put(_enc_block([(records[-1][0] + b"\xff", data_handle)]))
+    meta_handle = put(_enc_block([]))
+    footer = (meta_handle + index_handle).ljust(40, b"\0") + _TABLE_MAGIC.to_bytes(8, "little")
+    atomic_write(shard_path(prefix, 0, 1), write_data)
+    atomic_write(index_path(prefix), lambda tmp: Path(tmp).write_bytes(bytes(out) + footer))
+
+
+# ---------------------------------------------------------------------------------------------- slots
+# TF1 slot variables are named ``<var>/<suffix>``; the slot names are TF's (m, v for Adam).
+_TF1_SLOTS = {"/Adam": "Adam/m", "/Adam_1": "Adam/v", "/Momentum": "Momentum/momentum",
+              "/RMSProp": "RMSProp/rms", "/RMSProp_1": "RMSProp/momentum"}
+SLOT_MARK = "/.OPTIMIZER_SLOT/"
+OPTIMIZER_PREFIX = ".OPTIMIZER/"
+
+
+def slot_variables(path: str | os.PathLike[str], all_vars: dict[str, np.ndarray]) -> dict[str, tuple[str, str]]:
+    """slot key -> (its variable's key, slot label such as ``Adam/m`` or ``optimizer/m``)."""
+    from boardnet.formats.tf_object_graph import read_object_graph, slot_keys
+
+    nodes = read_object_graph(path)
+    if nodes is not None:
+        return slot_keys(nodes)
+    out = {}
+    for k in all_vars:
+        for suffix, label in _TF1_SLOTS.items():
+            if k.endswith(suffix) and k[: -len(suffix)] in all_vars:
+                out[k] = (k[: -len(suffix)], label)
+    return out
+
+
+def read_slots(path: str | os.PathLike[str], mapping: str | None = None) -> dict[str, np.ndarray]:
+    """Optimizer state of a checkpoint, named after the *mapped* parameters and laid out like them.
+
+    Returns ``<param>/.OPTIMIZER_SLOT/<label>`` (e.g. ``conv1.weight/.OPTIMIZER_SLOT/Adam/m``), each slot
+    transformed exactly as its variable is by the mapping, plus the optimizer's other variables
+    (``beta1_power``, ``global_step``, ``optimizer/iter`` ...) as ``.OPTIMIZER/<name>``. Every slot kind
+    must exist for every mapped variable (strict, like the mapping).
+    """
+    from boardnet.errors import ConversionError
+    from boardnet.formats.tf_object_graph import OBJECT_GRAPH_KEY, checkpoint_readable_names
+    from boardnet.mapping import apply_mapping, select_mapping
+
+    everything = read_variables(path, slots=True)
+    slots = slot_variables(path, everything)
+    model_vars = {k: a for k, a in everything.items() if not is_slot(k) and k not in slots}
+    readable = checkpoint_readable_names(path)
+    view, m = select_mapping(model_vars, readable, mapping, path)
+    rename = (lambda k: readable.get(k, k)) if view is not model_vars else (lambda k: k)
+    groups: dict[str, dict[str, np.ndarray]] = {}
+    for key, (var, label) in slots.items():
+        if everything[key].shape != everything[var].shape:
+            raise ConversionError(f"{key}: slot shape {list(everything[key].shape)} differs from its variable "
+                                  f"{var} {list(everything[var].shape)}")
+        groups.setdefault(label, {})[rename(var)] = everything[key]
+    out: dict[str, np.ndarray] = {}
+    for label, group in sorted(groups.items()):
+        absent = sorted(set(view) - set(group))
+        if absent:
+            raise ConversionError(f"{path}: slot {label} is missing for variables {absent}")
+        for dst, a in apply_mapping(group, m).items():
+            out[f"{dst}{SLOT_MARK}{label}"] = np.ascontiguousarray(a)
+    for k, a in everything.items():
+        if is_slot(k) and k not in slots and k != OBJECT_GRAPH_KEY:
+            out[OPTIMIZER_PREFIX + readable.get(k, k)] = a
+    return out
+
+
+def write_slots(path: str | os.PathLike[str], out: str | os.PathLike[str], mapping: str | None = None) -> int:
+    """Write :func:`read_slots` to a plain ``.safetensors`` file ``out``; returns the tensor count."""
+    import torch
+    from safetensors.torch import save_file
+
+    from boardnet.errors import ConversionError
+    from boardnet.formats.torch_ckpt import atomic_write
+
+    slots = read_slots(path, mapping)
+    if not slots:
+        raise ConversionError(f"{path}: the checkpoint holds no optimizer slots to export")
+    tensors = {k: torch.from_numpy(np.array(a, copy=True)) for k, a in slots.items()}
+    atomic_write(out, lambda tmp: save_file(tensors, str(tmp), metadata={"boardnet-slots-source": str(path)}))
+    return len(tensors)

@@ -56,6 +56,7 @@ NETWORKS = Registry(
     {
         "policy_value": "boardnet.models.policy_value:PolicyValueNet",
         "lc0": "boardnet.models.lc0:Lc0Net",
+        "lc0_train": "boardnet.models.lc0_train:Lc0TrainNet",
         "nnue": "boardnet.models.nnue:NnueNet",
     },
 )
@@ -77,6 +78,8 @@ LOSSES = Registry(
         "cross_entropy": "boardnet.train.losses:CrossEntropyLoss",
         "l2": "boardnet.train.losses:L2Loss",
         "nnue_wdl": "boardnet.train.losses:NnueWdlLoss",
+        "lc0_policy": "boardnet.train.lc0_losses:Lc0PolicyLoss",
+        "lc0_mlh": "boardnet.train.lc0_losses:Lc0MovesLeftLoss",
     },
 )
 EVALUATORS = Registry(

@@ -1,4 +1,5 @@
-"""``boardnet lc0 eval NET --fen F [--moves ...] [--pgn FILE]``: an lc0 net's top moves and W/D/L."""
+"""``boardnet lc0 eval NET --fen F [--moves ...] [--pgn FILE]``: an lc0 net's top moves and W/D/L;
+``boardnet lc0 pgn2chunks GAMES.pgn OUT/``: V6 training chunks from games."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Any
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("lc0", help="Leela Chess Zero tools (evaluate a position)")
+    p = sub.add_parser("lc0", help="Leela Chess Zero tools (evaluate a position, make training chunks)")
     lsub = p.add_subparsers(dest="lc0_command", required=True)
     e = lsub.add_parser("eval", help="policy (legal moves, softmax) and W/D/L of a position")
     e.add_argument("net", help="lc0 net (.pb.gz) or anything boardnet converts from one (.pt, .safetensors)")
@@ -16,6 +17,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--pgn", help="evaluate the final position of the first game in this PGN file")
     e.add_argument("--top", type=int, default=5, help="how many moves to print (default 5)")
     e.set_defaults(func=run_eval)
+    c = lsub.add_parser("pgn2chunks", help="V6 training chunks (one gzip file per game) from a PGN file")
+    c.add_argument("pgn", help="games (PGN); broken games and games without a result are skipped and counted")
+    c.add_argument("out", help="output directory for the chunk files")
+    c.set_defaults(func=run_pgn2chunks)
 
 
 def _board(args: argparse.Namespace) -> Any:
@@ -72,4 +77,13 @@ def run_eval(args: argparse.Namespace) -> int:
     for move, p in legal_policy(board, out["policy_logits"][0].numpy())[: args.top]:
         print(f"  {board.san(move):8s} {move.uci():6s} {100 * p:6.2f}%")
     print(f"W {100 * (1 + q - d) / 2:.1f}%  D {100 * d:.1f}%  L {100 * (1 - q - d) / 2:.1f}%  (side to move; Q {q:+.4f})")
+    return 0
+
+
+def run_pgn2chunks(args: argparse.Namespace) -> int:
+    from boardnet.data.lc0_chunks import pgn_to_chunks
+
+    n = pgn_to_chunks(args.pgn, args.out)
+    print(f"{args.pgn}: {n['games']} games -> {n['positions']} positions in {n['games']} chunk files in {args.out}; "
+          f"{n['skipped']} games skipped ({n['broken']} broken, {n['skipped'] - n['broken']} without result/moves)")
     return 0

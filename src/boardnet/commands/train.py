@@ -16,11 +16,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--force", action="store_true",
                    help="continue a run directory made from a different config")
     p.add_argument("--init", action="append", default=[], metavar="[NET=]FILE",
-                   help="start network NET (default: the only/first one) from FILE, any format boardnet reads")
+                   help="start network NET (default: the only/first one) from FILE, any format boardnet reads; "
+                        "an lc0_train network also takes its architecture from FILE")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    import json
+
     from boardnet.config import load_config
     from boardnet.errors import ConfigError
     from boardnet.train.trainer import Trainer
@@ -38,6 +41,11 @@ def run(args: argparse.Namespace) -> int:
                 raise ConfigError("networks", "--init needs a network to load into")
             name, path = next(iter(cfg.networks)), item
         init[name] = path
+    # a network type whose config has init_from (lc0_train) takes its architecture from the --init file
+    takes_arch = [n for n in init if n in cfg.networks and "init_from" in type(cfg.networks[n]).model_fields]
+    if takes_arch:
+        overrides += [f"networks.{n}.init_from={json.dumps(init.pop(n))}" for n in takes_arch]
+        cfg = load_config(config, overrides)
     trainer = Trainer(cfg, run_dir=args.run_dir, force=args.force, init=init)
     trainer.run()
     print(f"run directory: {trainer.run_dir}")

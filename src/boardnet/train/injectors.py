@@ -35,7 +35,8 @@ class Injector:
 class ForwardInjector(Injector):
     """Run network ``net`` on ``state[in]`` (one key or a list, passed positionally); store its outputs.
 
-    ``out`` names the outputs in order (a single name if the net returns one tensor).
+    ``out`` names the outputs in order (a single name if the net returns one tensor; a net returning a dict
+    gives its values in insertion order).
     """
 
     class Config(ComponentConfig):
@@ -59,6 +60,8 @@ class ForwardInjector(Injector):
         names = [self.cfg.out] if isinstance(self.cfg.out, str) else self.cfg.out
         if isinstance(outputs, torch.Tensor):
             outputs = (outputs,)
+        elif isinstance(outputs, dict):  # e.g. Lc0Net's {"policy", "value", "mlh"}: in the net's order
+            outputs = tuple(outputs.values())
         if len(outputs) != len(names):
             raise TrainingError(f"network '{self.cfg.net}' returned {len(outputs)} outputs; "
                                 f"the injector names {len(names)}: {names}")

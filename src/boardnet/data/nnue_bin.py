@@ -1,0 +1,339 @@
+"""Stockfish ``.bin`` training data: PackedSfenValue records (40 bytes each), read and write.
+
+Record layout (Stockfish tools ``packed_sfen.h``, little endian):
+``sfen[32]`` Huffman-packed position, ``score int16`` (cp-like internal units, side to move),
+``move uint16`` (Stockfish move encoding), ``game_ply uint16``, ``result int8`` (+1 win / 0 draw / -1 loss
+for the side to move), ``padding uint8``.
+
+Packed sfen bit stream (bits are taken LSB-first within each byte; n-bit numbers are written LSB first):
+stm (1 bit, 1 = black), white king square (6), black king square (6), then every non-king square from
+a8..h8 down to a1..h1: ``0`` = empty, else the 4-bit piece code (pawn 0b0001, knight 0b0011, bishop 0b0101,
+rook 0b0111, queen 0b1001; low bit first) followed by a colour bit (1 = black); castling rights K Q k q
+(4 bits), en-passant flag (1) + square (6 if set), rule50 low 6 bits, fullmove low 8 bits, fullmove high 8
+bits, rule50 bit 6.
+
+Decoding is vectorized over records: one numpy step per board square, for all records at once.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import chess
+import numpy as np
+
+from boardnet.errors import FormatError
+from boardnet.formats.torch_ckpt import atomic_write
+
+RECORD_SIZE = 40
+SFEN_BYTES = 32
+RECORD_DTYPE = np.dtype(
+    [
+        ("sfen", "u1", (SFEN_BYTES,)),
+        ("score", "<i2"),
+        ("move", "<u2"),
+        ("ply", "<u2"),
+        ("result", "i1"),
+        ("pad", "u1"),
+    ]
+)
+assert RECORD_DTYPE.itemsize == RECORD_SIZE
+
+# Piece codes in decoded boards: 0 empty, 1..6 white pawn..king, 7..12 black pawn..king (= type + 6*black).
+EMPTY = 0
+KING_TYPE = 6
+# Stockfish move encoding: to = bits 0-5, from = bits 6-11, promo piece (type-2) bits 12-13, kind bits 14-15.
+MOVE_NORMAL, MOVE_PROMOTION, MOVE_EN_PASSANT, MOVE_CASTLING = 0, 1, 2, 3
+# Board order of the packed stream: rank 8 to rank 1, file a to h (python-chess square numbers).
+STREAM_SQUARES = np.array([8 * r + f for r in range(7, -1, -1) for f in range(8)], dtype=np.int64)
+_BITS = SFEN_BYTES * 8
+# Slack so that a corrupt stream that reads past bit 255 reads zeros and is caught by the final check.
+_PAD_BITS = 64 * 5 + 64
+
+
+@dataclass
+class Decoded:
+    """Decoded records, all arrays of length ``N`` (one row per record).
+
+    pieces ``[N,64] int8`` (codes above, python-chess square order a1=0), turn ``[N] int8`` (0 white,
+    1 black), castling ``[N,4] bool`` (K,Q,k,q), ep ``[N] int8`` (-1 none), rule50 ``[N] int16``,
+    fullmove ``[N] int32``, score ``[N] int16``, move ``[N] uint16``, ply ``[N] uint16``,
+    result ``[N] int8``.
+    """
+
+    pieces: np.ndarray
+    turn: np.ndarray
+    castling: np.ndarray
+    ep: np.ndarray
+    rule50: np.ndarray
+    fullmove: np.ndarray
+    score: np.ndarray
+    move: np.ndarray
+    ply: np.ndarray
+    result: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.turn)
+
+    def select(self, keep: np.ndarray) -> Decoded:
+        """Rows where the bool mask (or index array) ``keep`` selects."""
+        return Decoded(**{k: getattr(self, k)[keep] for k in self.__dataclass_fields__})
+
+    def fen(self, i: int) -> str:
+        """FEN of record ``i`` (python-chess formatting)."""
+        return self.board(i).fen()
+
+    def board(self, i: int) -> chess.Board:
+        """python-chess board of record ``i``."""
+        b = chess.Board(None)
+        for sq in np.flatnonzero(self.pieces[i]):
+            code = int(self.pieces[i, sq])
+            b.set_piece_at(int(sq), chess.Piece((code - 1) % 6 + 1, code <= 6))
+        b.turn = bool(self.turn[i] == 0)
+        fen_castle = "".join(c for c, on in zip("KQkq", self.castling[i]) if on) or "-"
+        b.set_castling_fen(fen_castle)
+        b.ep_square = None if self.ep[i] < 0 else int(self.ep[i])
+        b.halfmove_clock = int(self.rule50[i])
+        b.fullmove_number = int(self.fullmove[i])
+        return b
+
+    def move_uci(self, i: int) -> str:
+        """The record's move in UCI notation (castling as king to its target square)."""
+        return decode_move(int(self.move[i]), chess.WHITE if self.turn[i] == 0 else chess.BLACK).uci()
+
+    def is_capture(self) -> np.ndarray:
+        """``[N] bool``: the stored move captures (en passant included, castling excluded)."""
+        kind = self.move >> 14
+        to = (self.move & 63).astype(np.int64)
+        target = np.take_along_axis(self.pieces, to[:, None], 1)[:, 0]
+        return (kind == MOVE_EN_PASSANT) | ((kind != MOVE_CASTLING) & (target != EMPTY))
+
+
+def _read_bits(bits: np.ndarray, rows: np.ndarray, cursor: np.ndarray, n: int) -> np.ndarray:
+    """Read ``n``-bit LSB-first numbers at ``cursor [N]`` for every row; returns ``[N] int64``."""
+    out = np.zeros(len(rows), dtype=np.int64)
+    for i in range(n):
+        out |= bits[rows, cursor + i].astype(np.int64) << i
+    return out
+
+
+def decode_records(
+    raw: np.ndarray,
+    *,
+    path: str | os.PathLike[str] | None = None,
+    first_index: int = 0,
+    skip_bad: bool = False,
+) -> tuple[Decoded, int]:
+    """Decode a structured array of ``RECORD_DTYPE`` records.
+
+    Returns ``(decoded, n_bad)``. A record whose stream is invalid (unknown piece code, two kings on one
+    square, piece on a king square, more than 256 bits) raises :class:`FormatError` naming its record index
+    (``first_index`` + position) and byte offset, or is dropped and counted when ``skip_bad``.
+    """
+    n = len(raw)
+    rows = np.arange(n)
+    bits = np.zeros((n, _BITS + _PAD_BITS), dtype=np.uint8)
+    bits[:, :_BITS] = np.unpackbits(raw["sfen"], axis=1, bitorder="little")
+    cursor = np.zeros(n, dtype=np.int64)
+    bad = np.zeros(n, dtype=bool)
+
+    turn = bits[:, 0].astype(np.int8)
+    cursor += 1
+    wk = _read_bits(bits, rows, cursor, 6)
+    bk = _read_bits(bits, rows, cursor + 6, 6)
+    cursor += 12
+    bad |= wk == bk
+    pieces = np.zeros((n, 64), dtype=np.int8)
+    pieces[rows, wk] = KING_TYPE
+    pieces[rows, bk] = KING_TYPE + 6
+    for sq in STREAM_SQUARES:
+        on_king = (wk == sq) | (bk == sq)
+        occupied = bits[rows, cursor].astype(bool) & ~on_king
+        ptype = _read_bits(bits, rows, cursor + 1, 3) + 1  # 1 pawn .. 5 queen; 6..8 are invalid codes
+        colour = bits[rows, cursor + 4].astype(np.int64)
+        bad |= occupied & (ptype > 5)
+        pieces[:, sq] = np.where(occupied, np.minimum(ptype, 5) + 6 * colour, pieces[:, sq])
+        cursor += np.where(on_king, 0, np.where(occupied, 5, 1))
+    castling = np.stack([bits[rows, cursor + i] for i in range(4)], 1).astype(bool)
+    cursor += 4
+    has_ep = bits[rows, cursor].astype(bool)
+    ep = np.where(has_ep, _read_bits(bits, rows, cursor + 1, 6), -1).astype(np.int8)
+    cursor += np.where(has_ep, 7, 1)
+    rule50 = _read_bits(bits, rows, cursor, 6)
+    fullmove = _read_bits(bits, rows, cursor + 6, 8) | (_read_bits(bits, rows, cursor + 14, 8) << 8)
+    rule50 |= bits[rows, cursor + 22].astype(np.int64) << 6
+    cursor += 23
+    bad |= cursor > _BITS
+    n_bad = int(bad.sum())
+    if n_bad and not skip_bad:
+        i = int(np.flatnonzero(bad)[0])
+        raise FormatError(
+            path,
+            f"record {first_index + i}: invalid packed sfen",
+            offset=(first_index + i) * RECORD_SIZE,
+            field="sfen",
+        )
+    dec = Decoded(
+        pieces,
+        turn,
+        castling,
+        ep,
+        rule50.astype(np.int16),
+        fullmove.astype(np.int32),
+        raw["score"].copy(),
+        raw["move"].copy(),
+        raw["ply"].copy(),
+        raw["result"].copy(),
+    )
+    if n_bad:
+        dec = dec.select(~bad)
+    bad_result = (dec.result < -1) | (dec.result > 1)
+    if bad_result.any():
+        if not skip_bad:
+            i = int(np.flatnonzero(bad_result)[0])
+            raise FormatError(
+                path,
+                f"record {first_index + i}: result {int(dec.result[i])} not in -1..1",
+                offset=(first_index + i) * RECORD_SIZE + 38,
+                field="result",
+            )
+        n_bad += int(bad_result.sum())
+        dec = dec.select(~bad_result)
+    return dec, n_bad
+
+
+def count_records(path: str | os.PathLike[str], *, skip_bad: bool = False) -> int:
+    """Number of whole records in ``path``; a partial last record is a FormatError unless ``skip_bad``."""
+    size = Path(path).stat().st_size
+    if size % RECORD_SIZE and not skip_bad:
+        whole = size // RECORD_SIZE
+        raise FormatError(
+            path,
+            f"record {whole}: partial record ({size % RECORD_SIZE} of {RECORD_SIZE} bytes)",
+            offset=whole * RECORD_SIZE,
+        )
+    return size // RECORD_SIZE
+
+
+def read_raw(
+    path: str | os.PathLike[str], start: int = 0, count: int | None = None, *, skip_bad: bool = False
+) -> np.ndarray:
+    """Records ``start .. start+count`` of ``path`` as a structured ``RECORD_DTYPE`` array (no decoding)."""
+    total = count_records(path, skip_bad=skip_bad)
+    stop = total if count is None else min(total, start + count)
+    if start >= stop:
+        return np.zeros(0, dtype=RECORD_DTYPE)
+    with open(path, "rb") as f:
+        f.seek(start * RECORD_SIZE)
+        buf = f.read((stop - start) * RECORD_SIZE)
+    return np.frombuffer(buf, dtype=RECORD_DTYPE)
+
+
+def read_bin(
+    path: str | os.PathLike[str], start: int = 0, count: int | None = None, *, skip_bad: bool = False
+) -> tuple[Decoded, int]:
+    """Read and decode records of a ``.bin`` file; returns ``(decoded, n_bad)`` (see :func:`decode_records`)."""
+    if count_records(path, skip_bad=skip_bad) == 0 and Path(path).stat().st_size and not skip_bad:
+        raise FormatError(path, "file shorter than one record", offset=0)
+    raw = read_raw(path, start, count, skip_bad=skip_bad)
+    return decode_records(raw, path=path, first_index=start, skip_bad=skip_bad)
+
+
+# --- writing (per position, python-chess; only used for tools and tests) ---
+
+_PIECE_CODE = {
+    chess.PAWN: 0b0001,
+    chess.KNIGHT: 0b0011,
+    chess.BISHOP: 0b0101,
+    chess.ROOK: 0b0111,
+    chess.QUEEN: 0b1001,
+}
+
+
+class _BitWriter:
+    def __init__(self) -> None:
+        self.value = 0
+        self.cursor = 0
+
+    def put(self, value: int, n: int) -> None:
+        self.value |= (value & ((1 << n) - 1)) << self.cursor
+        self.cursor += n
+
+
+def pack_sfen(board: chess.Board) -> bytes:
+    """32-byte packed sfen of ``board`` (en passant only when a legal ep capture exists, like FEN output)."""
+    w = _BitWriter()
+    w.put(int(board.turn == chess.BLACK), 1)
+    for colour in (chess.WHITE, chess.BLACK):
+        king = board.king(colour)
+        if king is None:
+            raise ValueError("packed sfen needs both kings")
+        w.put(king, 6)
+    for sq in STREAM_SQUARES:
+        piece = board.piece_at(int(sq))
+        if piece is None:
+            w.put(0, 1)
+        elif piece.piece_type != chess.KING:
+            w.put(_PIECE_CODE[piece.piece_type], 4)
+            w.put(int(piece.color == chess.BLACK), 1)
+    for sq in (chess.H1, chess.A1, chess.H8, chess.A8):
+        w.put(int(bool(board.castling_rights & chess.BB_SQUARES[sq])), 1)
+    if board.has_legal_en_passant():
+        w.put(1, 1)
+        w.put(board.ep_square, 6)
+    else:
+        w.put(0, 1)
+    w.put(board.halfmove_clock, 6)
+    w.put(board.fullmove_number, 8)
+    w.put(board.fullmove_number >> 8, 8)
+    w.put(board.halfmove_clock >> 6, 1)
+    if w.cursor > _BITS:
+        raise ValueError("position does not fit in 256 bits")
+    return w.value.to_bytes(SFEN_BYTES, "little")
+
+
+def encode_move(board: chess.Board, move: chess.Move) -> int:
+    """Stockfish 16-bit move code of ``move`` in ``board`` (castling = king takes own rook)."""
+    if board.is_castling(move):
+        rook_file = 7 if chess.square_file(move.to_square) > chess.square_file(move.from_square) else 0
+        to = chess.square(rook_file, chess.square_rank(move.from_square))
+        return (MOVE_CASTLING << 14) | (move.from_square << 6) | to
+    code = (move.from_square << 6) | move.to_square
+    if move.promotion:
+        return code | (MOVE_PROMOTION << 14) | ((move.promotion - chess.KNIGHT) << 12)
+    if board.is_en_passant(move):
+        return code | (MOVE_EN_PASSANT << 14)
+    return code
+
+
+def decode_move(code: int, turn: chess.Color) -> chess.Move:
+    """python-chess move of a Stockfish move code (standard chess castling squares)."""
+    frm, to, kind = (code >> 6) & 63, code & 63, code >> 14
+    if kind == MOVE_CASTLING:
+        file = 6 if chess.square_file(to) > chess.square_file(frm) else 2
+        return chess.Move(frm, chess.square(file, chess.square_rank(frm)))
+    if kind == MOVE_PROMOTION:
+        return chess.Move(frm, to, promotion=((code >> 12) & 3) + chess.KNIGHT)
+    return chess.Move(frm, to)
+
+
+def pack_record(board: chess.Board, score: int, move: chess.Move | None, ply: int, result: int) -> bytes:
+    """One 40-byte PackedSfenValue (``result`` from the side to move: 1, 0, -1)."""
+    rec = np.zeros(1, dtype=RECORD_DTYPE)
+    rec["sfen"][0] = np.frombuffer(pack_sfen(board), dtype=np.uint8)
+    rec["score"] = score
+    rec["move"] = 0 if move is None else encode_move(board, move)
+    rec["ply"] = ply
+    rec["result"] = result
+    return rec.tobytes()
+
+
+def write_bin(
+    path: str | os.PathLike[str], records: list[tuple[chess.Board, int, chess.Move | None, int, int]]
+) -> int:
+    """Write ``(board, score, move, ply, result)`` records atomically; returns the record count."""
+    data = b"".join(pack_record(*r) for r in records)
+    atomic_write(path, lambda tmp: Path(tmp).write_bytes(data))
+    return len(records)

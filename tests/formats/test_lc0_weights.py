@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import gzip
 
+import chess
 import numpy as np
 import pytest
 import torch
@@ -15,6 +16,7 @@ from boardnet.convert import inspect_file, read_net
 from boardnet.errors import BoardnetError, FormatError
 from boardnet.formats import net_pb2 as pb
 from boardnet.formats.lc0_weights import write_net
+from boardnet.games.chess_policy import move_index
 from boardnet.models import build_from_spec
 from boardnet.models.lc0 import Lc0Net
 from boardnet.spec import NetFile
@@ -143,3 +145,110 @@ def test_verify_cli_on_maia(capsys: pytest.CaptureFixture[str]) -> None:
     out = capsys.readouterr().out
     assert all(f"{k} " in out for k in ("policy_logits", "q", "d"))
     assert main(["verify", str(net), str(ref), "--atol", "1e-6"]) != 0  # policy is not that close
+
+
+def _random_attention_net(encoder_layers: int = 1) -> Lc0Net:
+    """A small SE net with an attention policy (policy encoder optional), MLH and non-trivial BN statistics."""
+    torch.manual_seed(1)
+    net = Lc0Net(blocks=2, filters=16, se_channels=4, policy="attention", moves_left=True,
+                 pol_embedding_size=24, policy_d_model=40, pol_encoder_layers=encoder_layers,
+                 pol_encoder_heads=2, pol_encoder_d_model=32, pol_encoder_dff=48).eval()
+    with torch.no_grad():
+        for m in net.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.running_mean.uniform_(-0.5, 0.5)
+                m.running_var.uniform_(0.5, 2.0)
+            elif isinstance(m, torch.nn.LayerNorm):
+                m.weight.uniform_(0.5, 1.5)
+                m.bias.uniform_(-0.2, 0.2)
+    return net
+
+
+def _run(nf: NetFile, x: torch.Tensor) -> dict[str, torch.Tensor]:
+    net = build_from_spec(nf.spec)
+    net.load_state_dict(nf.state_dict)
+    with torch.no_grad():
+        return net.eval()(x)
+
+
+@pytest.mark.parametrize("encoder_layers", [0, 1])
+def test_random_attention_policy_mlh_net_round_trips(tmp_path, encoder_layers: int) -> None:
+    net = _random_attention_net(encoder_layers)
+    nf = NetFile(net.spec(), net.state_dict())
+    x = (torch.rand(6, 112, 8, 8) < 0.3).float()
+    ref = _run(nf, x)
+    assert set(ref) == {"policy", "value", "mlh"} and ref["policy"].shape == (6, 1858)
+    write_net(nf, tmp_path / "f32.pb.gz", encoding="float32")
+    back = read_net(tmp_path / "f32.pb.gz")
+    assert back.spec.config == net.spec().config
+    out = _run(back, x)
+    for k in ref:
+        assert torch.equal(out[k], ref[k]), k
+    write_net(nf, tmp_path / "l16.pb.gz")
+    back16 = read_net(tmp_path / "l16.pb.gz")
+    for key, t in nf.state_dict.items():  # every tensor within one LINEAR16 step
+        step = (t.max() - t.min()).item() / 65535 if t.numel() > 1 else 0.0
+        assert torch.allclose(back16.state_dict[key].float(), t.float(), atol=step * 1.01 + 1e-7), key
+    out16 = _run(back16, x)
+    for k in ref:  # measured ≤ 7e-5 on these nets
+        torch.testing.assert_close(out16[k], ref[k], atol=1e-3, rtol=0)
+    raw = pb.Net()
+    raw.ParseFromString(gzip.decompress((tmp_path / "l16.pb.gz").read_bytes()))
+    assert raw.format.network_format.policy == pb.NetworkFormat.POLICY_ATTENTION
+    assert len(raw.weights.pol_encoder) == encoder_layers
+    assert raw.weights.pol_headcount == (2 if encoder_layers else 0)
+    text = inspect_file(tmp_path / "l16.pb.gz")
+    assert "policy attention (embedding 24, d_model 40" in text
+    assert ("encoder 1 x 2 heads, d 32, dff 48" if encoder_layers else "no encoder") in text
+
+
+def test_attention_policy_follows_lc0_formulas() -> None:
+    """Recompute some logits by hand from q, k and ppo (shared/specs/lc0.md §9) for a net without encoder."""
+    net = _random_attention_net(encoder_layers=0)
+    x = (torch.rand(2, 112, 8, 8) < 0.3).float()
+    head = net.attn_policy
+    with torch.no_grad():
+        body = net.body(x)[-1]
+        tokens = body.permute(0, 2, 3, 1).reshape(2, 64, 16)  # token = rank·8 + file
+        e = torch.nn.functional.selu(tokens @ head.ip_pol.weight.T + head.ip_pol.bias)
+        q = (e @ head.ip2_pol.weight.T + head.ip2_pol.bias).double()
+        k = (e @ head.ip3_pol.weight.T + head.ip3_pol.bias).double()
+        ppo = head.ip4_pol.weight.double()  # [4, d]: q, r, b, n
+        logits = net(x)["policy"].double()
+    idx, sq = move_index(), chess.parse_square
+    d = q.shape[-1] ** 0.5
+    for move in ("e2e4", "g1f3", "e1h1", "a7a8", "h7g8"):
+        want = (q[:, sq(move[:2])] * k[:, sq(move[2:4])]).sum(-1) / d
+        torch.testing.assert_close(logits[:, idx[move]], want, atol=1e-5, rtol=0)
+    for move in ("a7a8q", "b7a8r", "g7h8b", "h7h8b"):
+        frm, to, p = sq(move[:2]), sq(move[2:4]), "qrb".index(move[4])
+        want = (q[:, frm] * k[:, to]).sum(-1) / d + ((ppo[p] + ppo[3]) * k[:, to]).sum(-1)
+        torch.testing.assert_close(logits[:, idx[move]], want, atol=1e-5, rtol=0)
+
+
+def test_bad_attention_policy_files(tmp_path) -> None:
+    net = _random_attention_net(encoder_layers=1)
+    write_net(NetFile(net.spec(), net.state_dict()), tmp_path / "a.pb.gz", encoding="float32")
+    good = gzip.decompress((tmp_path / "a.pb.gz").read_bytes())
+    cases = {}
+    m = pb.Net()
+    m.ParseFromString(good)
+    m.weights.pol_headcount = 3  # does not divide 32
+    cases["heads.pb.gz"] = ("pol_headcount", m)
+    m = pb.Net()
+    m.ParseFromString(good)
+    m.weights.pol_encoder[0].mha.smolgen.dense1_b.params = b"\0\0\0\0"
+    cases["smolgen.pb.gz"] = ("smolgen", m)
+    m = pb.Net()
+    m.ParseFromString(good)
+    m.weights.ip4_pol_w.params = m.weights.ip4_pol_w.params[:-4]
+    cases["ppo.pb.gz"] = ("ip4_pol", m)
+    m = pb.Net()
+    m.ParseFromString(good)
+    m.weights.encoder.add().ln1_gammas.params = b"\0\0\0\0"
+    cases["body.pb.gz"] = ("attention body", m)
+    for name, (needle, msg) in cases.items():
+        (tmp_path / name).write_bytes(gzip.compress(msg.SerializeToString()))
+        with pytest.raises(FormatError) as err:
+            read_net(tmp_path / name)
+        assert needle in str(err.value) and name in str(err.value), (name, str(err.value))

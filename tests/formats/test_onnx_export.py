@@ -80,3 +80,22 @@ def test_unknown_output_name_is_refused(tmp_path) -> None:
     net = Lc0Net(blocks=1, filters=8)
     with pytest.raises(ConversionError, match="/block7"):
         write_net(NetFile(net.spec(), net.state_dict()), tmp_path / "x.onnx", outputs=["/block7"])
+
+
+def test_attention_policy_net_export_matches_pytorch(tmp_path) -> None:
+    torch.manual_seed(2)
+    net = Lc0Net(blocks=1, filters=16, se_channels=4, policy="attention", moves_left=True, pol_embedding_size=24,
+                 policy_d_model=40, pol_encoder_layers=1, pol_encoder_heads=2, pol_encoder_d_model=32,
+                 pol_encoder_dff=48).eval()
+    path = tmp_path / "attn.onnx"
+    write_net(NetFile(net.spec(), net.state_dict()), path)
+    _, outs = _signature(path)
+    assert outs == [("/output/policy", ["batch", 1858]), ("/output/wdl", ["batch", 3]), ("/output/mlh", ["batch", 1])]
+    x = (torch.rand(5, 112, 8, 8) < 0.3).float()
+    s = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    pol, wdl, mlh = s.run(None, {"/input/planes": x.numpy()})
+    with torch.no_grad():
+        ref = net(x)
+    np.testing.assert_allclose(pol, ref["policy"].numpy(), atol=1e-5, rtol=0)
+    np.testing.assert_allclose(wdl, torch.softmax(ref["value"], 1).numpy(), atol=1e-5, rtol=0)
+    np.testing.assert_allclose(mlh, ref["mlh"].numpy(), atol=1e-5, rtol=0)

@@ -5,7 +5,13 @@ from __future__ import annotations
 import chess
 import numpy as np
 
-from boardnet.games.chess_policy import conv_policy_gather, move_index, policy_moves
+from boardnet.games.chess_policy import (
+    ATTENTION_POLICY_SIZE,
+    attention_policy_gather,
+    conv_policy_gather,
+    move_index,
+    policy_moves,
+)
 
 
 def test_policy_index_anchors() -> None:
@@ -22,6 +28,15 @@ def test_conv_gather_anchors_and_injective() -> None:
     for move, (channel, square) in {"e2e4": (1, 12), "g1f3": (63, 6), "e1h1": (16, 4), "a7a8q": (69, 48),
                                     "a7a8": (0, 48)}.items():
         assert divmod(int(g[idx[move]]), 64) == (channel, square)
+
+
+def test_attention_gather_anchors_and_injective() -> None:
+    """§9: ``from·64 + to`` for plain moves and knight promotions; ``4096 + from_file·24 + to_file·3 + p``."""
+    g, idx = attention_policy_gather(), move_index()
+    assert len(set(g.tolist())) == 1858 and g.max() < ATTENTION_POLICY_SIZE == 4288
+    anchors = {"e2e4": 12 * 64 + 28, "g1f3": 6 * 64 + 21, "e1h1": 4 * 64 + 7, "a7a8": 48 * 64 + 56,
+               "a7a8q": 4096, "a7a8r": 4097, "b7a8b": 4096 + 24 + 2, "h7h8b": 4287}
+    assert {m: int(g[idx[m]]) for m in anchors} == anchors
 
 
 def test_fixture_legal_indices_follow_the_index(lc0_reference) -> None:

@@ -2,8 +2,8 @@
 
 Reading returns a :class:`~boardnet.spec.NetFile` for :class:`boardnet.models.lc0.Lc0Net`; writing encodes
 LINEAR16 (what lc0 v0.31/v0.32 read) or FLOAT32 (lc0 master's per-layer ``encoding``). Supported: networks
-CLASSICAL/SE (with or without head format), policy CONVOLUTION/CLASSICAL, value WDL/CLASSICAL, moves-left V1,
-RELU/MISH. Attention policies and attention bodies are refused with their format named.
+CLASSICAL/SE (with or without head format), policy CONVOLUTION/CLASSICAL/ATTENTION (with policy encoder
+layers), value WDL/CLASSICAL, moves-left V1, RELU/MISH. Attention bodies are refused with their format named.
 """
 
 from __future__ import annotations
@@ -26,13 +26,31 @@ from boardnet.spec import ModelSpec, NetFile
 MAGIC = 0x1C0  # §1: lc0 rejects any other value
 MAX_UNCOMPRESSED = 2 << 30  # refuse absurd gzip bombs before protobuf parses them
 NF = pb.NetworkFormat
-POLICY_NAMES = {NF.POLICY_CONVOLUTION: "convolution", NF.POLICY_CLASSICAL: "classical"}
+POLICY_NAMES = {NF.POLICY_CONVOLUTION: "convolution", NF.POLICY_CLASSICAL: "classical",
+                NF.POLICY_ATTENTION: "attention"}
 VALUE_NAMES = {NF.VALUE_WDL: "wdl", NF.VALUE_CLASSICAL: "classical"}
 CONVBLOCK_FIELDS = (("weights", "conv.weight"), ("biases", "conv.bias"), ("bn_means", "bn.running_mean"),
                     ("bn_stddivs", "bn.running_var"), ("bn_gammas", "bn.weight"), ("bn_betas", "bn.bias"))
 SE_FIELDS = (("w1", "fc1.weight"), ("b1", "fc1.bias"), ("w2", "fc2.weight"), ("b2", "fc2.bias"))
 DENSE_FIELDS = (("ip_pol", "ip_pol"), ("ip1_val", "ip1_val"), ("ip2_val", "ip2_val"),
                 ("ip1_mov", "ip1_mov"), ("ip2_mov", "ip2_mov"))
+ATTN_PREFIX = "attn_policy."  # §1 attention-policy fields -> AttentionPolicy's state-dict names
+ATTN_FIELDS = (("ip_pol_w", "ip_pol.weight"), ("ip_pol_b", "ip_pol.bias"), ("ip2_pol_w", "ip2_pol.weight"),
+               ("ip2_pol_b", "ip2_pol.bias"), ("ip3_pol_w", "ip3_pol.weight"), ("ip3_pol_b", "ip3_pol.bias"),
+               ("ip4_pol_w", "ip4_pol.weight"))
+ENCODER_FIELDS = tuple((f"mha.{n}_{wb}", f"mha.{m}.{key}") for n, m in (("q", "q"), ("k", "k"), ("v", "v"),
+                                                                      ("dense", "dense"))
+                       for wb, key in (("w", "weight"), ("b", "bias"))) + (
+    ("ln1_gammas", "ln1.weight"), ("ln1_betas", "ln1.bias"), ("ffn.dense1_w", "ffn.dense1.weight"),
+    ("ffn.dense1_b", "ffn.dense1.bias"), ("ffn.dense2_w", "ffn.dense2.weight"), ("ffn.dense2_b", "ffn.dense2.bias"),
+    ("ln2_gammas", "ln2.weight"), ("ln2_betas", "ln2.bias"))
+
+
+def _sublayer(msg: Any, dotted: str) -> Any:
+    """``_sublayer(enc, "mha.q_w")`` -> ``enc.mha.q_w``."""
+    for part in dotted.split("."):
+        msg = getattr(msg, part)
+    return msg
 
 
 def _load_proto(path: Path) -> Any:
@@ -121,17 +139,38 @@ def _raw_tensors(path: Path, w: Any, opts: dict[str, Any]) -> dict[str, np.ndarr
                 out[f"residual.{i}.se.{key}"] = _layer_values(path, getattr(res.se, name), f"residual[{i}].se.{name}")
     if opts["policy"] == "convolution":
         blocks.append(("policy1", w.policy1, "policy1"))
-    blocks += [("policy", w.policy, "policy"), ("value", w.value, "value")]
+    if opts["policy"] == "attention":
+        out.update(_attention_tensors(path, w))
+    else:
+        blocks.append(("policy", w.policy, "policy"))
+    blocks.append(("value", w.value, "value"))
     if opts["moves_left"]:
         blocks.append(("moves_left", w.moves_left, "moves_left"))
     for prefix, block, field in blocks:
         for key, arr in _conv_block_tensors(path, block, field).items():
             out[f"{prefix}.{key}"] = arr
     for field, prefix in DENSE_FIELDS:
+        if field == "ip_pol" and opts["policy"] == "attention":
+            continue
         for suffix, key in (("_w", "weight"), ("_b", "bias")):
             layer = getattr(w, field + suffix)
             if layer.params:
                 out[f"{prefix}.{key}"] = _layer_values(path, layer, field + suffix)
+    return out
+
+
+def _attention_tensors(path: Path, w: Any) -> dict[str, np.ndarray]:
+    """The attention policy's dense layers and policy encoder layers (smolgen / RPE refused: lc0 has none there)."""
+    out = {ATTN_PREFIX + key: _layer_values(path, getattr(w, field), field)
+           for field, key in ATTN_FIELDS if getattr(w, field).params}
+    for i, enc in enumerate(w.pol_encoder):
+        if enc.mha.HasField("smolgen") or enc.mha.rpe_q.params or enc.mha.rpe_k.params or enc.mha.rpe_v.params:
+            raise FormatError(path, "unsupported policy encoder layer: smolgen / relative position encoding",
+                              field=f"pol_encoder[{i}].mha")
+        for field, key in ENCODER_FIELDS:
+            layer = _sublayer(enc, field)
+            if layer.params:
+                out[f"{ATTN_PREFIX}pol_encoder.{i}.{key}"] = _layer_values(path, layer, f"pol_encoder[{i}].{field}")
     return out
 
 
@@ -144,11 +183,33 @@ def _config(path: Path, w: Any, opts: dict[str, Any], raw: dict[str, np.ndarray]
     cfg["se_channels"] = int(se.size) if se is not None else 0
     if opts["policy"] == "classical":
         cfg["policy_channels"] = int(raw.get("policy.bn.running_mean", np.zeros(32)).size)
+    if opts["policy"] == "attention":
+        cfg.update(_attention_config(path, w, raw))
     cfg["value_channels"] = int(raw.get("value.bn.running_mean", np.zeros(32)).size)
     cfg["value_hidden"] = int(raw.get("ip1_val.bias", np.zeros(128)).size)
     if opts["moves_left"]:
         cfg["mlh_channels"] = int(raw.get("moves_left.bn.running_mean", np.zeros(8)).size)
         cfg["mlh_hidden"] = int(raw.get("ip1_mov.bias", np.zeros(128)).size)
+    return cfg
+
+
+def _attention_config(path: Path, w: Any, raw: dict[str, np.ndarray]) -> dict[str, Any]:
+    """Attention-policy sizes from the bias lengths (as lc0 does) and ``pol_headcount``."""
+
+    def size(key: str) -> int:
+        if ATTN_PREFIX + key not in raw:
+            raise FormatError(path, f"attention policy without {key}", field=key)
+        return int(raw[ATTN_PREFIX + key].size)
+
+    cfg = {"pol_embedding_size": size("ip_pol.bias"), "policy_d_model": size("ip2_pol.bias"),
+           "pol_encoder_layers": len(w.pol_encoder)}
+    if w.pol_encoder:
+        heads = int(w.pol_headcount)
+        d_model, dff = size("pol_encoder.0.mha.q.bias"), size("pol_encoder.0.ffn.dense1.bias")
+        if heads <= 0 or d_model % heads:
+            raise FormatError(path, f"pol_headcount {heads} does not divide the encoder width {d_model}",
+                              field="pol_headcount")
+        cfg.update(pol_encoder_heads=heads, pol_encoder_d_model=d_model, pol_encoder_dff=dff)
     return cfg
 
 
@@ -267,7 +328,10 @@ def _fill_weights(w: Any, state: dict[str, torch.Tensor], cfg: dict[str, Any], e
                 _encode(getattr(res.se, name), state[f"residual.{i}.se.{key}"], encoding)
     if cfg.get("policy", "convolution") == "convolution":
         conv_block(w.policy1, "policy1")
-    conv_block(w.policy, "policy")
+    if cfg.get("policy") == "attention":
+        _fill_attention(w, state, cfg, encoding)
+    else:
+        conv_block(w.policy, "policy")
     conv_block(w.value, "value")
     if cfg.get("moves_left"):
         conv_block(w.moves_left, "moves_left")
@@ -275,6 +339,18 @@ def _fill_weights(w: Any, state: dict[str, torch.Tensor], cfg: dict[str, Any], e
         for suffix, key in (("_w", "weight"), ("_b", "bias")):
             if f"{prefix}.{key}" in state:
                 _encode(getattr(w, field + suffix), state[f"{prefix}.{key}"], encoding)
+
+
+def _fill_attention(w: Any, state: dict[str, torch.Tensor], cfg: dict[str, Any], encoding: str) -> None:
+    """Attention-policy dense layers, policy encoder layers and ``pol_headcount`` (§1, §4 names)."""
+    for field, key in ATTN_FIELDS:
+        _encode(getattr(w, field), state[ATTN_PREFIX + key], encoding)
+    for i in range(cfg.get("pol_encoder_layers", 0)):
+        enc = w.pol_encoder.add()
+        for field, key in ENCODER_FIELDS:
+            _encode(_sublayer(enc, field), state[f"{ATTN_PREFIX}pol_encoder.{i}.{key}"], encoding)
+    if cfg.get("pol_encoder_layers", 0):
+        w.pol_headcount = cfg["pol_encoder_heads"]
 
 
 def inspect_file(path: str | os.PathLike[str]) -> str:
@@ -286,9 +362,19 @@ def inspect_file(path: str | os.PathLike[str]) -> str:
     lines = [f"lc0 net {path}",
              f"body: {cfg['blocks']} blocks x {cfg['filters']} filters, "
              f"SE {cfg['se_channels'] or 'none'}, activation {cfg['activation']}, input format {cfg['input_format']}",
-             f"heads: policy {cfg['policy']}, value {cfg['value']}, moves-left {'yes' if cfg['moves_left'] else 'no'}",
+             f"heads: policy {cfg['policy']}{_attention_summary(cfg)}, value {cfg['value']}, "
+             f"moves-left {'yes' if cfg['moves_left'] else 'no'}",
              f"parameters: {params:,}"]
     if nf.spec.meta.get("training_params"):
         lines.append("training: " + ", ".join(f"{k}={v:.6g}" if isinstance(v, float) else f"{k}={v}"
                                               for k, v in nf.spec.meta["training_params"].items()))
     return "\n".join(lines)
+
+
+def _attention_summary(cfg: dict[str, Any]) -> str:
+    """`` (embedding 64, d_model 64, encoder 1 x 4 heads, d 64, dff 128)`` for attention policies, else ``""``."""
+    if cfg["policy"] != "attention":
+        return ""
+    enc = (f"encoder {cfg['pol_encoder_layers']} x {cfg['pol_encoder_heads']} heads, d {cfg['pol_encoder_d_model']}, "
+           f"dff {cfg['pol_encoder_dff']}" if cfg["pol_encoder_layers"] else "no encoder")
+    return f" (embedding {cfg['pol_embedding_size']}, d_model {cfg['policy_d_model']}, {enc})"

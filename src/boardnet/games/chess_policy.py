@@ -80,3 +80,24 @@ def conv_policy_gather() -> np.ndarray:
         to = FILES.index(move[2]) + 8 * (int(move[3]) - 1)
         g[i] = _conv_channel(frm, to, move[4:]) * 64 + frm
     return g
+
+
+ATTENTION_POLICY_SIZE = 64 * 64 + 8 * 24  # §9: Q·K logits, then promotion logits [from_file, to_file, q/r/b]
+
+
+@lru_cache(maxsize=1)
+def attention_policy_gather() -> np.ndarray:
+    """``g [1858] int64`` with ``logits = flat[:, g]`` for the attention head's ``[B, 64·64 + 8·24]`` vector (§9).
+
+    Plain moves (and knight promotions, which have no suffix) read the Q·K entry ``from·64 + to``; q/r/b
+    promotions read ``4096 + from_file·24 + to_file·3 + p`` with p = 0 q, 1 r, 2 b (lc0 ``kAttnPolicyMap``).
+    """
+    g = np.empty(POLICY_SIZE, dtype=np.int64)
+    for i, move in enumerate(policy_moves()):
+        frm = FILES.index(move[0]) + 8 * (int(move[1]) - 1)
+        to = FILES.index(move[2]) + 8 * (int(move[3]) - 1)
+        if move[4:]:
+            g[i] = 64 * 64 + (frm % 8) * 24 + (to % 8) * 3 + INDEX_PROMOS.index(move[4:])
+        else:
+            g[i] = frm * 64 + to
+    return g

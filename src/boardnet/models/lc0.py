@@ -2,7 +2,8 @@
 
 Input ``planes [B, 112, 8, 8]`` float32 (row = rank, col = file, side-to-move frame). BatchNorm is kept
 unfolded (eps 1e-5, eval statistics) so the state dict maps one to one onto ``net.proto`` fields.
-Implemented heads: policy ``convolution`` and ``classical``, value ``wdl`` and ``classical``, moves-left.
+Implemented heads: policy ``convolution``, ``classical`` and ``attention`` (§5, §9: lc0's attention policy on a
+residual body, with optional policy encoder layers), value ``wdl`` and ``classical``, moves-left.
 """
 
 from __future__ import annotations
@@ -13,12 +14,20 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from boardnet.games.chess_policy import CONV_POLICY_CHANNELS, POLICY_SIZE, conv_policy_gather
+from boardnet.games.chess_policy import (
+    CONV_POLICY_CHANNELS,
+    POLICY_SIZE,
+    attention_policy_gather,
+    conv_policy_gather,
+)
 from boardnet.spec import ModelSpec
 
 INPUT_PLANES = 112
 BN_EPS = 1e-5  # §3: TF and lc0
-POLICY_FORMATS = ("convolution", "classical")
+POLICY_FORMATS = ("convolution", "classical", "attention")
+ATTENTION_KEYS = ("pol_embedding_size", "policy_d_model", "pol_encoder_layers", "pol_encoder_heads",
+                  "pol_encoder_d_model", "pol_encoder_dff")  # config keys only attention-policy nets carry
+LN_EPS = 1e-6  # lc0 LayerNorm2DWithSkipConnection for (policy) encoder layers
 VALUE_FORMATS = ("wdl", "classical")
 ACTIVATIONS = {"relu": F.relu, "mish": F.mish}
 
@@ -68,6 +77,77 @@ class Residual(nn.Module):
         return self.act(y + x)
 
 
+class MultiHeadAttention(nn.Module):
+    """lc0 MHA on tokens ``[B, 64, E]``: dense q/k/v ``E → d`` split into ``heads`` contiguous chunks of
+    ``d/heads``, ``softmax(q·kᵀ/sqrt(d/heads))·v`` per head, concatenated, dense ``d → E``."""
+
+    def __init__(self, emb: int, d_model: int, heads: int) -> None:
+        super().__init__()
+        if d_model % heads:
+            raise ValueError(f"encoder d_model {d_model} is not a multiple of {heads} heads")
+        self.heads = heads
+        self.q, self.k, self.v = nn.Linear(emb, d_model), nn.Linear(emb, d_model), nn.Linear(emb, d_model)
+        self.dense = nn.Linear(d_model, emb)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, n, _ = x.shape
+
+        def split(t: torch.Tensor) -> torch.Tensor:  # [B,64,d] -> [B,heads,64,d/heads]
+            return t.reshape(b, n, self.heads, -1).transpose(1, 2)
+
+        q, k, v = split(self.q(x)), split(self.k(x)), split(self.v(x))
+        w = torch.softmax(q @ k.transpose(-1, -2) / float(q.shape[-1]) ** 0.5, dim=-1)
+        return self.dense((w @ v).transpose(1, 2).reshape(b, n, -1))
+
+
+class EncoderLayer(nn.Module):
+    """Post-LN transformer layer (lc0 ``MakeEncoderLayer`` with alpha 1): ``x = LN1(x + MHA(x))``;
+    ``x = LN2(x + dense2(selu(dense1(x))))``, LayerNorm eps 1e-6. Tokens ``[B, 64, E]``."""
+
+    def __init__(self, emb: int, d_model: int, heads: int, dff: int) -> None:
+        super().__init__()
+        self.mha = MultiHeadAttention(emb, d_model, heads)
+        self.ln1 = nn.LayerNorm(emb, eps=LN_EPS)
+        self.ffn = nn.ModuleDict({"dense1": nn.Linear(emb, dff), "dense2": nn.Linear(dff, emb)})
+        self.ln2 = nn.LayerNorm(emb, eps=LN_EPS)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.ln1(x + self.mha(x))
+        return self.ln2(x + self.ffn["dense2"](F.selu(self.ffn["dense1"](x))))
+
+
+class AttentionPolicy(nn.Module):
+    """lc0's attention policy on a residual body (§5, §9): tokens ``[B,64,C]`` (token = rank·8 + file) →
+    ``ip_pol`` dense + SELU → policy encoder layers → ``q = ip2_pol``, ``k = ip3_pol`` ``[B,64,d]``;
+    ``logits[from,to] = q·kᵀ/sqrt(d)``; promotions ``q_{48+f}·k_{56+t}/sqrt(d) + ppo_p·k_{56+t} + ppo_n·k_{56+t}``
+    (``ip4_pol [4, d]``, no bias, rows q r b n); the ``[B, 4288]`` vector is gathered to ``[B, 1858]``."""
+
+    def __init__(self, filters: int, embedding: int, d_model: int, encoder_layers: int, encoder_heads: int,
+                 encoder_d_model: int, encoder_dff: int) -> None:
+        super().__init__()
+        self.ip_pol = nn.Linear(filters, embedding)
+        self.pol_encoder = nn.ModuleList(EncoderLayer(embedding, encoder_d_model, encoder_heads, encoder_dff)
+                                         for _ in range(encoder_layers))
+        self.ip2_pol = nn.Linear(embedding, d_model)
+        self.ip3_pol = nn.Linear(embedding, d_model)
+        self.ip4_pol = nn.Linear(d_model, 4, bias=False)
+        self.register_buffer("gather", torch.from_numpy(attention_policy_gather()), persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        tokens = x.flatten(2).transpose(1, 2)  # [B, C, 8, 8] -> [B, 64, C]
+        e = F.selu(self.ip_pol(tokens))
+        for layer in self.pol_encoder:
+            e = layer(e)
+        q, k = self.ip2_pol(e), self.ip3_pol(e)
+        scale = 1.0 / float(q.shape[-1]) ** 0.5
+        qk = (q @ k.transpose(1, 2)) * scale  # [B, 64 from, 64 to]
+        off = self.ip4_pol(k[:, 56:]).transpose(1, 2)  # [B, 4, 8 to-file]: offsets q, r, b, n
+        off = off[:, :3] + off[:, 3:]
+        promo = qk[:, 48:56, 56:64, None] + off.transpose(1, 2)[:, None]  # [B, 8 from-file, 8 to-file, 3]
+        flat = torch.cat([qk.flatten(1), promo.flatten(1)], dim=1)  # [B, 4288]
+        return flat[:, self.gather]
+
+
 class Lc0Net(nn.Module):
     """An lc0 SE-ResNet; ``forward(planes) -> {"policy": [B,1858] logits, "value": [B,3] WDL logits or [B,1]
     tanh value, "mlh": [B,1]}`` (mlh only with a moves-left head)."""
@@ -77,11 +157,16 @@ class Lc0Net(nn.Module):
     def __init__(self, blocks: int, filters: int, se_channels: int = 0, policy: str = "convolution",
                  value: str = "wdl", moves_left: bool = False, activation: str = "relu",
                  policy_channels: int = 32, value_channels: int = 32, value_hidden: int = 128,
-                 mlh_channels: int = 8, mlh_hidden: int = 128, input_format: int = 1) -> None:
+                 mlh_channels: int = 8, mlh_hidden: int = 128, input_format: int = 1,
+                 pol_embedding_size: int = 64, policy_d_model: int = 64, pol_encoder_layers: int = 0,
+                 pol_encoder_heads: int = 4, pol_encoder_d_model: int = 64, pol_encoder_dff: int = 128) -> None:
         super().__init__()
         if policy not in POLICY_FORMATS or value not in VALUE_FORMATS or activation not in ACTIVATIONS:
             raise ValueError(f"unsupported lc0 net: policy={policy} value={value} activation={activation}")
-        self.config = {k: v for k, v in locals().items() if k not in ("self", "__class__")}
+        self.config = {k: v for k, v in locals().items() if k not in ("self", "__class__")
+                       and (policy == "attention" or k not in ATTENTION_KEYS)
+                       and (pol_encoder_layers or not k.startswith("pol_encoder_") or k == "pol_encoder_layers")
+                       and (policy == "classical" or k != "policy_channels")}
         act = ACTIVATIONS[activation]
         self.act = act
         self.input = ConvBlock(INPUT_PLANES, filters, 3)
@@ -90,6 +175,9 @@ class Lc0Net(nn.Module):
             self.policy1 = ConvBlock(filters, filters, 3)
             self.policy = ConvBlock(filters, CONV_POLICY_CHANNELS, 3, bn=False, bias=True)
             self.register_buffer("policy_gather", torch.from_numpy(conv_policy_gather()), persistent=False)
+        elif policy == "attention":
+            self.attn_policy = AttentionPolicy(filters, pol_embedding_size, policy_d_model, pol_encoder_layers,
+                                               pol_encoder_heads, pol_encoder_d_model, pol_encoder_dff)
         else:
             self.policy = ConvBlock(filters, policy_channels, 1)
             self.ip_pol = nn.Linear(policy_channels * 64, POLICY_SIZE)
@@ -133,6 +221,8 @@ class Lc0Net(nn.Module):
         if self.config["policy"] == "convolution":
             flat = self.policy(self.act(self.policy1(x))).flatten(1)  # [B, 80·64] in C,H,W order
             return flat[:, self.policy_gather]
+        if self.config["policy"] == "attention":
+            return self.attn_policy(x)
         return self.ip_pol(self.act(self.policy(x)).flatten(1))
 
     def verify_outputs(self, planes: torch.Tensor) -> dict[str, torch.Tensor]:

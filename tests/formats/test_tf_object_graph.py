@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from boardnet.errors import BoardnetError, FormatError
-from boardnet.formats.tf_checkpoint import inspect_file, read_variables
+from boardnet.formats.tf_checkpoint import encode_varint, inspect_file, read_variables
 from boardnet.formats.tf_object_graph import (
     checkpoint_readable_names,
     node_paths,
@@ -68,21 +68,11 @@ def test_inspect_shows_readable_names() -> None:
 
 
 # --- a tiny protobuf encoder to build graphs with optimizer slots (the fixture has none) ---------------------
-def _v(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        b = n & 0x7F
-        n >>= 7
-        out.append(b | (0x80 if n else 0))
-        if not n:
-            return bytes(out)
-
-
 def _f(num: int, payload: bytes | int | str) -> bytes:
     if isinstance(payload, int):
-        return _v(num << 3) + _v(payload)
+        return encode_varint(num << 3) + encode_varint(payload)
     raw = payload.encode() if isinstance(payload, str) else payload
-    return _v(num << 3 | 2) + _v(len(raw)) + raw
+    return encode_varint(num << 3 | 2) + encode_varint(len(raw)) + raw
 
 
 def _node(children: list[tuple[int, str]] = (), attrs: list[tuple[str, str, str]] = (),

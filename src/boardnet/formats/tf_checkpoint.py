@@ -329,7 +329,7 @@ def read_net(path: str | os.PathLike[str], mapping: str | None = None,
 
 
 # ---------------------------------------------------------------------------------------------- writing
-def _enc_varint(n: int) -> bytes:
+def encode_varint(n: int) -> bytes:
     out = bytearray()
     while True:
         b = n & 0x7F
@@ -345,12 +345,12 @@ def mask_crc(crc: int) -> int:
 
 
 def _enc_field(num: int, wire: int, payload: bytes) -> bytes:
-    return _enc_varint(num << 3 | wire) + payload
+    return encode_varint(num << 3 | wire) + payload
 
 
 def _enc_block(records: list[tuple[bytes, bytes]]) -> bytes:
     """Uncompressed SSTable block, keys stored whole (shared = 0) with a single restart point."""
-    body = b"".join(_enc_varint(0) + _enc_varint(len(k)) + _enc_varint(len(v)) + k + v for k, v in records)
+    body = b"".join(encode_varint(0) + encode_varint(len(k)) + encode_varint(len(v)) + k + v for k, v in records)
     return body + (0).to_bytes(4, "little") + (1).to_bytes(4, "little")
 
 
@@ -358,7 +358,7 @@ def _string_scalar_bytes(value: bytes) -> tuple[bytes, int]:
     """DT_STRING scalar as stored (§1.3): varint length, masked CRC32C of the length as u32, bytes; + entry CRC."""
     len_u32 = len(value).to_bytes(4, "little")
     len_crc = mask_crc(crc32c(len_u32)).to_bytes(4, "little")
-    return _enc_varint(len(value)) + len_crc + value, mask_crc(crc32c(len_u32 + len_crc + value))
+    return encode_varint(len(value)) + len_crc + value, mask_crc(crc32c(len_u32 + len_crc + value))
 
 
 def write_variables(prefix: str | os.PathLike[str], tensors: dict[str, np.ndarray | bytes]) -> None:
@@ -371,15 +371,15 @@ def write_variables(prefix: str | os.PathLike[str], tensors: dict[str, np.ndarra
     from boardnet.formats.torch_ckpt import atomic_write
 
     enums = {v: k for k, v in _DTYPES.items()}
-    records = [(b"", _enc_field(1, 0, _enc_varint(1)))]  # BundleHeaderProto: num_shards 1, little-endian
+    records = [(b"", _enc_field(1, 0, encode_varint(1)))]  # BundleHeaderProto: num_shards 1, little-endian
     offset = 0
     arrays = []
     for name in sorted(tensors):
         value = tensors[name]
         if isinstance(value, bytes):
             raw, crc = _string_scalar_bytes(value)
-            entry = (_enc_field(1, 0, _enc_varint(7)) + _enc_field(2, 2, _enc_varint(0))
-                     + _enc_field(4, 0, _enc_varint(offset)) + _enc_field(5, 0, _enc_varint(len(raw)))
+            entry = (_enc_field(1, 0, encode_varint(7)) + _enc_field(2, 2, encode_varint(0))
+                     + _enc_field(4, 0, encode_varint(offset)) + _enc_field(5, 0, encode_varint(len(raw)))
                      + _enc_field(6, 5, crc.to_bytes(4, "little")))
             records.append((name.encode(), entry))
             arrays.append(np.frombuffer(raw, np.uint8))
@@ -389,10 +389,10 @@ def write_variables(prefix: str | os.PathLike[str], tensors: dict[str, np.ndarra
         if a.dtype.newbyteorder("<") not in enums:
             raise ValueError(f"{name}: dtype {a.dtype} cannot be written to a TF checkpoint")
         a = a.astype(a.dtype.newbyteorder("<"), copy=False)
-        dims = b"".join(_enc_field(2, 2, _enc_varint(len(d)) + d) for d in
-                        (_enc_field(1, 0, _enc_varint(s)) for s in a.shape))
-        entry = (_enc_field(1, 0, _enc_varint(enums[a.dtype])) + _enc_field(2, 2, _enc_varint(len(dims)) + dims)
-                 + _enc_field(4, 0, _enc_varint(offset)) + _enc_field(5, 0, _enc_varint(a.nbytes))
+        dims = b"".join(_enc_field(2, 2, encode_varint(len(d)) + d) for d in
+                        (_enc_field(1, 0, encode_varint(s)) for s in a.shape))
+        entry = (_enc_field(1, 0, encode_varint(enums[a.dtype])) + _enc_field(2, 2, encode_varint(len(dims)) + dims)
+                 + _enc_field(4, 0, encode_varint(offset)) + _enc_field(5, 0, encode_varint(a.nbytes))
                  + _enc_field(6, 5, mask_crc(crc32c(a.tobytes())).to_bytes(4, "little")))
         records.append((name.encode(), entry))
         arrays.append(a)
@@ -406,7 +406,7 @@ def write_variables(prefix: str | os.PathLike[str], tensors: dict[str, np.ndarra
     out = bytearray()
 
     def put(block: bytes) -> bytes:
-        handle = _enc_varint(len(out)) + _enc_varint(len(block))
+        handle = encode_varint(len(out)) + encode_varint(len(block))
         out.extend(block + b"\0" + mask_crc(crc32c(block + b"\0")).to_bytes(4, "little"))
         return handle
 

@@ -1,4 +1,5 @@
-"""maia-1300 inference positions/s at batch 1 and 256: PyTorch eager and the ONNX export in onnxruntime.
+"""maia-1300 inference positions/s at batch 1 and 256: PyTorch eager, ``torch.compile`` and the ONNX export in
+onnxruntime (``torch.compile`` is skipped, with the reason printed, where it cannot compile here).
 
 Each figure is printed against a matmul-bound limit measured in the same run: model FLOPs per position ×
 positions/s ÷ the GEMM FLOP/s torch reaches here (a 1024² float32 matmul). Target: >= 50% at batch 256.
@@ -47,6 +48,19 @@ def _model_flops(net: torch.nn.Module) -> float:
     return float(total)
 
 
+def _compiled(net: torch.nn.Module, example: torch.Tensor) -> tuple[object | None, str]:
+    """``(torch.compile(net), "")`` once a first call has compiled it, or ``(None, why)`` when that fails
+    (no C++ compiler for inductor, unsupported op, ...)."""
+    try:
+        fn = torch.compile(net, dynamic=False)
+        t0 = time.perf_counter()
+        with torch.inference_mode():
+            fn(example)
+        return fn, f"compiled in {time.perf_counter() - t0:.0f} s"
+    except Exception as err:  # any backend failure: report it, keep the other figures
+        return None, f"{type(err).__name__}: {str(err).splitlines()[0][:200] if str(err) else ''}"
+
+
 def main() -> None:
     path = Path(sys.argv[1]) if len(sys.argv) > 1 else DEFAULT_NET
     nf = read_net(path)
@@ -66,9 +80,15 @@ def main() -> None:
             xn = x.numpy().astype(np.float32)
             with torch.inference_mode():
                 eager = _rate(lambda x=x: net(x), batch)
-            onnx = _rate(lambda xn=xn: sess.run(None, {"/input/planes": xn}), batch)
-            for name, rate in (("eager", eager), ("onnxruntime", onnx)):
-                print(f"batch {batch:4d} {name:12s} {rate:10,.0f} positions/s  "
+            rates = [("eager", eager)]
+            fn, note = _compiled(net, x)
+            print(f"batch {batch:4d} torch.compile: {note}")
+            if fn is not None:
+                with torch.inference_mode():
+                    rates.append(("torch.compile", _rate(lambda x=x, fn=fn: fn(x), batch)))
+            rates.append(("onnxruntime", _rate(lambda xn=xn: sess.run(None, {"/input/planes": xn}), batch)))
+            for name, rate in rates:
+                print(f"batch {batch:4d} {name:13s} {rate:10,.0f} positions/s  "
                       f"{100 * rate * flops / gemm:5.1f}% of the matmul-bound limit")
 
 

@@ -172,7 +172,8 @@ def _run(nf: NetFile, x: torch.Tensor) -> dict[str, torch.Tensor]:
 
 
 @pytest.mark.parametrize("encoder_layers", [0, 1])
-def test_random_attention_policy_mlh_net_round_trips(tmp_path, encoder_layers: int) -> None:
+def test_random_attention_policy_mlh_net_round_trips(tmp_path, capsys: pytest.CaptureFixture[str],
+                                                     encoder_layers: int) -> None:
     net = _random_attention_net(encoder_layers)
     nf = NetFile(net.spec(), net.state_dict())
     x = (torch.rand(6, 112, 8, 8) < 0.3).float()
@@ -197,7 +198,10 @@ def test_random_attention_policy_mlh_net_round_trips(tmp_path, encoder_layers: i
     assert raw.format.network_format.policy == pb.NetworkFormat.POLICY_ATTENTION
     assert len(raw.weights.pol_encoder) == encoder_layers
     assert raw.weights.pol_headcount == (2 if encoder_layers else 0)
-    text = inspect_file(tmp_path / "l16.pb.gz")
+    from boardnet.cli import main
+
+    assert main(["inspect", str(tmp_path / "l16.pb.gz")]) == 0
+    text = capsys.readouterr().out
     assert "policy attention (embedding 24, d_model 40" in text
     assert ("encoder 1 x 2 heads, d 32, dff 48" if encoder_layers else "no encoder") in text
 

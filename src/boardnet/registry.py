@@ -58,6 +58,7 @@ NETWORKS = Registry(
         "lc0": "boardnet.models.lc0:Lc0Net",
         "lc0_train": "boardnet.models.lc0_train:Lc0TrainNet",
         "nnue": "boardnet.models.nnue:NnueNet",
+        "nnue_halfkp": "boardnet.models.nnue:NnueHalfKP",
     },
 )
 GAMES = Registry("game", {"gomoku": "boardnet.games.gomoku:Gomoku"})
@@ -77,7 +78,7 @@ LOSSES = Registry(
         "mse": "boardnet.train.losses:MSELoss",
         "cross_entropy": "boardnet.train.losses:CrossEntropyLoss",
         "l2": "boardnet.train.losses:L2Loss",
-        "nnue_wdl": "boardnet.train.losses:NnueWdlLoss",
+        "nnue_wdl": "boardnet.train.nnue_loss:NnueWdlLoss",
         "lc0_policy": "boardnet.train.lc0_losses:Lc0PolicyLoss",
         "lc0_mlh": "boardnet.train.lc0_losses:Lc0MovesLeftLoss",
     },
@@ -87,5 +88,6 @@ EVALUATORS = Registry(
     {
         "arena": "boardnet.selfplay.arena:ArenaEvaluator",
         "validation_loss": "boardnet.train.evaluators:ValidationLossEvaluator",
+        "nnue_agreement": "boardnet.train.nnue_loss:NnueAgreementEvaluator",
     },
 )

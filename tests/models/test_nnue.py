@@ -1,4 +1,4 @@
-"""Key end-to-end test: a boardnet-trained HalfKAv2_hm net, exported, gives in Stockfish 15.1 exactly the
+"""Key end-to-end test: a boardnet-trained HalfKAv2_hm^ (factorized) net, exported, gives in Stockfish 15.1 exactly the
 evaluation boardnet's integer evaluator predicts."""
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ def test_trained_net_loads_in_stockfish_with_predicted_evals(tmp_path: Path) -> 
     idx, bucket = sparse_batch(boards)
     x, bk = torch.tensor(idx), torch.tensor(bucket)
     target = torch.tensor([_material(b) for b in boards])
-    net = NnueNet()
+    net = NnueNet(features="HalfKAv2_hm^")
     opt = torch.optim.Adam(net.parameters(), lr=1e-2)
     before = None
     for _ in range(5):
@@ -71,6 +71,7 @@ def test_trained_net_loads_in_stockfish_with_predicted_evals(tmp_path: Path) -> 
     with torch.no_grad():
         after = net(x, bk)
     assert torch.nn.functional.mse_loss(after, target).item() < before  # it did learn
+    assert net.ft_weight[22528:].abs().sum() > 0  # the A factor rows trained; quantize() coalesces them
     q = net.quantize()
     path = tmp_path / "trained.nnue"
     nnue.write_net(q, path)

@@ -14,7 +14,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--features", help="NNUE feature set, e.g. HalfKAv2_hm^ (factorized) or HalfKP")
     p.add_argument("--mapping", help="YAML mapping file (TF/Keras names -> PyTorch names)")
     p.add_argument("--model", help="python path of the target model class, package.module:Class")
-    p.add_argument("--encoding", help="lc0 weight encoding when writing .pb.gz: LINEAR16 or FLOAT32")
+    p.add_argument("--encoding", help="lc0 weight encoding when writing .pb.gz: LINEAR16 or FLOAT32; "
+                   ".nnue: plain or leb128 (compressed FT)")
     p.add_argument("--net", help="which network of a training checkpoint (default: the first)")
     p.add_argument("--ema", action="store_true", default=None, help="take a training checkpoint's EMA weights")
     p.add_argument("--outputs", nargs="*", help="ONNX: extra intermediate outputs to export, e.g. /block3")

@@ -12,6 +12,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     e.add_argument("net", help=".nnue file (SF12 HalfKP or SF15.1 HalfKAv2_hm)")
     e.add_argument("fen", help="position in FEN (quote it)")
     e.set_defaults(func=run_eval)
+    lab = nsub.add_parser("label", help="score positions (PGN/EPD/FEN text) with a UCI engine -> Stockfish .bin data")
+    lab.add_argument("inputs", nargs="+", help=".pgn files, or text files with a FEN/EPD (or 'fen | score | result') per line")
+    lab.add_argument("--out", "-o", required=True, help="output .bin (PackedSfenValue records)")
+    lab.add_argument("--depth", type=int, default=8, help="search depth per position (default 8)")
+    lab.add_argument("--engine", default=None, help="UCI engine binary (default: stockfish on PATH or /usr/games/stockfish)")
+    lab.add_argument("--limit", type=int, default=None, help="stop after this many positions")
+    lab.set_defaults(func=run_label)
 
 
 def run_eval(args: argparse.Namespace) -> int:
@@ -34,4 +41,16 @@ def run_eval(args: argparse.Namespace) -> int:
     extra = "" if ev.bucket is None else f" bucket {ev.bucket} psqt {ev.psqt} positional {ev.positional}"
     extra += "" if ev.output is None else f" output {ev.output}"
     print(f"NNUE evaluation {ev.printed} (white side); raw {ev.raw} (side to move){extra}")
+    return 0
+
+
+def run_label(args: argparse.Namespace) -> int:
+    import shutil
+
+    from boardnet.data.nnue_label import label
+
+    engine = args.engine or shutil.which("stockfish") or "/usr/games/stockfish"
+    stats = label(args.inputs, args.out, engine, args.depth, args.limit)
+    why = ", ".join(f"{k}: {v}" for k, v in sorted(stats.reasons.items()))
+    print(f"wrote {stats.positions} positions to {args.out}; skipped {stats.skipped}" + (f" ({why})" if why else ""))
     return 0

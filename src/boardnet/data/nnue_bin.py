@@ -12,7 +12,8 @@ rook 0b0111, queen 0b1001; low bit first) followed by a colour bit (1 = black); 
 (4 bits), en-passant flag (1) + square (6 if set), rule50 low 6 bits, fullmove low 8 bits, fullmove high 8
 bits, rule50 bit 6.
 
-Decoding is vectorized over records: one numpy step per board square, for all records at once.
+Decoding is vectorized over records: one pass over the 64 squares, a few whole-block numpy operations per
+square on 64-bit windows of the streams (see :func:`_decode_block`).
 """
 
 from __future__ import annotations
@@ -43,27 +44,29 @@ assert RECORD_DTYPE.itemsize == RECORD_SIZE
 
 # Piece codes in decoded boards: 0 empty, 1..6 white pawn..king, 7..12 black pawn..king (= type + 6*black).
 EMPTY = 0
+MAX_PIECES = 32
 KING_TYPE = 6
 # Stockfish move encoding: to = bits 0-5, from = bits 6-11, promo piece (type-2) bits 12-13, kind bits 14-15.
 MOVE_NORMAL, MOVE_PROMOTION, MOVE_EN_PASSANT, MOVE_CASTLING = 0, 1, 2, 3
 # Board order of the packed stream: rank 8 to rank 1, file a to h (python-chess square numbers).
 STREAM_SQUARES = np.array([8 * r + f for r in range(7, -1, -1) for f in range(8)], dtype=np.int64)
 _BITS = SFEN_BYTES * 8
-# Slack so that a corrupt stream that reads past bit 255 reads zeros and is caught by the final check.
-_PAD_BITS = 64 * 5 + 64
 
 
 @dataclass
 class Decoded:
     """Decoded records, all arrays of length ``N`` (one row per record).
 
-    pieces ``[N,64] int8`` (codes above, python-chess square order a1=0), turn ``[N] int8`` (0 white,
+    pieces ``[N,64] int8`` (codes above, python-chess square order a1=0), list_sq/list_code ``[N,32] int8``
+    the same pieces as a list (stream order, kings last; padding square 64, code 0), turn ``[N] int8`` (0 white,
     1 black), castling ``[N,4] bool`` (K,Q,k,q), ep ``[N] int8`` (-1 none), rule50 ``[N] int16``,
     fullmove ``[N] int32``, score ``[N] int16``, move ``[N] uint16``, ply ``[N] uint16``,
     result ``[N] int8``.
     """
 
     pieces: np.ndarray
+    list_sq: np.ndarray
+    list_code: np.ndarray
     turn: np.ndarray
     castling: np.ndarray
     ep: np.ndarray
@@ -108,15 +111,118 @@ class Decoded:
         kind = self.move >> 14
         to = (self.move & 63).astype(np.int64)
         target = np.take_along_axis(self.pieces, to[:, None], 1)[:, 0]
-        return (kind == MOVE_EN_PASSANT) | ((kind != MOVE_CASTLING) & (target != EMPTY))
+        # move 0 (a1a1) means "no move stored" (e.g. text data): never a capture
+        return (self.move != 0) & ((kind == MOVE_EN_PASSANT) | ((kind != MOVE_CASTLING) & (target != EMPTY)))
 
 
-def _read_bits(bits: np.ndarray, rows: np.ndarray, cursor: np.ndarray, n: int) -> np.ndarray:
-    """Read ``n``-bit LSB-first numbers at ``cursor [N]`` for every row; returns ``[N] int64``."""
-    out = np.zeros(len(rows), dtype=np.int64)
-    for i in range(n):
-        out |= bits[rows, cursor + i].astype(np.int64) << i
-    return out
+# Decoding works on 64-bit words: bit p of the stream is bit p % 64 of little-endian word p // 64.
+# Two zero words follow the 4 stream words, so reads at cursors up to 256 (corrupt streams) stay in range
+# and see zero bits past the end, like a reader of a zero-padded buffer.
+_WORDS = 6
+# Records are decoded in blocks so the per-square working arrays stay in the CPU cache.
+_BLOCK = 8192
+# The per-record 64-bit window is refilled every 11 squares: 11 codes use at most 55 of its 64 bits, so the
+# 5 bits the next square reads are still valid.
+_REFILL = 11
+_U64 = np.uint64
+
+# 5-bit window value v (empty bit, or 4-bit piece code + colour bit), or v | 32 on a king's square
+# (kings are not in the square stream) -> piece code, bits used, and "a non-king piece code was read".
+_BAD_CODE = 13
+# Codes are stored shifted left by 8 in int16 words whose low byte then takes the square (``code << 8 | sq``):
+# one value fills both the board and the piece list.
+_CODE_LUT = np.zeros(64, dtype=np.int16)
+_ADV_LUT = np.zeros(64, dtype=_U64)
+_OCC_LUT = np.zeros(64, dtype=np.int64)
+for _v in range(32):
+    _ADV_LUT[_v] = 1
+    if _v & 1:
+        _t = ((_v >> 1) & 7) + 1
+        _CODE_LUT[_v] = (_t + 6 * (_v >> 4) if _t <= 5 else _BAD_CODE) << 8
+        _ADV_LUT[_v] = 5
+        _OCC_LUT[_v] = 1
+_LIST_SLOTS = 66  # up to 63 non-king codes of a corrupt stream + 2 kings + 1 spare: no bounds checks needed
+
+
+def _window(flat: np.ndarray, base: np.ndarray, cursor: np.ndarray) -> np.ndarray:
+    """``[n] uint64``: stream bits ``cursor .. cursor+63`` of each record (cursor clamped to 256)."""
+    c = np.minimum(cursor, _BITS)
+    idx = base + (c >> 6)
+    s = (c & 63).astype(_U64)
+    # a shift by 64 gives 0 in numpy, so s == 0 needs no special case
+    return (flat.take(idx) >> s) | (flat.take(idx + 1) << (_U64(64) - s))
+
+
+def _decode_block(sfen: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Decode ``sfen [n,32] uint8`` packed positions.
+
+    Returns ``(pieces [n,64] int8, list_sq [n,32] int8, list_code [n,32] int8, turn [n] int8,
+    castling [n,4] bool, ep [n] int8, rule50 [n] int64, fullmove [n] int64, bad [n] bool)``.
+    One pass over the 64 squares in stream order, a handful of whole-block operations each.
+    """
+    n = len(sfen)
+    rows = np.arange(n)
+    words = np.zeros((n, _WORDS), dtype="<u8")
+    words[:, : SFEN_BYTES // 8] = np.ascontiguousarray(sfen).view("<u8")
+    flat = words.ravel()
+    base = rows * _WORDS
+    w0 = words[:, 0]
+    turn = (w0 & _U64(1)).astype(np.int8)
+    wk = ((w0 >> _U64(1)) & _U64(63)).astype(np.int64)
+    bk = ((w0 >> _U64(7)) & _U64(63)).astype(np.int64)
+    # stream position p holds square p ^ 56 (a8..h8, a7.., ..., a1..h1); mark the kings' positions
+    king_mark = np.zeros((64, n), dtype=_U64)
+    king_mark[wk ^ 56, rows] = 32
+    king_mark[bk ^ 56, rows] = 32
+    by_square = np.zeros((64, n), dtype=np.int16)  # square-major while filling, code << 8 | square
+    # piece lists (stream order, kings last), record-major: every square writes its value into the record's
+    # next free slot, which only advances on a piece, so the one stale slot left is then taken by a king.
+    lists = np.full((n, _LIST_SLOTS), 64, dtype=np.int16)
+    flat_lists = lists.ravel()
+    row_start = rows * _LIST_SLOTS
+    slot = row_start.copy()  # flat index of the next free slot
+    win = np.zeros(n, dtype=_U64)
+    for p in range(64):
+        if p % _REFILL == 0:
+            kings_before = ((wk ^ 56) < p).astype(np.int64) + ((bk ^ 56) < p)
+            win = _window(flat, base, 13 + p - kings_before + 4 * (slot - row_start))
+        v = ((win & _U64(31)) | king_mark[p]).view(np.int64)
+        value = _CODE_LUT.take(v)
+        value |= p ^ 56
+        by_square[p ^ 56] = value
+        flat_lists[slot] = value
+        win >>= _ADV_LUT.take(v)
+        slot += _OCC_LUT.take(v)
+    count = slot - row_start
+    pieces = (by_square.T >> 8).astype(np.int8)
+    bad = (wk == bk) | (count > MAX_PIECES - 2) | (pieces == _BAD_CODE).any(1)
+    lists[rows, count] = (KING_TYPE << 8) | wk
+    lists[rows, count + 1] = ((KING_TYPE + 6) << 8) | bk
+    pieces[rows, wk] = KING_TYPE
+    pieces[rows, bk] = KING_TYPE + 6
+    lists = lists[:, :MAX_PIECES]
+    list_sq = (lists & 0xFF).astype(np.int8)
+    list_code = (lists >> 8).astype(np.int8)
+    cursor = 13 + 64 - 1 - (wk != bk) + 4 * count
+    tail = _window(flat, base, cursor)
+    castling = ((tail[:, None] >> np.arange(4, dtype=_U64)) & _U64(1)).astype(bool)
+    has_ep = ((tail >> _U64(4)) & _U64(1)).astype(bool)
+    ep = np.where(has_ep, ((tail >> _U64(5)) & _U64(63)).astype(np.int64), -1).astype(np.int8)
+    tail >>= np.where(has_ep, _U64(11), _U64(5))
+    rule50 = (tail & _U64(63)) | (((tail >> _U64(22)) & _U64(1)) << _U64(6))
+    fullmove = (tail >> _U64(6)) & _U64(0xFFFF)
+    bad |= cursor + np.where(has_ep, 34, 28) > _BITS
+    return (
+        pieces,
+        list_sq,
+        list_code,
+        turn,
+        castling,
+        ep,
+        rule50.astype(np.int64),
+        fullmove.astype(np.int64),
+        bad,
+    )
 
 
 def decode_records(
@@ -129,78 +235,54 @@ def decode_records(
     """Decode a structured array of ``RECORD_DTYPE`` records.
 
     Returns ``(decoded, n_bad)``. A record whose stream is invalid (unknown piece code, two kings on one
-    square, piece on a king square, more than 256 bits) raises :class:`FormatError` naming its record index
+    square, more than 256 bits) raises :class:`FormatError` naming its record index
     (``first_index`` + position) and byte offset, or is dropped and counted when ``skip_bad``.
     """
     n = len(raw)
-    rows = np.arange(n)
-    bits = np.zeros((n, _BITS + _PAD_BITS), dtype=np.uint8)
-    bits[:, :_BITS] = np.unpackbits(raw["sfen"], axis=1, bitorder="little")
-    cursor = np.zeros(n, dtype=np.int64)
-    bad = np.zeros(n, dtype=bool)
-
-    turn = bits[:, 0].astype(np.int8)
-    cursor += 1
-    wk = _read_bits(bits, rows, cursor, 6)
-    bk = _read_bits(bits, rows, cursor + 6, 6)
-    cursor += 12
-    bad |= wk == bk
-    pieces = np.zeros((n, 64), dtype=np.int8)
-    pieces[rows, wk] = KING_TYPE
-    pieces[rows, bk] = KING_TYPE + 6
-    for sq in STREAM_SQUARES:
-        on_king = (wk == sq) | (bk == sq)
-        occupied = bits[rows, cursor].astype(bool) & ~on_king
-        ptype = _read_bits(bits, rows, cursor + 1, 3) + 1  # 1 pawn .. 5 queen; 6..8 are invalid codes
-        colour = bits[rows, cursor + 4].astype(np.int64)
-        bad |= occupied & (ptype > 5)
-        pieces[:, sq] = np.where(occupied, np.minimum(ptype, 5) + 6 * colour, pieces[:, sq])
-        cursor += np.where(on_king, 0, np.where(occupied, 5, 1))
-    castling = np.stack([bits[rows, cursor + i] for i in range(4)], 1).astype(bool)
-    cursor += 4
-    has_ep = bits[rows, cursor].astype(bool)
-    ep = np.where(has_ep, _read_bits(bits, rows, cursor + 1, 6), -1).astype(np.int8)
-    cursor += np.where(has_ep, 7, 1)
-    rule50 = _read_bits(bits, rows, cursor, 6)
-    fullmove = _read_bits(bits, rows, cursor + 6, 8) | (_read_bits(bits, rows, cursor + 14, 8) << 8)
-    rule50 |= bits[rows, cursor + 22].astype(np.int64) << 6
-    cursor += 23
-    bad |= cursor > _BITS
-    n_bad = int(bad.sum())
-    if n_bad and not skip_bad:
-        i = int(np.flatnonzero(bad)[0])
+    pieces = np.empty((n, 64), dtype=np.int8)
+    list_sq = np.empty((n, MAX_PIECES), dtype=np.int8)
+    list_code = np.empty((n, MAX_PIECES), dtype=np.int8)
+    turn, ep = np.empty(n, dtype=np.int8), np.empty(n, dtype=np.int8)
+    castling = np.empty((n, 4), dtype=bool)
+    rule50, fullmove = np.empty(n, dtype=np.int16), np.empty(n, dtype=np.int32)
+    bad = np.empty(n, dtype=bool)
+    outs = (pieces, list_sq, list_code, turn, castling, ep, rule50, fullmove, bad)
+    sfen = raw["sfen"]
+    for start in range(0, n, _BLOCK):
+        for out, part in zip(outs, _decode_block(sfen[start : start + _BLOCK])):
+            out[start : start + _BLOCK] = part
+    pieces[bad] = 0  # keep invalid codes out of the decoded arrays (the rows are dropped or raise)
+    bad_result = (raw["result"] < -1) | (raw["result"] > 1)
+    if (bad | bad_result).any() and not skip_bad:
+        i = int(np.flatnonzero(bad | bad_result)[0])
+        if bad[i]:
+            msg, off, field = "invalid packed sfen", 0, "sfen"
+        else:
+            msg, off, field = f"result {int(raw['result'][i])} not in -1..1", 38, "result"
         raise FormatError(
             path,
-            f"record {first_index + i}: invalid packed sfen",
-            offset=(first_index + i) * RECORD_SIZE,
-            field="sfen",
+            f"record {first_index + i}: {msg}",
+            offset=(first_index + i) * RECORD_SIZE + off,
+            field=field,
         )
     dec = Decoded(
         pieces,
+        list_sq,
+        list_code,
         turn,
         castling,
         ep,
-        rule50.astype(np.int16),
-        fullmove.astype(np.int32),
+        rule50,
+        fullmove,
         raw["score"].copy(),
         raw["move"].copy(),
         raw["ply"].copy(),
         raw["result"].copy(),
     )
+    bad |= bad_result
+    n_bad = int(bad.sum())
     if n_bad:
         dec = dec.select(~bad)
-    bad_result = (dec.result < -1) | (dec.result > 1)
-    if bad_result.any():
-        if not skip_bad:
-            i = int(np.flatnonzero(bad_result)[0])
-            raise FormatError(
-                path,
-                f"record {first_index + i}: result {int(dec.result[i])} not in -1..1",
-                offset=(first_index + i) * RECORD_SIZE + 38,
-                field="result",
-            )
-        n_bad += int(bad_result.sum())
-        dec = dec.select(~bad_result)
     return dec, n_bad
 
 

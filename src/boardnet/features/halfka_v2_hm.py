@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import chess
+import numpy as np
+
+from boardnet.features.block import FeatureBlock
 
 NAME = "HalfKAv2_hm"
 HASH = 0x7F234CB8  # §2, same for HalfKAv2_hm^
@@ -48,3 +51,7 @@ def sparse_batch(boards: list[chess.Board], max_active: int = 32) -> tuple[list[
         indices.append(pair)
         buckets.append((len(board.piece_map()) - 1) // 4)
     return indices, buckets
+
+
+BLOCK = FeatureBlock(NAME, HASH, NUM_FEATURES, 0, active_features, lambda: np.zeros((NUM_FEATURES, 0), np.int64),
+                     plain=NAME)

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import chess
+import numpy as np
+
+from boardnet.features.block import FeatureBlock
 
 NAME = "HalfKP"
 HASH = 0x5D69D5B8  # §2, same for HalfKP^
@@ -27,3 +30,7 @@ def active_features(board: chess.Board, perspective: chess.Color) -> list[int]:
         p_idx = 2 * (piece.piece_type - 1) + (piece.color != perspective)
         out.append(base + orient(perspective, sq) + 64 * p_idx)
     return sorted(out)
+
+
+BLOCK = FeatureBlock(NAME, HASH, NUM_FEATURES, 0, active_features, lambda: np.zeros((NUM_FEATURES, 0), np.int64),
+                     plain=NAME)

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from boardnet.errors import FormatError
+from boardnet.errors import ConversionError, FormatError
 from boardnet.formats.torch_ckpt import atomic_write
 from boardnet.spec import ModelSpec, NetFile
 
@@ -148,8 +148,8 @@ def read_header(path: str | os.PathLike[str]) -> tuple[Arch, str, int]:
                               field="description")
         fh.seek(12 + n)
         if fh.read(len(LEB128_MAGIC) + 4)[4:] == LEB128_MAGIC:
-            raise FormatError(path, "LEB128-compressed feature transformer (SF16+) is not supported",
-                              offset=16 + n, field="ft.bias")
+            # §5 compressed FT: the size varies; formats.nnue_leb128.read_net validates the body
+            return arch, raw.decode("latin-1"), 12 + n
     expected = 12 + n + arch.body_size()
     if size != expected:
         raise FormatError(path, f"file is {size} bytes; {arch.name} with a {n}-byte description needs {expected}",
@@ -157,9 +157,31 @@ def read_header(path: str | os.PathLike[str]) -> tuple[Arch, str, int]:
     return arch, raw.decode("latin-1"), 12 + n
 
 
-def read_net(path: str | os.PathLike[str]) -> NetFile:
-    """Read a ``.nnue`` file into quantized int tensors (see module doc)."""
+def read_net(path: str | os.PathLike[str], features: str | None = None) -> NetFile:
+    """Read a ``.nnue`` file: quantized int tensors (see module doc), or with ``features`` a float model.
+
+    ``features`` (``--features``) must be the file's feature set or its factorized ``^`` variant; the float
+    NetFile then has zero virtual rows, so ``.nnue -> .pt --features HalfKP^`` resumes factorized training.
+    """
+    net = read_quantized(path)
+    if features is None:
+        return net
+    from boardnet.models.nnue import dequantize
+
+    try:
+        model = dequantize(net, features)
+    except ConversionError as err:
+        raise ConversionError(f"{path}: {err}") from None
+    return NetFile(model.spec(), model.state_dict())
+
+
+def read_quantized(path: str | os.PathLike[str]) -> NetFile:
+    """Read a ``.nnue`` file into quantized int tensors (see module doc); LEB128-compressed FTs too (§5)."""
     path = Path(path)
+    from boardnet.formats import nnue_leb128  # imports this module
+
+    if nnue_leb128.is_compressed(path):
+        return nnue_leb128.read_net(path)
     arch, description, off = read_header(path)
     data = np.fromfile(path, dtype=np.uint8, offset=off)  # size already checked exactly
     (ft_hash,) = struct.unpack_from("<I", data, 0)
@@ -184,9 +206,29 @@ def read_net(path: str | os.PathLike[str]) -> NetFile:
     return NetFile(spec, state)
 
 
-def write_net(net: NetFile, path: str | os.PathLike[str]) -> None:
-    """Write quantized int tensors (as :func:`read_net` gives them) to a ``.nnue`` file, atomically."""
+def write_net(net: NetFile, path: str | os.PathLike[str], features: str | None = None,
+              encoding: str | None = None) -> None:
+    """Write a ``.nnue`` file atomically from quantized int tensors (as :func:`read_net` gives them) or from a
+    float NNUE model (our ``.pt``; quantized with virtual rows coalesced, §6.5, §8).
+
+    ``features`` (``--features``), if given, must name the net's feature set (plain or ``^``); otherwise one
+    :class:`ConversionError` names both. ``encoding`` (``--encoding``): ``plain`` (default, what SF12/SF15.1
+    read) or ``leb128`` (§5 compressed FT, SF16+ / nnue-pytorch style).
+    """
     path = Path(path)
+    encoding = encoding.lower() if encoding else None
+    if encoding not in (None, "plain", "leb128"):
+        raise ConversionError(f"--encoding {encoding}: .nnue files take plain or leb128")
+    if "arch" not in net.spec.config:
+        net = quantize_float(net, features)
+    elif features is not None and features.removesuffix("^") != net.spec.config.get("features"):
+        raise ConversionError(f"--features {features} does not match the net's feature set "
+                              f"{net.spec.config.get('features')}")
+    if encoding == "leb128":
+        from boardnet.formats import nnue_leb128
+
+        nnue_leb128.write_net(net, path)
+        return
     arch_name = net.spec.config.get("arch")
     if arch_name not in ARCHS:
         raise FormatError(path, f"unknown nnue arch {arch_name!r}; expected one of {sorted(ARCHS)}", field="arch")
@@ -216,15 +258,120 @@ def write_net(net: NetFile, path: str | os.PathLike[str]) -> None:
     atomic_write(path, write)
 
 
-def inspect_file(path: str | os.PathLike[str]) -> dict:
-    """Header facts of a ``.nnue`` file without reading the tensors."""
+def quantize_float(net: NetFile, features: str | None = None) -> NetFile:
+    """Quantized NetFile of a float NNUE NetFile (family ``nnue`` / ``nnue_halfkp``, e.g. a training ``.pt``)."""
+    from boardnet.models import build_from_spec
+    if net.spec.family not in ("nnue", "nnue_halfkp"):
+        raise ConversionError(f"a {net.spec.family!r} network cannot be written as .nnue (needs nnue or nnue_halfkp)")
+    own = net.spec.config.get("features", "")
+    if features is not None and features not in (own, own.removesuffix("^")):
+        raise ConversionError(f"--features {features} does not match the checkpoint's feature set {own}")
+    model = build_from_spec(net.spec)
+    try:
+        model.load_state_dict(net.state_dict)
+    except RuntimeError as err:
+        first = str(err).strip().splitlines()[0]
+        raise ConversionError(f"checkpoint tensors do not fit {net.spec.family} {own}: {first}") from None
+    return model.quantize()
+
+
+def inspect_file(path: str | os.PathLike[str]) -> str:
+    """Header facts of a ``.nnue`` file without reading the tensors (one ``key: value`` per line)."""
     arch, description, _ = read_header(path)
-    return {"format": "nnue", "arch": arch.name, "features": arch.features, "version": f"0x{arch.version:08X}",
-            "header_hash": f"0x{arch.header_hash:08X}", "ft_hash": f"0x{arch.ft_hash:08X}",
-            "network_hash": f"0x{arch.net_hash:08X}", "l1": arch.l1, "psqt_buckets": arch.psqt_buckets,
-            "layer_stacks": arch.stacks, "description": description}
+    from boardnet.formats.nnue_leb128 import is_compressed
+
+    kind = "nnue (Stockfish, LEB128-compressed FT)" if is_compressed(path) else "nnue (Stockfish)"
+    facts = {"file": os.fspath(path), "format": kind, "size": f"{Path(path).stat().st_size:,} bytes",
+             "version": f"0x{arch.version:08X}", "architecture": arch.name,
+             "features": f"{arch.features} ({arch.num_features:,} inputs)",
+             "layers": f"{arch.l1}x2" + (f" + PSQT {arch.psqt_buckets}" if arch.psqt_buckets else "")
+             + f", {arch.stacks} stack(s) " + "-".join(str(o) for o, _ in arch.layers),
+             "header hash": f"0x{arch.header_hash:08X}", "ft hash": f"0x{arch.ft_hash:08X}",
+             "network hash": f"0x{arch.net_hash:08X}", "description": description}
+    return "\n".join(f"{k}: {v}" for k, v in facts.items())
 
 
-def read_nnue_pytorch(path: str | os.PathLike[str]) -> NetFile:
-    """nnue-pytorch ``.ckpt`` reading is not implemented yet."""
-    raise NotImplementedError("nnue-pytorch .ckpt reading is not implemented")
+# nnue-pytorch state-dict keys (NP-2022 model.py: DoubleFeatureTransformerSlice "input" with L1 + 8 PSQT columns,
+# LayerStacks l1 / l1_fact / l2 / output; NP-2021 HalfKP: input, l1, l2, output).
+_NP_SFNNV5_KEYS = ("input.weight", "input.bias", "layer_stacks.l1.weight", "layer_stacks.l1.bias",
+                   "layer_stacks.l2.weight", "layer_stacks.l2.bias", "layer_stacks.output.weight",
+                   "layer_stacks.output.bias")
+_NP_HALFKP_KEYS = ("input.weight", "input.bias", "l1.weight", "l1.bias", "l2.weight", "l2.bias", "output.weight",
+                   "output.bias")
+
+
+def _np_state_dict(path: Path) -> dict[str, torch.Tensor]:
+    """The tensors of an nnue-pytorch ``.pt`` state dict or Lightning ``.ckpt``, loaded with weights_only."""
+    from boardnet.formats.torch_ckpt import safe_torch_load
+
+    data = safe_torch_load(path)
+    if isinstance(data, dict) and isinstance(data.get("state_dict"), dict):
+        data = data["state_dict"]  # Lightning checkpoint
+    if not isinstance(data, dict) or not data or not all(isinstance(v, torch.Tensor) for v in data.values()):
+        raise FormatError(path, "no tensor state dict (nnue-pytorch pickled whole models cannot be read safely; "
+                          "save model.state_dict() instead)", field="state_dict")
+    return {str(k).removeprefix("model."): v for k, v in data.items()}
+
+
+def _np_features(path: Path, rows: int, candidates: tuple[str, ...], features: str | None) -> str:
+    from boardnet.features import get_feature_set
+
+    by_rows = {get_feature_set(c).num_rows: c for c in candidates}
+    if rows not in by_rows:
+        raise FormatError(path, f"input.weight has {rows} feature rows; expected one of "
+                          + ", ".join(f"{n} ({c})" for n, c in by_rows.items()), field="input.weight")
+    found = by_rows[rows]
+    if features is not None and features != found:
+        raise ConversionError(f"{path}: --features {features} does not match the checkpoint's feature set {found} "
+                              f"({rows} input rows)")
+    return found
+
+
+def read_nnue_pytorch(path: str | os.PathLike[str], features: str | None = None) -> NetFile:
+    """Float NetFile from an nnue-pytorch state dict (``.ckpt`` Lightning checkpoint or ``.pt`` state dict).
+
+    SFNNv5 (NP-2022): ``input.weight [rows, 1024 + 8]`` splits into FT and PSQT columns; the layer-stack
+    factorizer ``l1_fact`` is folded into every stack of ``l1`` (as NP's serializer does). HalfKP (NP-2021):
+    ``input.weight [rows, 256]`` (or the older ``nn.Linear`` layout ``[256, rows]``). The feature set is
+    recognised by the row count; ``features`` (``--features``), if given, must agree.
+    """
+    from boardnet.models.nnue import NnueHalfKP, NnueNet
+
+    path = Path(path)
+    sd = _np_state_dict(path)
+    model: NnueNet | NnueHalfKP
+    if all(k in sd for k in _NP_SFNNV5_KEYS):
+        w, b = sd["input.weight"], sd["input.bias"]
+        if w.ndim != 2 or b.ndim != 1 or w.shape[1] != 1032 or b.shape[0] != 1032:
+            raise FormatError(path, f"input.weight {list(w.shape)}, input.bias {list(b.shape)}; expected "
+                              "[rows, 1032] and [1032] (L1 1024 + 8 PSQT)", field="input.weight")
+        feats = _np_features(path, w.shape[0], ("HalfKAv2_hm", "HalfKAv2_hm^"), features)
+        model = NnueNet(features=feats)
+        l1w, l1b = sd["layer_stacks.l1.weight"], sd["layer_stacks.l1.bias"]
+        if "layer_stacks.l1_fact.weight" in sd:
+            l1w = l1w + sd["layer_stacks.l1_fact.weight"].repeat(model.stacks, 1)
+            l1b = l1b + sd["layer_stacks.l1_fact.bias"].repeat(model.stacks)
+        ours = {"ft_weight": w[:, :1024], "ft_psqt": w[:, 1024:], "ft_bias": b[:1024], "fc0.weight": l1w,
+                "fc0.bias": l1b, "fc1.weight": sd["layer_stacks.l2.weight"], "fc1.bias": sd["layer_stacks.l2.bias"],
+                "fc2.weight": sd["layer_stacks.output.weight"], "fc2.bias": sd["layer_stacks.output.bias"]}
+    elif all(k in sd for k in _NP_HALFKP_KEYS):
+        if any(k.startswith("bn_") for k in sd):
+            raise FormatError(path, "nnue-pytorch HalfKP model with batch norm (2020) is not supported",
+                              field="bn_input")
+        w = sd["input.weight"]
+        if w.ndim == 2 and w.shape[0] == 256 and w.shape[1] != 256:
+            w = w.t()  # 2020 nn.Linear layout [L1, rows]
+        feats = _np_features(path, w.shape[0], ("HalfKP", "HalfKP^"), features)
+        model = NnueHalfKP(features=feats)
+        ours = {"ft_weight": w, "ft_bias": sd["input.bias"], "fc0.weight": sd["l1.weight"], "fc0.bias": sd["l1.bias"],
+                "fc1.weight": sd["l2.weight"], "fc1.bias": sd["l2.bias"], "fc2.weight": sd["output.weight"],
+                "fc2.bias": sd["output.bias"]}
+    else:
+        raise FormatError(path, "not an nnue-pytorch SFNNv5 or HalfKP state dict; keys: "
+                          + ", ".join(list(sd)[:8]), field="state_dict")
+    try:
+        model.load_state_dict({k: v.detach().to(torch.float32) for k, v in ours.items()})
+    except RuntimeError as err:
+        raise FormatError(path, f"tensor shapes do not fit: {str(err).strip().splitlines()[-1].strip()}",
+                          field="state_dict") from None
+    return NetFile(model.spec(), model.state_dict())

@@ -1,0 +1,98 @@
+"""Training throughput at batch 16384 on CPU (one thread): positions/s and the loader's share of the time.
+
+Ours: ``NnueData`` (vectorized .bin pipeline) feeding NnueNet + NnueWdlLoss + AdamW + clip_weights. Baseline in
+the same run: the same training step fed by a straightforward python-chess loader (records -> Board ->
+filters -> ``features.halfka_v2_hm.sparse_batch``), timed on the same batch size.
+
+    python bench/nnue_train.py [--steps 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # for nnue_loader.make_file
+
+import chess  # noqa: E402
+import torch  # noqa: E402
+from nnue_loader import make_file  # noqa: E402
+
+from boardnet.data.nnue_bin import decode_move, read_bin  # noqa: E402
+from boardnet.data.nnue_data import NnueData  # noqa: E402
+from boardnet.features import halfka_v2_hm  # noqa: E402
+from boardnet.models.nnue import NnueNet  # noqa: E402
+from boardnet.train.context import TrainContext  # noqa: E402
+from boardnet.train.nnue_loss import NnueWdlLoss  # noqa: E402
+
+BATCH = 16384
+
+
+def naive_batch(path: Path, n: int) -> dict[str, torch.Tensor]:
+    dec, _ = read_bin(path, count=int(n * 1.4))
+    boards, scores, outcomes = [], [], []
+    for i in range(len(dec)):
+        board = chess.Board(dec.fen(i))
+        if board.is_capture(decode_move(int(dec.move[i]), board.turn)) or board.is_check():
+            continue
+        boards.append(board)
+        scores.append(float(dec.score[i]))
+        outcomes.append((int(dec.result[i]) + 1) / 2)
+        if len(boards) == n:
+            break
+    idx, bucket = halfka_v2_hm.sparse_batch(boards)
+    return {"indices": torch.tensor(idx), "bucket": torch.tensor(bucket), "score": torch.tensor(scores),
+            "outcome": torch.tensor(outcomes)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--steps", type=int, default=3)
+    args = ap.parse_args()
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    net = NnueNet()
+    opt = torch.optim.AdamW(net.parameters(), lr=8.75e-4, weight_decay=0.0)
+    loss_fn = NnueWdlLoss(NnueWdlLoss.Config())
+
+    def train_step(batch: dict[str, torch.Tensor]) -> None:
+        loss = loss_fn({"eval": net(batch["indices"], batch["bucket"]), **batch}, None)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        net.clip_weights()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "bench.bin"
+        make_file(path, BATCH * (args.steps + 3))
+        cfg = NnueData.Config(type="nnue", paths=[str(path)], chunk_size=BATCH)
+        src = NnueData(cfg, TrainContext(cfg=None, run_dir=Path(tmp), device="cpu"))
+        train_step(src.next_batch(BATCH))  # warm up
+        load_s = step_s = 0.0
+        for _ in range(args.steps):
+            t0 = time.perf_counter()
+            batch = src.next_batch(BATCH)
+            t1 = time.perf_counter()
+            train_step(batch)
+            load_s += t1 - t0
+            step_s += time.perf_counter() - t1
+        t0 = time.perf_counter()
+        nb = naive_batch(path, BATCH)
+        naive_load = time.perf_counter() - t0
+    ours = args.steps * BATCH / (load_s + step_s)
+    per_step = step_s / args.steps
+    base = BATCH / (naive_load + per_step)
+    print(f"ours: {ours:,.0f} positions/s at batch {BATCH} (loader {load_s / (load_s + step_s):.1%} of time, "
+          f"train step {per_step:.2f} s)")
+    print(f"python-chess loader + same step: {base:,.0f} positions/s (loader {naive_load / (naive_load + per_step):.1%})")
+    print(f"ratio: {ours / base:.1f}x")
+    del nb
+
+
+if __name__ == "__main__":
+    main()

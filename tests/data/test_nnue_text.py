@@ -1,0 +1,53 @@
+"""Text data ``fen | score | result``: good lines decode to the same positions, bad ones are counted."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from boardnet.data.nnue_bin import decode_records
+from boardnet.data.nnue_data import NnueData
+from boardnet.errors import FormatError
+from boardnet.train.context import TrainContext
+from tests.data.test_nnue_bin import random_positions
+
+
+def test_text_round_trip_and_bad_lines(tmp_path: Path) -> None:
+    from boardnet.data.nnue_text import read_text
+
+    recs = random_positions(300, seed=21)
+    lines = [f"{b.fen()} | {s} | {r}" for b, s, _, _, r in recs]
+    bad = [
+        "8/8/8/8/8/8/8/8 w - - 0 1 | 0 | 0",
+        "not a fen | 1 | 0",
+        f"{recs[0][0].fen()} | 12 | 2",
+        f"{recs[0][0].fen()} | 99999 | 0",
+        "too | few",
+    ]
+    text = "# comment\n\n" + "\n".join(lines[:150] + bad + lines[150:]) + "\n"
+    path = tmp_path / "d.txt"
+    path.write_text(text)
+    raw, stats = read_text(path)
+    assert (stats.lines, stats.positions, stats.skipped) == (305, 300, 5)
+    assert "line 153" in stats.summary() and "illegal position" in stats.summary()
+    dec, _ = decode_records(raw)
+    assert [dec.fen(i) for i in range(300)] == [b.fen() for b, *_ in recs]
+    assert dec.score.tolist() == [s for _, s, *_ in recs] and dec.result.tolist() == [r for *_, r in recs]
+    assert not dec.is_capture().any()  # no move stored
+    cfg = NnueData.Config(type="nnue", paths=[str(path)], skip_in_check=False, validation_path=str(path))
+    src = NnueData(cfg, TrainContext(cfg=None, run_dir=tmp_path, device="cpu"))
+    batch = src.next_batch(64)
+    assert batch["indices"].shape == (64, 2, 32)
+    assert np.isin(batch["score"].numpy(), dec.score).all()
+    assert len(src.validation_batches()[0]["bucket"]) == 300
+
+
+def test_text_missing_and_binpack(tmp_path: Path) -> None:
+    ctx = TrainContext(cfg=None, run_dir=tmp_path, device="cpu")
+    with pytest.raises(FormatError, match="no such file"):
+        NnueData(NnueData.Config(type="nnue", paths=[str(tmp_path / "x.txt")]), ctx)
+    (tmp_path / "a.binpack").write_bytes(b"BINP")
+    with pytest.raises(NotImplementedError, match="binpack"):
+        NnueData(NnueData.Config(type="nnue", paths=[str(tmp_path / "a.binpack")]), ctx)

@@ -27,6 +27,7 @@ from boardnet.features import halfka_v2_hm  # noqa: E402
 from boardnet.train.context import TrainContext  # noqa: E402
 
 BATCH = 16384
+TARGET = 1_000_000  # issue 4 loader target, records/s on one core (stretch 3M/s)
 
 
 def make_file(path: Path, n: int) -> None:
@@ -92,6 +93,7 @@ def main() -> None:
     )
     print(f"python-chess loop: {base:,.0f} records/s")
     print(f"ratio (records/s): {ours_read / base:.1f}x")
+    print(f"target (issue 4): {TARGET:,.0f} records/s on one core -> {ours_read / TARGET:.0%} of target")
 
 
 if __name__ == "__main__":

@@ -82,7 +82,8 @@ class Decoded:
 
     def select(self, keep: np.ndarray) -> Decoded:
         """Rows where the bool mask (or index array) ``keep`` selects."""
-        return Decoded(**{k: getattr(self, k)[keep] for k in self.__dataclass_fields__})
+        rows = np.flatnonzero(keep) if np.asarray(keep).dtype == bool else keep
+        return Decoded(**{k: getattr(self, k).take(rows, axis=0) for k in self.__dataclass_fields__})
 
     def fen(self, i: int) -> str:
         """FEN of record ``i`` (python-chess formatting)."""
@@ -141,6 +142,9 @@ for _v in range(32):
         _CODE_LUT[_v] = (_t + 6 * (_v >> 4) if _t <= 5 else _BAD_CODE) << 8
         _ADV_LUT[_v] = 5
         _OCC_LUT[_v] = 1
+_PIECE_LUT = (_CODE_LUT >> 8).astype(np.int8)  # the plain piece code
+# per stream position p: the list value ``code << 8 | square`` (square p ^ 56) of each window value
+_VALUE_LUT = _CODE_LUT[None, :] | (np.arange(64, dtype=np.int16)[:, None] ^ 56)
 _LIST_SLOTS = 66  # up to 63 non-king codes of a corrupt stream + 2 kings + 1 spare: no bounds checks needed
 
 
@@ -171,13 +175,13 @@ def _decode_block(sfen: np.ndarray) -> tuple[np.ndarray, ...]:
     wk = ((w0 >> _U64(1)) & _U64(63)).astype(np.int64)
     bk = ((w0 >> _U64(7)) & _U64(63)).astype(np.int64)
     # stream position p holds square p ^ 56 (a8..h8, a7.., ..., a1..h1); mark the kings' positions
-    king_mark = np.zeros((64, n), dtype=_U64)
+    king_mark = np.zeros((64, n), dtype=np.uint8)
     king_mark[wk ^ 56, rows] = 32
     king_mark[bk ^ 56, rows] = 32
-    by_square = np.zeros((64, n), dtype=np.int16)  # square-major while filling, code << 8 | square
     # piece lists (stream order, kings last), record-major: every square writes its value into the record's
     # next free slot, which only advances on a piece, so the one stale slot left is then taken by a king.
     lists = np.full((n, _LIST_SLOTS), 64, dtype=np.int16)
+    pieces = np.zeros((n, 64), dtype=np.int8)
     flat_lists = lists.ravel()
     row_start = rows * _LIST_SLOTS
     slot = row_start.copy()  # flat index of the next free slot
@@ -187,22 +191,19 @@ def _decode_block(sfen: np.ndarray) -> tuple[np.ndarray, ...]:
             kings_before = ((wk ^ 56) < p).astype(np.int64) + ((bk ^ 56) < p)
             win = _window(flat, base, 13 + p - kings_before + 4 * (slot - row_start))
         v = ((win & _U64(31)) | king_mark[p]).view(np.int64)
-        value = _CODE_LUT.take(v)
-        value |= p ^ 56
-        by_square[p ^ 56] = value
-        flat_lists[slot] = value
+        flat_lists[slot] = _VALUE_LUT[p].take(v)
+        pieces[:, p ^ 56] = _PIECE_LUT.take(v)
         win >>= _ADV_LUT.take(v)
         slot += _OCC_LUT.take(v)
     count = slot - row_start
-    pieces = (by_square.T >> 8).astype(np.int8)
-    bad = (wk == bk) | (count > MAX_PIECES - 2) | (pieces == _BAD_CODE).any(1)
+    bad = (wk == bk) | (count > MAX_PIECES - 2) | ((lists >> 8) == _BAD_CODE).any(1)
     lists[rows, count] = (KING_TYPE << 8) | wk
     lists[rows, count + 1] = ((KING_TYPE + 6) << 8) | bk
-    pieces[rows, wk] = KING_TYPE
-    pieces[rows, bk] = KING_TYPE + 6
     lists = lists[:, :MAX_PIECES]
     list_sq = (lists & 0xFF).astype(np.int8)
     list_code = (lists >> 8).astype(np.int8)
+    pieces[rows, wk] = KING_TYPE
+    pieces[rows, bk] = KING_TYPE + 6
     cursor = 13 + 64 - 1 - (wk != bk) + 4 * count
     tail = _window(flat, base, cursor)
     castling = ((tail[:, None] >> np.arange(4, dtype=_U64)) & _U64(1)).astype(bool)

@@ -47,6 +47,30 @@ def _index_table(features: str) -> np.ndarray:
 _TABLES: dict[str, np.ndarray] = {}
 
 
+def _table(features: str) -> np.ndarray:
+    """Flat ``int64`` copy of :func:`_index_table` (cached): ``take`` then yields int64 indices directly."""
+    if features not in _TABLES:
+        _TABLES[features] = _index_table(features).astype(np.int64).ravel()
+    return _TABLES[features]
+
+
+def _king_base(list_sq: np.ndarray, list_code: np.ndarray, perspective: np.ndarray) -> np.ndarray:
+    """``[N] int64`` table offset ``(perspective * 64 + own king square) * 13 << 6`` of each position."""
+    own_king = np.where(perspective == 0, 6, 12).astype(np.int8)[:, None]
+    kings = np.argmax(list_code == own_king, 1)
+    king_sq = list_sq[np.arange(len(list_sq)), kings].astype(np.int64)
+    return ((perspective.astype(np.int64) * 64 + king_sq) * 13) << 6
+
+
+def _piece_offsets(list_sq: np.ndarray, list_code: np.ndarray) -> np.ndarray:
+    """``[N,32] int16`` table offset ``code << 6 | square`` of each list slot (pad square 64 -> 0, code 0)."""
+    return (list_code.astype(np.int16) << 6) | (list_sq & 63)
+
+
+# Rows per step of the feature gather: its ``[rows,2,32] int64`` offsets buffer (4 MiB) stays in the cache.
+_GATHER_ROWS = 8192
+
+
 def perspective_indices(
     list_sq: np.ndarray, list_code: np.ndarray, perspective: np.ndarray, features: str
 ) -> np.ndarray:
@@ -55,14 +79,8 @@ def perspective_indices(
     ``list_sq``/``list_code [N,32]``: piece lists of :class:`boardnet.data.nnue_bin.Decoded` (pad square 64,
     code 0); the table maps code 0 (and HalfKP kings) to -1.
     """
-    if features not in _TABLES:
-        _TABLES[features] = _index_table(features)
-    table = _TABLES[features].ravel()
-    own_king = np.where(perspective == 0, 6, 12)[:, None]
-    kings = np.argmax(list_code == own_king, 1)
-    king_sq = list_sq[np.arange(len(list_sq)), kings].astype(np.int64)
-    base = ((perspective.astype(np.int64) * 64 + king_sq) * 13)[:, None]
-    return table.take(((base + list_code) << 6) + (list_sq & 63)).astype(np.int64)
+    base = _king_base(list_sq, list_code, perspective)
+    return _table(features).take(base[:, None] + _piece_offsets(list_sq, list_code))
 
 
 def sparse_batch(
@@ -70,13 +88,29 @@ def sparse_batch(
 ) -> dict[str, np.ndarray]:
     """Model inputs: ``indices [N,2,32] int64`` (stm, nstm; -1 padded) and ``bucket [N] int64``.
 
-    ``bucket`` is the layer-stack index ``(piece_count - 1) // 4`` (kings counted).
+    ``bucket`` is the layer-stack index ``(piece_count - 1) // 4`` (kings counted). The lists must end with
+    the white then the black king (as :class:`boardnet.data.nnue_bin.Decoded` has them). One table gather for
+    both perspectives: ``[N,2,1]`` king offsets + ``[N,1,32]`` piece offsets, in cache-sized row blocks.
     """
-    stm_colour = turn.astype(np.int64)
-    stm = perspective_indices(list_sq, list_code, stm_colour, features)
-    nstm = perspective_indices(list_sq, list_code, 1 - stm_colour, features)
-    bucket = ((list_code != 0).sum(1) - 1) // 4
-    return {"indices": np.stack([stm, nstm], 1), "bucket": bucket.astype(np.int64)}
+    n = len(turn)
+    count = np.count_nonzero(list_code, axis=1)
+    rows = np.arange(n)
+    # the lists end with the white king then the black king (Decoded's order)
+    king_sq = np.stack([list_sq[rows, count - 2], list_sq[rows, count - 1]], 1).astype(np.int64)  # [N,2]
+    persp = np.stack([turn, 1 - turn], 1).astype(np.int64)  # [N,2] stm, nstm colour
+    base = ((persp * 64 + np.take_along_axis(king_sq, persp, 1)) * 13) << 6
+    pieces = _piece_offsets(list_sq, list_code)
+    table = _table(features)
+    indices = np.empty((n, 2, MAX_ACTIVE), dtype=np.int64)
+    buf = np.empty((min(n, _GATHER_ROWS), 2, MAX_ACTIVE), dtype=np.int64)
+    for start in range(0, n, _GATHER_ROWS):
+        stop = min(n, start + _GATHER_ROWS)
+        offsets = buf[: stop - start]
+        np.add(base[start:stop, :, None], pieces[start:stop, None, :], out=offsets)
+        # offsets are in range by construction; "clip" skips numpy's bounds pass and output buffering
+        table.take(offsets, out=indices[start:stop], mode="clip")
+    bucket = (count - 1) // 4
+    return {"indices": indices, "bucket": bucket.astype(np.int64)}
 
 
 # --- in-check test (vectorized attack lookups) ---
@@ -98,39 +132,68 @@ def _step_table(deltas: list[tuple[int, int]], steps: int) -> np.ndarray:
     return t
 
 
-_KNIGHT_T = _step_table(_KNIGHT_D, 1)[:, :, 0]
-_KING_T = _step_table(_KING_D, 1)[:, :, 0]
-_ROOK_T = _step_table(_ROOK_D, 7)
-_BISHOP_T = _step_table(_BISHOP_D, 7)
+def _bitboards(table: np.ndarray) -> np.ndarray:
+    """``uint64`` bitboard of each row of a square table (``-1`` entries = off the board), over its last axis."""
+    bits = np.where(table >= 0, np.left_shift(np.uint64(1), np.maximum(table, 0).astype(np.uint64)), 0)
+    return np.bitwise_or.reduce(bits.astype(np.uint64), axis=-1)
+
+
+# Attack bitboards [64] (knight, king), [colour, 64] (pawn captures onto a square: squares an enemy pawn
+# attacks it from), rays [4, 64] per slider direction; rays in +square directions find their nearest
+# blocker as the lowest set bit, the others as the highest.
+_KNIGHT_BB = _bitboards(_step_table(_KNIGHT_D, 1)[:, :, 0].T)
+_KING_BB = _bitboards(_step_table(_KING_D, 1)[:, :, 0].T)
+# the side to move's king on square k is attacked by enemy pawns one rank ahead of it (white: rank + 1)
+_PAWN_BB = np.stack(
+    [
+        _bitboards(_step_table([(-1, 1), (1, 1)], 1)[:, :, 0].T),
+        _bitboards(_step_table([(-1, -1), (1, -1)], 1)[:, :, 0].T),
+    ]
+)
+_UP_D, _DOWN_D = [(1, 0), (0, 1), (1, 1), (-1, 1)], [(-1, 0), (0, -1), (-1, -1), (1, -1)]
+_RAYS_UP = _bitboards(_step_table(_UP_D, 7))
+_RAYS_DOWN = _bitboards(_step_table(_DOWN_D, 7))
+_ORTHOGONAL = np.array([True, True, False, False])  # per direction index above: rook-like, else bishop-like
+
+
+def _packed(mask: np.ndarray) -> np.ndarray:
+    """``[N] uint64`` bitboards (bit = square) of a ``[N,64] bool`` mask."""
+    return np.packbits(mask, axis=1, bitorder="little").view("<u8")[:, 0]
+
+
+def _highest_bit(b: np.ndarray) -> np.ndarray:
+    """``[N] uint64``: the highest set bit of each nonzero ``b`` (0 for 0).
+
+    float64 keeps the exponent exact here: a ray holds at most 7 set bits, so rounding the 53-bit mantissa
+    can never carry into the next power of two.
+    """
+    exponent = np.frexp(b.astype(np.float64))[1]
+    shift = (np.maximum(exponent, 1) - 1).astype(np.uint64)
+    return np.where(b != 0, np.left_shift(np.uint64(1), shift), np.uint64(0))
 
 
 def in_check(pieces: np.ndarray, turn: np.ndarray) -> np.ndarray:
-    """``[N] bool``: the side to move is in check."""
-    n = len(pieces)
-    rows = np.arange(n)
-    padded = np.concatenate([pieces, np.zeros((n, 1), pieces.dtype)], 1)  # column 64 = off-board, empty
-    enemy = 6 * (1 - turn.astype(np.int64))  # code offset of the enemy colour
-    king = np.where(turn == 1, np.argmax(pieces == 12, 1), np.argmax(pieces == 6, 1))
-    check = np.zeros(n, dtype=bool)
+    """``[N] bool``: the side to move is in check (``pieces [N,64]`` codes, ``turn [N]`` 0 white).
 
-    def at(sq: np.ndarray) -> np.ndarray:
-        return padded[rows, np.where(sq < 0, 64, sq)].astype(np.int64)
-
-    for table, ptype in ((_KNIGHT_T, 2), (_KING_T, 6)):
-        for d in range(table.shape[0]):
-            check |= at(table[d, king]) == enemy + ptype
-    # enemy pawns attack the king from one rank ahead of it (from the side to move's view)
-    forward = np.where(turn == 1, -1, 1)
-    for df in (-1, 1):
-        f, r = king % 8 + df, king // 8 + forward
-        sq = np.where((f >= 0) & (f < 8) & (r >= 0) & (r < 8), 8 * r + f, -1)
-        check |= at(sq) == enemy + 1
-    for table, slider in ((_ROOK_T, 4), (_BISHOP_T, 3)):
-        for d in range(table.shape[0]):
-            blocked = np.zeros(n, dtype=bool)
-            for k in range(7):
-                p = at(table[d, king, k])
-                hit = (p == enemy + slider) | (p == enemy + 5)
-                check |= hit & ~blocked
-                blocked |= p != 0
+    Bitboards per position: knight/king/pawn attack tables from the own king's square, and for each slider
+    direction the nearest piece on the ray from the king (lowest or highest set bit of ray & occupied).
+    """
+    stm = turn.astype(np.int64)
+    # enemy piece codes become 1..6 (own pieces and empty squares land outside 1..6)
+    rel = pieces - (6 * (1 - turn)).astype(pieces.dtype)[:, None]
+    king = np.argmax(pieces == (6 + 6 * turn).astype(pieces.dtype)[:, None], 1)
+    occupied = _packed(pieces != 0)
+    check = (_KNIGHT_BB.take(king) & _packed(rel == 2)) != 0
+    check |= (_KING_BB.take(king) & _packed(rel == 6)) != 0
+    check |= (_PAWN_BB.ravel().take(stm * 64 + king) & _packed(rel == 1)) != 0
+    queens = rel == 5
+    rook_like = _packed(queens | (rel == 4))
+    bishop_like = _packed(queens | (rel == 3))
+    one = np.uint64(1)
+    for d in range(4):
+        sliders = rook_like if _ORTHOGONAL[d] else bishop_like
+        up = _RAYS_UP[d].take(king) & occupied
+        check |= (up & (~up + one) & sliders) != 0
+        down = _RAYS_DOWN[d].take(king) & occupied
+        check |= (_highest_bit(down) & sliders) != 0
     return check

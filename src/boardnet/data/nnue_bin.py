@@ -12,8 +12,8 @@ rook 0b0111, queen 0b1001; low bit first) followed by a colour bit (1 = black); 
 (4 bits), en-passant flag (1) + square (6 if set), rule50 low 6 bits, fullmove low 8 bits, fullmove high 8
 bits, rule50 bit 6.
 
-Decoding is vectorized over records: one pass over the 64 squares, a few whole-block numpy operations per
-square on 64-bit windows of the streams (see :func:`_decode_block`).
+Decoding is one compiled (numba) loop over records and squares, writing straight into the decoded arrays
+(see :func:`_decode_kernel`).
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from pathlib import Path
 
 import chess
 import numpy as np
+from numba import njit
 
 from boardnet.errors import FormatError
 from boardnet.formats.torch_ckpt import atomic_write
@@ -116,114 +117,89 @@ class Decoded:
         return (self.move != 0) & ((kind == MOVE_EN_PASSANT) | ((kind != MOVE_CASTLING) & (target != EMPTY)))
 
 
-# Decoding works on 64-bit words: bit p of the stream is bit p % 64 of little-endian word p // 64.
-# Two zero words follow the 4 stream words, so reads at cursors up to 256 (corrupt streams) stay in range
-# and see zero bits past the end, like a reader of a zero-padded buffer.
-_WORDS = 6
-# Records are decoded in blocks so the per-square working arrays stay in the CPU cache.
-_BLOCK = 8192
-# The per-record 64-bit window is refilled every 11 squares: 11 codes use at most 55 of its 64 bits, so the
-# 5 bits the next square reads are still valid.
-_REFILL = 11
-_U64 = np.uint64
-
-# 5-bit window value v (empty bit, or 4-bit piece code + colour bit), or v | 32 on a king's square
-# (kings are not in the square stream) -> piece code, bits used, and "a non-king piece code was read".
-_BAD_CODE = 13
-# Codes are stored shifted left by 8 in int16 words whose low byte then takes the square (``code << 8 | sq``):
-# one value fills both the board and the piece list.
-_CODE_LUT = np.zeros(64, dtype=np.int16)
-_ADV_LUT = np.zeros(64, dtype=_U64)
-_OCC_LUT = np.zeros(64, dtype=np.int64)
-for _v in range(32):
-    _ADV_LUT[_v] = 1
-    if _v & 1:
-        _t = ((_v >> 1) & 7) + 1
-        _CODE_LUT[_v] = (_t + 6 * (_v >> 4) if _t <= 5 else _BAD_CODE) << 8
-        _ADV_LUT[_v] = 5
-        _OCC_LUT[_v] = 1
-_PIECE_LUT = (_CODE_LUT >> 8).astype(np.int8)  # the plain piece code
-# per stream position p: the list value ``code << 8 | square`` (square p ^ 56) of each window value
-_VALUE_LUT = _CODE_LUT[None, :] | (np.arange(64, dtype=np.int16)[:, None] ^ 56)
-_LIST_SLOTS = 66  # up to 63 non-king codes of a corrupt stream + 2 kings + 1 spare: no bounds checks needed
+# Decoding is one numba kernel: a sequential bit reader per record (bits past the 256-bit stream read as 0,
+# so a corrupt stream never reads out of bounds; it is flagged bad instead).
+_PAD_BYTES = 8  # zero bytes after the 32 stream bytes: a read at a cursor clamped to 256 stays in range
+# non-king piece codes read from the stream: 4-bit code (low bit 1) -> piece type 1..5, anything else invalid
+_MAX_TYPE = 5
 
 
-def _window(flat: np.ndarray, base: np.ndarray, cursor: np.ndarray) -> np.ndarray:
-    """``[n] uint64``: stream bits ``cursor .. cursor+63`` of each record (cursor clamped to 256)."""
-    c = np.minimum(cursor, _BITS)
-    idx = base + (c >> 6)
-    s = (c & 63).astype(_U64)
-    # a shift by 64 gives 0 in numpy, so s == 0 needs no special case
-    return (flat.take(idx) >> s) | (flat.take(idx + 1) << (_U64(64) - s))
+@njit(cache=True, nogil=True, inline="always")
+def _read(buf: np.ndarray, cursor: int, n_bytes: int) -> int:
+    """Stream bits ``cursor ..`` (LSB first) as an int from ``n_bytes`` bytes; 0 past bit 256."""
+    c = min(cursor, _BITS)
+    b = c >> 3
+    v = 0
+    for k in range(n_bytes):
+        v |= buf[b + k] << (8 * k)
+    return v >> (c & 7)
 
 
-def _decode_block(sfen: np.ndarray) -> tuple[np.ndarray, ...]:
-    """Decode ``sfen [n,32] uint8`` packed positions.
+@njit(cache=True, nogil=True)
+def _decode_kernel(sfen, pieces, list_sq, list_code, turn, castling, ep, rule50, fullmove, bad):  # noqa: ANN001
+    """Decode ``sfen [n,32] uint8`` into the preallocated output arrays of :func:`decode_records`.
 
-    Returns ``(pieces [n,64] int8, list_sq [n,32] int8, list_code [n,32] int8, turn [n] int8,
-    castling [n,4] bool, ep [n] int8, rule50 [n] int64, fullmove [n] int64, bad [n] bool)``.
-    One pass over the 64 squares in stream order, a handful of whole-block operations each.
+    Invalid streams (two kings on one square, unknown piece code, more than 30 non-king pieces, more than 256
+    bits) set ``bad``; their board row is left empty (the row is dropped or raises).
     """
-    n = len(sfen)
-    rows = np.arange(n)
-    words = np.zeros((n, _WORDS), dtype="<u8")
-    words[:, : SFEN_BYTES // 8] = np.ascontiguousarray(sfen).view("<u8")
-    flat = words.ravel()
-    base = rows * _WORDS
-    w0 = words[:, 0]
-    turn = (w0 & _U64(1)).astype(np.int8)
-    wk = ((w0 >> _U64(1)) & _U64(63)).astype(np.int64)
-    bk = ((w0 >> _U64(7)) & _U64(63)).astype(np.int64)
-    # stream position p holds square p ^ 56 (a8..h8, a7.., ..., a1..h1); mark the kings' positions
-    king_mark = np.zeros((64, n), dtype=np.uint8)
-    king_mark[wk ^ 56, rows] = 32
-    king_mark[bk ^ 56, rows] = 32
-    # piece lists (stream order, kings last), record-major: every square writes its value into the record's
-    # next free slot, which only advances on a piece, so the one stale slot left is then taken by a king.
-    lists = np.full((n, _LIST_SLOTS), 64, dtype=np.int16)
-    pieces = np.zeros((n, 64), dtype=np.int8)
-    flat_lists = lists.ravel()
-    row_start = rows * _LIST_SLOTS
-    slot = row_start.copy()  # flat index of the next free slot
-    win = np.zeros(n, dtype=_U64)
-    for p in range(64):
-        if p % _REFILL == 0:
-            kings_before = ((wk ^ 56) < p).astype(np.int64) + ((bk ^ 56) < p)
-            win = _window(flat, base, 13 + p - kings_before + 4 * (slot - row_start))
-        v = ((win & _U64(31)) | king_mark[p]).view(np.int64)
-        flat_lists[slot] = _VALUE_LUT[p].take(v)
-        pieces[:, p ^ 56] = _PIECE_LUT.take(v)
-        win >>= _ADV_LUT.take(v)
-        slot += _OCC_LUT.take(v)
-    count = slot - row_start
-    bad = (wk == bk) | (count > MAX_PIECES - 2) | ((lists >> 8) == _BAD_CODE).any(1)
-    lists[rows, count] = (KING_TYPE << 8) | wk
-    lists[rows, count + 1] = ((KING_TYPE + 6) << 8) | bk
-    lists = lists[:, :MAX_PIECES]
-    list_sq = (lists & 0xFF).astype(np.int8)
-    list_code = (lists >> 8).astype(np.int8)
-    pieces[rows, wk] = KING_TYPE
-    pieces[rows, bk] = KING_TYPE + 6
-    cursor = 13 + 64 - 1 - (wk != bk) + 4 * count
-    tail = _window(flat, base, cursor)
-    castling = ((tail[:, None] >> np.arange(4, dtype=_U64)) & _U64(1)).astype(bool)
-    has_ep = ((tail >> _U64(4)) & _U64(1)).astype(bool)
-    ep = np.where(has_ep, ((tail >> _U64(5)) & _U64(63)).astype(np.int64), -1).astype(np.int8)
-    tail >>= np.where(has_ep, _U64(11), _U64(5))
-    rule50 = (tail & _U64(63)) | (((tail >> _U64(22)) & _U64(1)) << _U64(6))
-    fullmove = (tail >> _U64(6)) & _U64(0xFFFF)
-    bad |= cursor + np.where(has_ep, 34, 28) > _BITS
-    return (
-        pieces,
-        list_sq,
-        list_code,
-        turn,
-        castling,
-        ep,
-        rule50.astype(np.int64),
-        fullmove.astype(np.int64),
-        bad,
-    )
+    buf = np.zeros(SFEN_BYTES + _PAD_BYTES, dtype=np.int64)
+    for i in range(sfen.shape[0]):
+        for k in range(SFEN_BYTES):
+            buf[k] = sfen[i, k]
+        head = buf[0] | (buf[1] << 8)
+        wk = (head >> 1) & 63
+        bk = (head >> 7) & 63
+        turn[i] = head & 1
+        for s in range(64):
+            pieces[i, s] = EMPTY
+        cursor = 13
+        count = 0
+        invalid = wk == bk
+        for p in range(64):
+            sq = p ^ 56  # stream order a8..h8, a7..h7, ..., a1..h1
+            if sq in (wk, bk):
+                continue
+            v = _read(buf, cursor, 2)
+            if (v & 1) == 0:
+                cursor += 1
+                continue
+            cursor += 5
+            ptype = ((v >> 1) & 7) + 1
+            if ptype > _MAX_TYPE:
+                invalid = True
+                code = 0
+            else:
+                code = ptype + 6 * ((v >> 4) & 1)
+            if count < MAX_PIECES - 2:
+                list_sq[i, count] = sq
+                list_code[i, count] = code
+            pieces[i, sq] = code
+            count += 1
+        invalid |= count > MAX_PIECES - 2
+        tail = _read(buf, cursor, 6)
+        has_ep = (tail >> 4) & 1
+        for k in range(4):
+            castling[i, k] = ((tail >> k) & 1) != 0
+        ep[i] = ((tail >> 5) & 63) if has_ep else -1
+        tail >>= 11 if has_ep else 5
+        rule50[i] = (tail & 63) | (((tail >> 22) & 1) << 6)
+        fullmove[i] = (tail >> 6) & 0xFFFF
+        invalid |= cursor + (34 if has_ep else 28) > _BITS
+        bad[i] = invalid
+        n_list = min(count, MAX_PIECES - 2)
+        list_sq[i, n_list] = wk
+        list_code[i, n_list] = KING_TYPE
+        list_sq[i, n_list + 1] = bk
+        list_code[i, n_list + 1] = KING_TYPE + 6
+        for k in range(n_list + 2, MAX_PIECES):
+            list_sq[i, k] = 64
+            list_code[i, k] = EMPTY
+        if invalid:
+            for s in range(64):
+                pieces[i, s] = EMPTY
+        else:
+            pieces[i, wk] = KING_TYPE
+            pieces[i, bk] = KING_TYPE + 6
 
 
 def decode_records(
@@ -248,11 +224,7 @@ def decode_records(
     rule50, fullmove = np.empty(n, dtype=np.int16), np.empty(n, dtype=np.int32)
     bad = np.empty(n, dtype=bool)
     outs = (pieces, list_sq, list_code, turn, castling, ep, rule50, fullmove, bad)
-    sfen = raw["sfen"]
-    for start in range(0, n, _BLOCK):
-        for out, part in zip(outs, _decode_block(sfen[start : start + _BLOCK])):
-            out[start : start + _BLOCK] = part
-    pieces[bad] = 0  # keep invalid codes out of the decoded arrays (the rows are dropped or raise)
+    _decode_kernel(np.ascontiguousarray(raw["sfen"]), *outs)
     bad_result = (raw["result"] < -1) | (raw["result"] > 1)
     if (bad | bad_result).any() and not skip_bad:
         i = int(np.flatnonzero(bad | bad_result)[0])

@@ -46,7 +46,7 @@ from pathlib import Path
 import chess
 import numpy as np
 
-from boardnet.data.nnue_bin import RECORD_DTYPE, pack_sfen
+from boardnet.data.nnue_bin import RECORD_DTYPE, STREAM_SQUARES
 from boardnet.errors import FormatError
 from boardnet.formats.torch_ckpt import atomic_write
 
@@ -95,14 +95,14 @@ def _bits_for(n: int) -> int:
 
 
 def _nth_square(bb: int, n: int) -> int:
-    for i, sq in enumerate(chess.scan_forward(bb)):
-        if i == n:
-            return sq
-    raise ValueError("index past the set squares")
+    """Square of the ``n``-th set bit (ascending) of ``bb``; callers check ``n < popcount``."""
+    for _ in range(n):
+        bb &= bb - 1  # drop the lowest set bit
+    return (bb & -bb).bit_length() - 1
 
 
 def _popcount(bb: int) -> int:
-    return bin(bb).count("1")
+    return bb.bit_count()
 
 
 # ---------------------------------------------------------------- Stockfish-rule en passant
@@ -451,6 +451,14 @@ def iter_entries(
     ``.bin`` move code (0 = none), ``result`` -1/0/1 for the side to move. Errors: FormatError with the file
     offset of the stem or movetext concerned.
     """
+    for board, _, score, bin_move, ply, result in _iter_positions(path, stats):
+        yield board, score, bin_move, ply, result
+
+
+def _iter_positions(
+    path: str | os.PathLike[str], stats: BinpackStats | None
+) -> Iterator[tuple[chess.Board, int | None, int, int, int, int]]:
+    """:func:`iter_entries` items with the Stockfish en-passant square after the board."""
     stats = stats if stats is not None else BinpackStats()
     for base, chunk in iter_chunks(path):
         stats.chunks += 1
@@ -471,7 +479,7 @@ def iter_entries(
             off += STEM_SIZE + PLIES_SIZE
             stats.stems += 1
             stats.positions += 1
-            yield board, score, bin_move, ply, result
+            yield board, ep, score, bin_move, ply, result
             if not nplies:
                 continue
             bits = _BitReader(chunk, off, len(chunk))
@@ -488,7 +496,7 @@ def iter_entries(
                     score = _int16(last + unsigned_to_signed(bits.read_vle()))
                     last = -score
                     stats.positions += 1
-                    yield board, score, bin_move, min(ply, 0xFFFF), result
+                    yield board, ep, score, bin_move, min(ply, 0xFFFF), result
             except ValueError as err:
                 raise FormatError(
                     path, f"bad movetext of the stem at {stem_at}: {err}", offset=base + off + bits.pos // 8,
@@ -498,20 +506,101 @@ def iter_entries(
 
 
 def read_binpack(path: str | os.PathLike[str], stats: BinpackStats | None = None) -> np.ndarray:
-    """All positions of a ``.binpack`` as ``RECORD_DTYPE`` (``.bin``) records, in file order."""
-    sfens, cols = [], []
-    for board, score, bin_move, ply, result in iter_entries(path, stats):
+    """All positions of a ``.binpack`` as ``RECORD_DTYPE`` (``.bin``) records, in file order.
+
+    The en-passant square packed is Stockfish's (set only when the capture is possible), like Stockfish's
+    own binpack -> bin conversion.
+    """
+    rows: list[tuple[int, ...]] = []
+    parts = []
+    for b, ep, score, bin_move, ply, result in _iter_positions(path, stats):
+        rows.append((b.pawns, b.knights, b.bishops, b.rooks, b.queens, b.kings, b.occupied_co[chess.WHITE],
+                     b.castling_rights, b.turn == chess.BLACK, -1 if ep is None else ep, b.halfmove_clock,
+                     b.fullmove_number, score, bin_move, ply, result))
+        if len(rows) == _PACK_BLOCK:  # bounded memory for the Python rows
+            parts.append(_records(path, rows, sum(len(p) for p in parts)))
+            rows = []
+    parts.append(_records(path, rows, sum(len(p) for p in parts)))
+    return np.concatenate(parts)
+
+
+_PACK_BLOCK = 65536
+
+
+def _records(path: str | os.PathLike[str], rows: list[tuple[int, ...]], first: int) -> np.ndarray:
+    out = np.zeros(len(rows), dtype=RECORD_DTYPE)
+    if rows:
+        cols = list(zip(*rows, strict=True))
+        bbs = [np.array(c, dtype=np.uint64) for c in cols[:8]]
+        small = np.array(cols[8:], dtype=np.int64)
         try:
-            sfens.append(pack_sfen(board))
+            out["sfen"] = pack_sfens(bbs, *small[:4])
         except ValueError as err:
-            raise FormatError(path, f"position {len(sfens)} ({board.fen()}): {err}", field="position") from None
-        cols.append((score, bin_move, ply, result))
-    out = np.zeros(len(sfens), dtype=RECORD_DTYPE)
-    if sfens:
-        out["sfen"] = np.frombuffer(b"".join(sfens), dtype=np.uint8).reshape(-1, 32)
-        arr = np.array(cols, dtype=np.int64)
-        out["score"], out["move"], out["ply"], out["result"] = arr[:, 0], arr[:, 1], arr[:, 2], arr[:, 3]
+            raise FormatError(path, f"{err} (after {first} earlier positions)", field="position") from None
+        out["score"], out["move"], out["ply"], out["result"] = small[4:]
     return out
+
+
+# ---------------------------------------------------------------- vectorized PackedSfen (nnue_bin layout)
+
+STREAM_SQUARES_NP = np.asarray(STREAM_SQUARES, dtype=np.int64)  # a8..h8 down to a1..h1
+
+# 4-bit piece codes of the packed sfen for pawn..queen (index = python-chess type), colour bit added as bit 4
+_SFEN_PIECE = np.array([0, 0b0001, 0b0011, 0b0101, 0b0111, 0b1001, 0], dtype=np.int64)
+
+
+def _bits64(bb: np.ndarray) -> np.ndarray:
+    """``[N] uint64`` bitboards -> ``[N,64] bool`` (square a1 = column 0)."""
+    return np.unpackbits(bb.astype("<u8").view(np.uint8).reshape(-1, 8), axis=1, bitorder="little").astype(bool)
+
+
+def pack_sfens(
+    bbs: list[np.ndarray], black: np.ndarray, ep: np.ndarray, rule50: np.ndarray, fullmove: np.ndarray
+) -> np.ndarray:
+    """``[N,32] uint8`` packed sfens (the stream :func:`boardnet.data.nnue_bin.pack_sfen` writes), vectorized.
+
+    ``bbs``: ``[N] uint64`` bitboards pawns, knights, bishops, rooks, queens, kings, white pieces, castling
+    rights (rook squares); ``black [N]`` side to move is black; ``ep [N]`` square or -1.
+    """
+    pawns, knights, bishops, rooks, queens, kings, white, castle = bbs
+    n = len(black)
+    ptype = np.zeros((n, 64), dtype=np.int64)
+    for t, bb in enumerate((pawns, knights, bishops, rooks, queens, kings), start=1):
+        ptype[_bits64(bb)] = t
+    is_black = (ptype > 0) & ~_bits64(white)
+    king_bits = ptype == chess.KING
+    kings_ok = ((king_bits & ~is_black).sum(axis=1) == 1) & ((king_bits & is_black).sum(axis=1) == 1)
+    if not kings_ok.all():
+        raise ValueError(f"position {int(np.argmin(kings_ok))} needs exactly one king of each colour")
+    wk = np.argmax(king_bits & ~is_black, axis=1)
+    bk = np.argmax(king_bits & is_black, axis=1)
+    stream = STREAM_SQUARES_NP
+    t = ptype[:, stream]
+    sq_val = _SFEN_PIECE[t] | (is_black[:, stream].astype(np.int64) << 4)
+    sq_len = np.where(t == 0, 1, np.where(t == chess.KING, 0, 5))
+    cbits = _bits64(castle)
+    has_ep = ep >= 0
+    ones = np.ones(n, dtype=np.int64)
+    vals = [black, wk, bk] + [sq_val[:, i] for i in range(64)] + [
+        cbits[:, sq] for sq in (chess.H1, chess.A1, chess.H8, chess.A8)
+    ] + [has_ep, np.maximum(ep, 0), rule50 & 63, fullmove & 255, (fullmove >> 8) & 255, (rule50 >> 6) & 1]
+    lens = [ones, 6 * ones, 6 * ones] + [sq_len[:, i] for i in range(64)] + [ones] * 4 + [
+        ones, np.where(has_ep, 6, 0), 6 * ones, 8 * ones, 8 * ones, ones]
+    # append field after field at each row's own bit cursor into 4 little-endian uint64 words (+1 spill)
+    words = np.zeros((n, 5), dtype=np.uint64)
+    cursor = np.zeros(n, dtype=np.int64)
+    rows = np.arange(n)
+    for v, ln in zip(vals, lens, strict=True):
+        v = (np.asarray(v, dtype=np.int64) & ((1 << ln) - 1)).astype(np.uint64)
+        word, shift = cursor >> 6, (cursor & 63).astype(np.uint64)
+        lo = v << shift
+        hi = (v >> np.uint64(1)) >> (np.uint64(63) - shift)  # = v >> (64 - shift), 0 when shift is 0
+        words[rows, word] |= lo  # one word per row: no repeated index within an assignment
+        words[rows, word + 1] |= hi
+        cursor += ln
+    if (cursor > 256).any():
+        raise ValueError(f"position {int(np.argmax(cursor > 256))} does not fit in 256 bits")
+    return np.ascontiguousarray(words[:, :4]).astype("<u8").view(np.uint8).reshape(n, 32)
 
 
 # ---------------------------------------------------------------- writing
@@ -519,8 +608,8 @@ def read_binpack(path: str | os.PathLike[str], stats: BinpackStats | None = None
 
 def _same_position(a: chess.Board, a_ep: int | None, b: chess.Board) -> bool:
     return (
-        a.occupied == b.occupied
-        and a.board_fen() == b.board_fen()
+        (a.pawns, a.knights, a.bishops, a.rooks, a.queens, a.kings, a.occupied_co[chess.WHITE])
+        == (b.pawns, b.knights, b.bishops, b.rooks, b.queens, b.kings, b.occupied_co[chess.WHITE])
         and a.turn == b.turn
         and a.clean_castling_rights() == b.clean_castling_rights()
         and a_ep == stockfish_ep(b)

@@ -26,8 +26,9 @@ from pydantic import Field
 from boardnet.config import ComponentConfig
 from boardnet.data.base import DataSource
 from boardnet.data.nnue_bin import Decoded, count_records, decode_records, read_raw
+from boardnet.data.nnue_binpack import BinpackStats, read_binpack
 from boardnet.data.nnue_features import in_check, sparse_batch
-from boardnet.data.nnue_text import TEXT_SUFFIXES, read_binpack, read_text
+from boardnet.data.nnue_text import TEXT_SUFFIXES, read_text
 from boardnet.errors import FormatError
 from boardnet.train.context import TrainContext
 
@@ -55,16 +56,21 @@ def keep_mask(dec: Decoded, filters: Filters, rng: np.random.Generator) -> np.nd
         keep &= ~dec.is_capture()
     if filters.skip_in_check and keep.any():
         idx = np.flatnonzero(keep)
-        keep[idx[in_check(dec.pieces[idx], dec.turn[idx])]] = False
+        keep[idx[in_check(dec.pieces.take(idx, axis=0), dec.turn[idx])]] = False
     return keep
 
 
-def to_batch(dec: Decoded, features: str) -> dict[str, np.ndarray]:
-    """Model inputs and targets of decoded records (keys in the module docstring); ``X^`` emits X's indices."""
-    batch = sparse_batch(dec.list_sq, dec.list_code, dec.turn, features.rstrip("^"))
-    batch["score"] = dec.score.astype(np.float32)
-    batch["outcome"] = (dec.result.astype(np.float32) + 1) / 2
-    batch["ply"] = dec.ply.astype(np.int64)
+def to_batch(dec: Decoded, features: str, rows: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """Model inputs and targets of decoded records (keys in the module docstring); ``X^`` emits X's indices.
+
+    ``rows``: optional ``[B]`` index array of the records to emit, in order (only the fields a batch needs
+    are gathered; the boards are not copied).
+    """
+    pick = (lambda a: a) if rows is None else (lambda a: a.take(rows, axis=0))  # take: faster than a[rows]
+    batch = sparse_batch(pick(dec.list_sq), pick(dec.list_code), pick(dec.turn), features.rstrip("^"))
+    batch["score"] = pick(dec.score).astype(np.float32)
+    batch["outcome"] = (pick(dec.result).astype(np.float32) + 1) / 2
+    batch["ply"] = pick(dec.ply).astype(np.int64)
     return batch
 
 
@@ -75,13 +81,17 @@ def is_text(path: str) -> bool:
     return path.lower().endswith(TEXT_SUFFIXES)
 
 
+def is_binpack(path: str) -> bool:
+    return path.lower().endswith(".binpack")
+
+
 def read_records(
     path: str, start: int = 0, count: int | None = None, *, skip_bad: bool = False
 ) -> np.ndarray:
     """Raw records of a ``.bin`` or text file (text: good lines only, parsed and cached)."""
-    if is_text(path):
+    if is_text(path) or is_binpack(path):
         if path not in _TEXT_CACHE:
-            _TEXT_CACHE[path] = read_text(path)[0]
+            _TEXT_CACHE[path] = read_binpack(path) if is_binpack(path) else read_text(path)[0]
         arr = _TEXT_CACHE[path]
         return arr[start : len(arr) if count is None else start + count]
     return read_raw(path, start, count, skip_bad=skip_bad)
@@ -147,9 +157,8 @@ class ChunkStream(torch.utils.data.IterableDataset):
         rng = np.random.default_rng([self.seed, epoch, j, self.rank])
         raw = read_records(path, start, count, skip_bad=self.skip_bad)
         dec, _ = decode_records(raw, path=path, first_index=start, skip_bad=self.skip_bad)
-        dec = dec.select(keep_mask(dec, self.filters, rng))
-        dec = dec.select(rng.permutation(len(dec)))
-        batch = to_batch(dec, self.features)
+        kept = np.flatnonzero(keep_mask(dec, self.filters, rng))
+        batch = to_batch(dec, self.features, kept[rng.permutation(len(kept))])  # shuffled kept records
         batch["epoch"] = np.array([epoch, j + 1], dtype=np.int64)  # position marker for resuming
         return batch
 
@@ -186,9 +195,13 @@ class NnueData(DataSource):
         self.chunks = []
         for path in cfg.paths:
             try:
-                if path.lower().endswith(".binpack"):
-                    read_binpack(path)  # raises NotImplementedError
-                if is_text(path):
+                if is_binpack(path):
+                    bstats = BinpackStats()
+                    _TEXT_CACHE[path] = arr = read_binpack(path, bstats)
+                    n = len(arr)
+                    if ctx.is_main:
+                        print(f"{path}: {bstats.summary()}")
+                elif is_text(path):
                     arr, tstats = read_text(path)
                     _TEXT_CACHE[path] = arr
                     n = len(arr)
@@ -204,7 +217,7 @@ class NnueData(DataSource):
         self.seed = cfg.seed  # same on every rank: all ranks must agree on the chunk order to shard it
         self.epoch, self.done = 0, 0
         self.pending: list[dict[str, np.ndarray]] = []
-        self.n_pending = 0
+        self.n_pending, self.offset = 0, 0
         self.positions = 0
         self.wait_s = 0.0
         self._iter: Iterator[dict[str, Any]] | None = None
@@ -247,11 +260,21 @@ class NnueData(DataSource):
             if len(chunk["bucket"]):
                 self.pending.append(chunk)
                 self.n_pending += len(chunk["bucket"])
-        merged = {k: np.concatenate([c[k] for c in self.pending]) for k in self.pending[0]}
-        batch = {k: torch.from_numpy(np.ascontiguousarray(v[:batch_size])) for k, v in merged.items()}
-        rest = {k: v[batch_size:] for k, v in merged.items()}
-        self.pending = [rest] if len(rest["bucket"]) else []
-        self.n_pending = len(rest["bucket"])
+        # rows are served as views of the pending chunks (self.offset rows of the first one are used up);
+        # only a batch that spans two chunks is copied
+        parts, need = [], batch_size
+        while need:
+            head = self.pending[0]
+            size = min(need, len(head["bucket"]) - self.offset)
+            parts.append({k: v[self.offset : self.offset + size] for k, v in head.items()})
+            self.offset += size
+            need -= size
+            if self.offset == len(head["bucket"]):
+                self.pending.pop(0)
+                self.offset = 0
+        merged = parts[0] if len(parts) == 1 else {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+        batch = {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in merged.items()}
+        self.n_pending -= batch_size
         self.positions += batch_size
         self.wait_s += time.perf_counter() - t0
         return batch
@@ -280,7 +303,7 @@ class NnueData(DataSource):
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.close()
         self.seed, self.epoch, self.done = int(state["seed"]), int(state["epoch"]), int(state["done"])
-        self.pending, self.n_pending = [], 0
+        self.pending, self.n_pending, self.offset = [], 0, 0
 
     def close(self) -> None:
         self._iter = None

@@ -1,4 +1,4 @@
-"""Text training data ``fen | score | result`` (one position per line) and ``.binpack`` (not implemented).
+"""Text training data ``fen | score | result`` (one position per line); ``.binpack`` is in ``nnue_binpack``.
 
 ``score``: engine score of the side to move in Stockfish internal units (int16 range); ``result``: game
 result for the side to move, -1, 0 or 1. Blank lines and ``#`` comments are ignored; lines with an illegal
@@ -78,5 +78,7 @@ def read_text(path: str | os.PathLike[str]) -> tuple[np.ndarray, TextStats]:
 
 
 def read_binpack(path: str | os.PathLike[str]) -> np.ndarray:
-    """Stockfish ``.binpack`` (chained compressed move sequences): not implemented yet."""
-    raise NotImplementedError(".binpack reading is not implemented; convert to .bin with Stockfish tools")
+    """Stockfish ``.binpack`` as ``RECORD_DTYPE`` records: see :mod:`boardnet.data.nnue_binpack`."""
+    from boardnet.data.nnue_binpack import read_binpack as _read_binpack
+
+    return _read_binpack(path)

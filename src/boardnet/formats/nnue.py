@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -229,6 +230,20 @@ def write_net(net: NetFile, path: str | os.PathLike[str], features: str | None =
 
         nnue_leb128.write_net(net, path)
         return
+    write_parts(path, file_parts(net, path))
+
+
+TensorEncoder = Callable[[str, np.ndarray, np.dtype], list[bytes]]
+
+
+def plain_tensor(name: str, arr: np.ndarray, dt: np.dtype) -> list[bytes]:
+    """The plain little-endian bytes of one checked tensor (``name`` unused: every tensor is stored alike)."""
+    return [np.ascontiguousarray(arr.astype(dt)).tobytes()]
+
+
+def file_parts(net: NetFile, path: Path, encode_tensor: TensorEncoder = plain_tensor) -> list[bytes]:
+    """The byte strings of a quantized NetFile's ``.nnue`` file, in order: header, description, hashes and
+    each tensor (checked for presence, shape and dtype range, then stored by ``encode_tensor``)."""
     arch_name = net.spec.config.get("arch")
     if arch_name not in ARCHS:
         raise FormatError(path, f"unknown nnue arch {arch_name!r}; expected one of {sorted(ARCHS)}", field="arch")
@@ -248,7 +263,12 @@ def write_net(net: NetFile, path: str | os.PathLike[str], features: str | None =
         info = np.iinfo(dt)
         if arr.size and (arr.min() < info.min or arr.max() > info.max):
             raise FormatError(path, f"values {arr.min()}..{arr.max()} do not fit {dt.name}", field=name)
-        parts.append(np.ascontiguousarray(arr.astype(dt)).tobytes())
+        parts += encode_tensor(name, arr, dt)
+    return parts
+
+
+def write_parts(path: Path, parts: list[bytes]) -> None:
+    """Write ``parts`` one after the other to ``path``, atomically."""
 
     def write(tmp: Path) -> None:
         with open(tmp, "wb") as fh:

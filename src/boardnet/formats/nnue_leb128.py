@@ -19,15 +19,14 @@ import torch
 
 from boardnet.errors import FormatError
 from boardnet.formats.nnue import (
-    ARCHS,
-    HALFKP_DESCRIPTION,
     LEB128_MAGIC,
     MAX_DESCRIPTION,
-    NP_DESCRIPTION,
     Arch,
+    file_parts,
+    plain_tensor,
+    write_parts,
 )
 from boardnet.formats.nnue import _find_arch as find_arch
-from boardnet.formats.torch_ckpt import atomic_write
 from boardnet.spec import ModelSpec, NetFile
 
 # Values per step: bounds the int64 temporaries (a few x 8 bytes per value) to tens of MiB.
@@ -220,34 +219,11 @@ def read_net(path: str | os.PathLike[str]) -> NetFile:
 def write_net(net: NetFile, path: str | os.PathLike[str]) -> None:
     """Write a quantized NetFile as a ``.nnue`` with LEB128-compressed FT tensors (bias, weight, PSQT), atomically."""
     path = Path(path)
-    arch_name = net.spec.config.get("arch")
-    if arch_name not in ARCHS:
-        raise FormatError(path, f"unknown nnue arch {arch_name!r}; expected one of {sorted(ARCHS)}", field="arch")
-    arch = ARCHS[arch_name]
-    default = HALFKP_DESCRIPTION if arch.psqt_buckets == 0 else NP_DESCRIPTION
-    desc = str(net.spec.meta.get("description", default)).encode("latin-1")
-    parts = [struct.pack("<III", arch.version, arch.header_hash, len(desc)), desc, struct.pack("<I", arch.ft_hash)]
-    for name, dt, shape in arch.blocks():
-        if name == "#hash":
-            parts.append(struct.pack("<I", arch.net_hash))
-            continue
-        if name not in net.state_dict:
-            raise FormatError(path, f"missing tensor {name}", field=name)
-        arr = net.state_dict[name].detach().cpu().numpy()
-        if tuple(arr.shape) != shape:
-            raise FormatError(path, f"shape {tuple(arr.shape)}; expected {shape}", field=name)
-        info = np.iinfo(dt)
-        if arr.size and (arr.min() < info.min or arr.max() > info.max):
-            raise FormatError(path, f"values {arr.min()}..{arr.max()} do not fit {dt.name}", field=name)
-        if name in _FT_TENSORS:
-            payload = encode(arr)
-            parts += [LEB128_MAGIC, struct.pack("<I", len(payload)), payload]
-        else:
-            parts.append(np.ascontiguousarray(arr.astype(dt)).tobytes())
 
-    def write(tmp: Path) -> None:
-        with open(tmp, "wb") as fh:
-            for p in parts:
-                fh.write(p)
+    def leb128_ft(name: str, arr: np.ndarray, dt: np.dtype) -> list[bytes]:
+        if name not in _FT_TENSORS:
+            return plain_tensor(name, arr, dt)
+        payload = encode(arr)
+        return [LEB128_MAGIC, struct.pack("<I", len(payload)), payload]
 
-    atomic_write(path, write)
+    write_parts(path, file_parts(net, path, leb128_ft))

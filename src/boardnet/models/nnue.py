@@ -68,6 +68,9 @@ class _SparseFT(nn.Module):
     """Feature transformer over sparse real indices: embedding-bag sums, never a dense 22,528-wide matmul."""
 
     fs: FeatureSet
+    fc0: nn.Linear
+    fc1: nn.Linear
+    fc2: nn.Linear
 
     def _init_ft(self, features: str, l1: int, psqt: int) -> None:
         self.features = features
@@ -126,6 +129,14 @@ class _SparseFT(nn.Module):
         counts = valid.sum(1)
         offsets = torch.cumsum(counts, 0) - counts
         return F.embedding_bag(rows[valid], table, offsets, mode="sum")
+
+    @torch.no_grad()
+    def clip_weights(self) -> None:
+        """Keep the quantized hidden/output weights (``fc0``, ``fc1``, ``fc2`` of every subclass) inside int8
+        (§8); call after every optimizer step."""
+        self.fc0.weight.clamp_(-HIDDEN_CLIP, HIDDEN_CLIP)
+        self.fc1.weight.clamp_(-HIDDEN_CLIP, HIDDEN_CLIP)
+        self.fc2.weight.clamp_(-OUT_CLIP, OUT_CLIP)
 
     def coalesced_ft(self) -> dict[str, torch.Tensor]:
         """FT tensors with virtual rows folded in (§6.5): ``ft_weight [num_real, L1]`` (+ ``ft_psqt``)."""
@@ -222,13 +233,6 @@ class NnueNet(_SparseFT):
         return y2 + y0[:, self.l2] + (psq[:, 0] - psq[:, 1]) / 2
 
     @torch.no_grad()
-    def clip_weights(self) -> None:
-        """Keep quantized hidden/output weights inside int8 (§8); call after every optimizer step."""
-        self.fc0.weight.clamp_(-HIDDEN_CLIP, HIDDEN_CLIP)
-        self.fc1.weight.clamp_(-HIDDEN_CLIP, HIDDEN_CLIP)
-        self.fc2.weight.clamp_(-OUT_CLIP, OUT_CLIP)
-
-    @torch.no_grad()
     def quantize(self, description: str | None = None) -> NetFile:
         """Integer tensors in ``.nnue`` layout (§8 scales), virtual rows coalesced, as ``read_net`` gives them."""
         ft = self.coalesced_ft()
@@ -302,13 +306,6 @@ class NnueHalfKP(_SparseFT):
         x = self.fc0(x).clamp(0, 1)
         x = self.fc1(x).clamp(0, 1)
         return self.fc2(x)[:, 0]
-
-    @torch.no_grad()
-    def clip_weights(self) -> None:
-        """Keep quantized hidden/output weights inside int8 (§8)."""
-        self.fc0.weight.clamp_(-HIDDEN_CLIP, HIDDEN_CLIP)
-        self.fc1.weight.clamp_(-HIDDEN_CLIP, HIDDEN_CLIP)
-        self.fc2.weight.clamp_(-OUT_CLIP, OUT_CLIP)
 
     @torch.no_grad()
     def quantize(self, description: str | None = None) -> NetFile:

@@ -5,12 +5,16 @@ When ``CI=true`` a missing fixture or a missing ``stockfish`` is a failure, neve
 
 from __future__ import annotations
 
+import gzip
 import os
+import random
 import shutil
 from pathlib import Path
 
+import chess
 import numpy as np
 import pytest
+import torch
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
@@ -56,3 +60,41 @@ def lc0_reference() -> dict[str, np.ndarray]:
     """maia-1300's lc0 reference data (planes, logits, q, d, legal moves)."""
     with np.load(fixture_path("lc0", "maia-1300.reference.npz")) as data:
         return {k: data[k] for k in data.files}
+
+
+def random_boards(n: int, seed: int = 0, plies: tuple[int, int] = (2, 120), quiet: bool = True) -> list[chess.Board]:
+    """``n`` boards (no move stack) after a random number of random legal moves in ``plies`` (inclusive);
+    ``quiet``: keep only positions that are not in check and not over."""
+    rng = random.Random(seed)
+    out: list[chess.Board] = []
+    while len(out) < n:
+        b = chess.Board()
+        for _ in range(rng.randint(*plies)):
+            moves = list(b.legal_moves)
+            if not moves:
+                break
+            b.push(rng.choice(moves))
+        if not quiet or not (b.is_check() or b.is_game_over()):
+            out.append(b.copy(stack=False))
+    return out
+
+
+def nnue_batch(boards: list[chess.Board], features: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """``indices [B, 2, 32]`` real indices (stm, nstm; -1 pad), ``bucket [B]``: the NNUE loader's batch layout."""
+    from boardnet.features import get_feature_set
+
+    fs = get_feature_set(features)
+    idx = torch.full((len(boards), 2, 32), -1, dtype=torch.int64)
+    for i, b in enumerate(boards):
+        for j, a in enumerate(fs.active_pair(b)):
+            idx[i, j, : len(a)] = torch.tensor(a)
+    return idx, torch.tensor([(len(b.piece_map()) - 1) // 4 for b in boards])
+
+
+@pytest.fixture(scope="module")
+def halfkp_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The fixture HalfKP net (``halfkp_rand_a.nnue.gz``) unpacked to a temporary ``.nnue``."""
+    out = tmp_path_factory.mktemp("nnue") / "halfkp.nnue"
+    with gzip.open(fixture_path("nnue", "halfkp_rand_a.nnue.gz"), "rb") as src, open(out, "wb") as dst:
+        shutil.copyfileobj(src, dst)
+    return out

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import random
 from collections import Counter
 
 import chess
@@ -14,20 +13,7 @@ from boardnet.errors import ConfigError
 from boardnet.features import get_feature_set
 from boardnet.features import halfka_v2_hm_factorized as hka_f
 from boardnet.features import halfkp_factorized as hkp_f
-
-
-def _boards(n: int, seed: int = 1) -> list[chess.Board]:
-    rng = random.Random(seed)
-    out = []
-    while len(out) < n:
-        b = chess.Board()
-        for _ in range(rng.randint(0, 150)):
-            moves = list(b.legal_moves)
-            if not moves:
-                break
-            b.push(rng.choice(moves))
-        out.append(b.copy(stack=False))
-    return out
+from tests.conftest import random_boards
 
 
 @pytest.mark.parametrize(("name", "real", "virtual", "hash_"), [
@@ -50,7 +36,7 @@ def test_factor_map_gives_board_virtual_features(name: str, module) -> None:
     """Gathering the factor map over the active real indices = nnue-pytorch's virtual features with values."""
     fs = get_feature_set(name)
     seen = set()
-    for b in _boards(150):
+    for b in random_boards(150, seed=1, plies=(0, 150), quiet=False):
         for persp in (chess.WHITE, chess.BLACK):
             real = fs.active_features(b, persp)
             got = Counter(int(v) - fs.num_real for v in fs.factor_map[real].ravel())
@@ -82,7 +68,7 @@ def test_coalesced_rows_give_same_sums(name: str) -> None:
     w = torch.randn(fs.num_rows, 8, dtype=torch.float64)
     folded = fs.coalesce(w)
     assert folded.shape == (fs.num_real, 8)
-    boards = _boards(20, seed=3)
+    boards = random_boards(20, seed=3, plies=(0, 150), quiet=False)
     idx = torch.full((len(boards), 64), -1, dtype=torch.int64)
     for i, b in enumerate(boards):
         a = fs.active_features(b, b.turn)

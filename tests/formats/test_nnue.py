@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import gzip
 import hashlib
-import shutil
 import struct
 import subprocess
 from pathlib import Path
@@ -18,17 +16,9 @@ from hypothesis import strategies as st
 from boardnet.convert import inspect_file as convert_inspect
 from boardnet.errors import BoardnetError, FormatError
 from boardnet.formats import nnue
-from tests.conftest import fixture_path, stockfish_binary
+from tests.conftest import stockfish_binary
 
 HALFKP_SHA = "102945fc30e3b993f6a0b99cf5706b404e111f08ced6adca482278b5e584b949"
-
-
-@pytest.fixture(scope="module")
-def halfkp_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("nnue") / "halfkp.nnue"
-    with gzip.open(fixture_path("nnue", "halfkp_rand_a.nnue.gz"), "rb") as src, open(out, "wb") as dst:
-        shutil.copyfileobj(src, dst)
-    return out
 
 
 def test_spec_hashes() -> None:

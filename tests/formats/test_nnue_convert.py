@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import gzip
-import random
-import shutil
 from pathlib import Path
 
 import chess
@@ -19,39 +16,7 @@ from boardnet.formats import nnue
 from boardnet.formats.torch_ckpt import read_pt
 from boardnet.models import load_net
 from boardnet.models.nnue import dequantize
-from tests.conftest import fixture_path
-
-
-@pytest.fixture(scope="module")
-def halfkp_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("nnue") / "halfkp.nnue"
-    with gzip.open(fixture_path("nnue", "halfkp_rand_a.nnue.gz"), "rb") as src, open(out, "wb") as dst:
-        shutil.copyfileobj(src, dst)
-    return out
-
-
-def _boards(n: int, seed: int) -> list[chess.Board]:
-    rng = random.Random(seed)
-    out = []
-    while len(out) < n:
-        b = chess.Board()
-        for _ in range(rng.randint(2, 100)):
-            moves = list(b.legal_moves)
-            if not moves:
-                break
-            b.push(rng.choice(moves))
-        if not b.is_check():
-            out.append(b.copy(stack=False))
-    return out
-
-
-def _batch(boards: list[chess.Board], features: str) -> tuple[torch.Tensor, torch.Tensor]:
-    fs = get_feature_set(features)
-    idx = torch.full((len(boards), 2, 32), -1, dtype=torch.int64)
-    for i, b in enumerate(boards):
-        for j, a in enumerate(fs.active_pair(b)):
-            idx[i, j, : len(a)] = torch.tensor(a)
-    return idx, torch.tensor([(len(b.piece_map()) - 1) // 4 for b in boards])
+from tests.conftest import nnue_batch, random_boards
 
 
 def test_nnue_to_factorized_pt_and_back(halfkp_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
@@ -61,7 +26,7 @@ def test_nnue_to_factorized_pt_and_back(halfkp_file: Path, tmp_path: Path, capsy
     assert net.spec.family == "nnue_halfkp" and net.spec.config["features"] == "HalfKP^"
     assert net.state_dict["ft_weight"].shape == (41728, 256) and not net.state_dict["ft_weight"][41024:].any()
     model = load_net(net)
-    idx, bucket = _batch(_boards(20, 1), "HalfKP")
+    idx, bucket = nnue_batch(random_boards(20, 1), "HalfKP")
     with torch.no_grad():
         assert torch.equal(model(idx, bucket), dequantize(nnue.read_net(halfkp_file))(idx, bucket))
     back = tmp_path / "back.nnue"
@@ -135,8 +100,8 @@ def test_read_nnue_pytorch_ckpt(tmp_path: Path, capsys: pytest.CaptureFixture) -
     net = nnue.read_nnue_pytorch(ckpt)
     assert net.spec.config["features"] == "HalfKAv2_hm^"
     model = load_net(net)
-    boards = _boards(12, 2)
-    idx, bucket = _batch(boards, "HalfKAv2_hm")
+    boards = random_boards(12, 2)
+    idx, bucket = nnue_batch(boards, "HalfKAv2_hm")
     with torch.no_grad():
         ours = model(idx, bucket).double()
     ref = _np_forward(sd, boards)

@@ -3,7 +3,6 @@ evaluation boardnet's integer evaluator predicts."""
 
 from __future__ import annotations
 
-import random
 import re
 import subprocess
 from pathlib import Path
@@ -16,24 +15,9 @@ from boardnet.features.halfka_v2_hm import sparse_batch
 from boardnet.formats import nnue
 from boardnet.models.nnue import NnueNet
 from boardnet.nnue_eval import evaluate
-from tests.conftest import stockfish_binary
+from tests.conftest import random_boards, stockfish_binary
 
 VALUES = {chess.PAWN: 1, chess.KNIGHT: 3, chess.BISHOP: 3, chess.ROOK: 5, chess.QUEEN: 9, chess.KING: 0}
-
-
-def _positions(n: int, seed: int = 0) -> list[chess.Board]:
-    rng = random.Random(seed)
-    out: list[chess.Board] = []
-    while len(out) < n:
-        b = chess.Board()
-        for _ in range(rng.randint(4, 120)):
-            moves = list(b.legal_moves)
-            if not moves or b.is_game_over():
-                break
-            b.push(rng.choice(moves))
-        if not b.is_check() and not b.is_game_over():
-            out.append(b.copy(stack=False))
-    return out
 
 
 def _material(b: chess.Board) -> float:
@@ -54,7 +38,7 @@ def _sf_printed(path: Path, boards: list[chess.Board]) -> list[str]:
 @pytest.mark.slow
 def test_trained_net_loads_in_stockfish_with_predicted_evals(tmp_path: Path) -> None:
     torch.manual_seed(0)
-    boards = _positions(60)
+    boards = random_boards(60)
     idx, bucket = sparse_batch(boards)
     x, bk = torch.tensor(idx), torch.tensor(bucket)
     target = torch.tensor([_material(b) for b in boards])

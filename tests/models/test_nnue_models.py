@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import gzip
-import random
-import shutil
 import subprocess
 from pathlib import Path
 
-import chess
 import pytest
 import torch
 
@@ -20,41 +16,7 @@ from boardnet.models import build_from_spec
 from boardnet.models.nnue import NnueHalfKP, NnueNet, dequantize
 from boardnet.nnue_eval import evaluate
 from boardnet.spec import NetFile
-from tests.conftest import fixture_path, stockfish_binary
-
-
-def _boards(n: int, seed: int = 0) -> list[chess.Board]:
-    rng = random.Random(seed)
-    out: list[chess.Board] = []
-    while len(out) < n:
-        b = chess.Board()
-        for _ in range(rng.randint(2, 120)):
-            moves = list(b.legal_moves)
-            if not moves:
-                break
-            b.push(rng.choice(moves))
-        if not b.is_check() and not b.is_game_over():
-            out.append(b.copy(stack=False))
-    return out
-
-
-def _batch(boards: list[chess.Board], features: str) -> tuple[torch.Tensor, torch.Tensor]:
-    """``indices [B,2,32]`` real indices (stm, nstm), ``bucket [B]`` — the loader's batch layout."""
-    fs = get_feature_set(features)
-    idx = torch.full((len(boards), 2, 32), -1, dtype=torch.int64)
-    for i, b in enumerate(boards):
-        for j, a in enumerate(fs.active_pair(b)):
-            idx[i, j, : len(a)] = torch.tensor(a)
-    bucket = torch.tensor([(len(b.piece_map()) - 1) // 4 for b in boards])
-    return idx, bucket
-
-
-@pytest.fixture(scope="module")
-def halfkp_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("nnue") / "halfkp.nnue"
-    with gzip.open(fixture_path("nnue", "halfkp_rand_a.nnue.gz"), "rb") as src, open(out, "wb") as dst:
-        shutil.copyfileobj(src, dst)
-    return out
+from tests.conftest import nnue_batch, random_boards, stockfish_binary
 
 
 @pytest.mark.parametrize(("cls", "features", "plain"), [(NnueHalfKP, "HalfKP^", "HalfKP"),
@@ -66,8 +28,8 @@ def test_factorized_model_and_exported_plain_model_agree(cls, features: str, pla
         for p in model.parameters():
             p.add_(torch.randn_like(p) * 0.05)
     assert model.ft_weight.shape[0] == get_feature_set(features).num_rows
-    boards = _boards(40)
-    idx, bucket = _batch(boards, plain)
+    boards = random_boards(40)
+    idx, bucket = nnue_batch(boards, plain)
     with torch.no_grad():
         ref = model(idx, bucket)
         no_factors = model.coalesced()
@@ -88,8 +50,8 @@ def test_factorized_model_and_exported_plain_model_agree(cls, features: str, pla
 
 def test_halfkp_fixture_dequantize_quantize_byte_exact(halfkp_file: Path, tmp_path: Path) -> None:
     q = nnue.read_net(halfkp_file)
-    boards = _boards(30, seed=5)
-    idx, bucket = _batch(boards, "HalfKP")
+    boards = random_boards(30, seed=5)
+    idx, bucket = nnue_batch(boards, "HalfKP")
     outs = []
     for features in ("HalfKP", "HalfKP^"):
         model = dequantize(q, features)
@@ -128,8 +90,8 @@ def test_sf15_1_net_dequantize_quantize_byte_exact(tmp_path: Path) -> None:
     out = tmp_path / "rt.nnue"
     nnue.write_net(model.quantize(), out)
     assert out.read_bytes() == exported.read_bytes()
-    boards = _boards(20, seed=7)
-    idx, bucket = _batch(boards, "HalfKAv2_hm")
+    boards = random_boards(20, seed=7)
+    idx, bucket = nnue_batch(boards, "HalfKAv2_hm")
     with torch.no_grad():
         flt = model(idx, bucket).double() * 600
     raw = torch.tensor([evaluate(q, b).raw for b in boards], dtype=torch.float64)
@@ -145,7 +107,7 @@ def test_large_batch_fold_path_equals_gather_path(cls, features: str, plain: str
     model = cls(features=features, **kw)
     with torch.no_grad():
         model.ft_weight.add_(torch.randn_like(model.ft_weight) * 0.05)
-    idx, bucket = _batch(_boards(40, seed=9), plain)
+    idx, bucket = nnue_batch(random_boards(40, seed=9), plain)
     reps = 1 + get_feature_set(features).num_real // idx[:, :, :30].numel()  # enough rows for the fold path
     grads, outs = [], []
     for n in (1, reps):

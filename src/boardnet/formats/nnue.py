@@ -13,6 +13,7 @@ import struct
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import torch
@@ -129,33 +130,37 @@ def _find_arch(path: Path, version: int, header_hash: int) -> Arch:
                       field="header hash")
 
 
+def read_preamble(fh: BinaryIO, path: Path, size: int) -> tuple[Arch, str, int]:
+    """Header (version, hash, description) -> (arch, description, offset of the FT hash)."""
+    head = fh.read(12)
+    if len(head) < 12:
+        raise FormatError(path, f"file is {size} bytes; a .nnue header needs 12", offset=len(head), field="header")
+    version, header_hash, n = struct.unpack("<III", head)
+    arch = _find_arch(path, version, header_hash)
+    if n > MAX_DESCRIPTION:
+        raise FormatError(path, f"description length {n} exceeds {MAX_DESCRIPTION}", offset=8,
+                          field="description length")
+    raw = fh.read(n)
+    if len(raw) < n:
+        raise FormatError(path, f"truncated description: {len(raw)} of {n} bytes", offset=12 + len(raw),
+                          field="description")
+    return arch, raw.decode("latin-1"), 12 + n
+
+
 def read_header(path: str | os.PathLike[str]) -> tuple[Arch, str, int]:
     """Validate header and exact file size; returns (arch, description, offset of the FT hash)."""
     path = Path(path)
     size = path.stat().st_size
     with open(path, "rb") as fh:
-        head = fh.read(12)
-        if len(head) < 12:
-            raise FormatError(path, f"file is {size} bytes; a .nnue header needs 12", offset=len(head),
-                              field="header")
-        version, header_hash, n = struct.unpack("<III", head)
-        arch = _find_arch(path, version, header_hash)
-        if n > MAX_DESCRIPTION:
-            raise FormatError(path, f"description length {n} exceeds {MAX_DESCRIPTION}", offset=8,
-                              field="description length")
-        raw = fh.read(n)
-        if len(raw) < n:
-            raise FormatError(path, f"truncated description: {len(raw)} of {n} bytes", offset=12 + len(raw),
-                              field="description")
-        fh.seek(12 + n)
+        arch, desc, ft_at = read_preamble(fh, path, size)
         if fh.read(len(LEB128_MAGIC) + 4)[4:] == LEB128_MAGIC:
             # §5 compressed FT: the size varies; formats.nnue_leb128.read_net validates the body
-            return arch, raw.decode("latin-1"), 12 + n
-    expected = 12 + n + arch.body_size()
+            return arch, desc, ft_at
+    expected = ft_at + arch.body_size()
     if size != expected:
-        raise FormatError(path, f"file is {size} bytes; {arch.name} with a {n}-byte description needs {expected}",
-                          offset=min(size, expected), field="file size")
-    return arch, raw.decode("latin-1"), 12 + n
+        raise FormatError(path, f"file is {size} bytes; {arch.name} with a {ft_at - 12}-byte description needs "
+                          f"{expected}", offset=min(size, expected), field="file size")
+    return arch, desc, ft_at
 
 
 def read_net(path: str | os.PathLike[str], features: str | None = None) -> NetFile:

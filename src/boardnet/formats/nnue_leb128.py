@@ -24,9 +24,9 @@ from boardnet.formats.nnue import (
     Arch,
     file_parts,
     plain_tensor,
+    read_preamble,
     write_parts,
 )
-from boardnet.formats.nnue import _find_arch as find_arch
 from boardnet.spec import ModelSpec, NetFile
 
 # Values per step: bounds the int64 temporaries (a few x 8 bytes per value) to tens of MiB.
@@ -111,23 +111,6 @@ def decode(buf: np.ndarray, count: int, dtype: np.dtype, *, path: Path, offset: 
     return out
 
 
-def _read_preamble(fh, path: Path, size: int) -> tuple[Arch, str, int]:
-    """Header (version, hash, description) -> (arch, description, offset of the FT hash)."""
-    head = fh.read(12)
-    if len(head) < 12:
-        raise FormatError(path, f"file is {size} bytes; a .nnue header needs 12", offset=len(head), field="header")
-    version, header_hash, n = struct.unpack("<III", head)
-    arch = find_arch(path, version, header_hash)
-    if n > MAX_DESCRIPTION:
-        raise FormatError(path, f"description length {n} exceeds {MAX_DESCRIPTION}", offset=8,
-                          field="description length")
-    raw = fh.read(n)
-    if len(raw) < n:
-        raise FormatError(path, f"truncated description: {len(raw)} of {n} bytes", offset=12 + len(raw),
-                          field="description")
-    return arch, raw.decode("latin-1"), 12 + n
-
-
 def is_compressed(path: str | os.PathLike[str]) -> bool:
     """Whether the FT bias of this ``.nnue`` file starts with the LEB128 magic (False on any unreadable header)."""
     try:
@@ -162,7 +145,7 @@ def read_net(path: str | os.PathLike[str]) -> NetFile:
     path = Path(path)
     size = path.stat().st_size
     with open(path, "rb") as fh:
-        arch, description, off = _read_preamble(fh, path, size)
+        arch, description, off = read_preamble(fh, path, size)
     bound = max_file_size(arch, off - 12)
     if size > bound:
         raise FormatError(path, f"file is {size} bytes; a compressed {arch.name} is at most {bound}",

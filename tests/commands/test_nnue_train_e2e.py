@@ -12,8 +12,8 @@ import pytest
 from boardnet.formats import nnue
 from boardnet.nnue_eval import evaluate
 from boardnet.train.checkpoint import list_checkpoints
-from tests.conftest import stockfish_binary
-from tests.models.test_nnue import _positions, _sf_printed
+from tests.conftest import random_boards, stockfish_binary
+from tests.models.test_nnue import _sf_printed
 
 
 def _cli(*args: str, timeout: int = 600) -> subprocess.CompletedProcess:
@@ -25,7 +25,7 @@ def _cli(*args: str, timeout: int = 600) -> subprocess.CompletedProcess:
 @pytest.mark.slow
 def test_label_train_convert_stockfish(tmp_path: Path) -> None:
     engine = stockfish_binary()
-    boards = _positions(300, seed=4)
+    boards = random_boards(300, seed=4)
     (tmp_path / "pos.txt").write_text("\n".join(b.fen() for b in boards) + "\n")
     r = _cli("nnue", "label", str(tmp_path / "pos.txt"), "-o", str(tmp_path / "train.bin"), "--depth", "2",
              "--engine", engine)

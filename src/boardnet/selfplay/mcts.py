@@ -2,8 +2,9 @@
 
 Layout (why): each tree lives in preallocated numpy arrays indexed ``[game, node, action]`` (edge statistics
 ``N`` visits, ``W`` value sums, ``P`` priors, ``child`` node index or -1, ``legal`` mask), so one selection step
-for all games is a handful of vectorised numpy ops (gather rows, score ``Q + U``, argmax) instead of a Python
-loop over child objects, and backup is one ``np.add.at``. Games in parallel fill the net's batch exactly (no
+for all games is one compiled (numba) loop over the games' rows (score ``Q + U`` in float32, first argmax) instead
+of Python child objects, and backup walks each game's path in the same kernel style. Games in parallel fill the
+net's batch exactly (no
 virtual loss, so the search is the reference algorithm per game). Values are from the view of the side to move
 at the node owning the edge; the backup negates per ply (spec alphazero.md §5).
 """
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from numba import njit
 
 from boardnet.games.gomoku import Gomoku
 
@@ -127,6 +129,8 @@ def search(forest: Forest, games: np.ndarray, boards: np.ndarray, last: np.ndarr
     if n == 0:
         return
     root_count = (boards[:, :A] != 0).sum(axis=1)
+    root_mover = np.where(root_count % 2 == 0, 1, 2).astype(np.int8)
+    c_puct = np.float32(cfg.c_puct)  # numpy's float32 arithmetic of the reference formula
     path_nodes = np.zeros((n, A + 1), np.int64)  # only [:depth] of a row is read
     path_acts = np.zeros((n, A + 1), np.int64)
     for _ in range(cfg.playouts):
@@ -136,38 +140,8 @@ def search(forest: Forest, games: np.ndarray, boards: np.ndarray, last: np.ndarr
         lm = last.copy()
         cur = np.zeros(n, np.int64)
         depth = np.zeros(n, np.int64)
-        # Descend all trees in lock-step: the rows still descending all sit at the same depth `level`, so their
-        # state is kept compacted (rows, gi, nd, mover) instead of re-gathered from full-size arrays each level.
-        rows = np.nonzero(forest.expanded[g_idx, 0] & np.isnan(forest.terminal[g_idx, 0]))[0]
-        gi, nd = g_idx[rows], np.zeros(len(rows), np.int64)
-        mover = np.where(root_count[rows] % 2 == 0, 1, 2).astype(np.int8)
-        level = 0
-        while len(rows):
-            Nrow = forest.N[gi, nd]
-            q = forest.W[gi, nd] / np.maximum(Nrow, 1.0)  # W is 0 on unvisited edges: Q = 0 there
-            u = cfg.c_puct * forest.P[gi, nd] * np.sqrt(forest.visits[gi, nd])[:, None] / (1.0 + Nrow)
-            act = np.where(forest.legal[gi, nd], q + u, -np.inf).argmax(axis=1)
-            path_nodes[rows, level] = nd
-            path_acts[rows, level] = act
-            b[rows, act] = mover
-            lm[rows] = act
-            nxt = forest.child[gi, nd, act].astype(np.int64)
-            new = nxt < 0
-            if new.any():
-                gn = gi[new]  # one row per game: no repeated index in these updates
-                slots = forest.size[gn].copy()
-                forest.size[gn] += 1
-                forest.child[gn, nd[new], act[new]] = slots
-                nxt[new] = slots
-            level += 1
-            stop = new | ~np.isnan(forest.terminal[gi, nxt])
-            if stop.any():
-                cur[rows[stop]] = nxt[stop]
-                depth[rows[stop]] = level
-                keep = ~stop
-                rows, gi, nd, mover = rows[keep], gi[keep], nxt[keep], 3 - mover[keep]
-            else:
-                nd, mover = nxt, 3 - mover
+        _descend(forest.N, forest.W, forest.P, forest.child, forest.legal, forest.visits, forest.expanded,
+                 forest.terminal, forest.size, g_idx, root_mover, c_puct, b, lm, path_nodes, path_acts, cur, depth)
         # Leaves: terminal (known or newly found) or unexpanded -> value for the side to move at the leaf.
         gl = g_idx
         value = np.zeros(n, np.float32)
@@ -195,17 +169,70 @@ def search(forest: Forest, games: np.ndarray, boards: np.ndarray, last: np.ndarr
                 forest.expanded[gl[ei], cur[ei]] = True
                 value[ei] = v
         # Backup: edge at depth d gets value * (-1)^(L - d) (its owner is L - d plies before the leaf).
-        forest.visits[gl, cur] += 1
-        # Each (game, node) appears once (one path per game, no node twice on a path): plain fancy `+=` is exact.
-        L = depth
-        dmask = np.arange(int(L.max()))[None, :] < L[:, None]
-        if dmask.any():
-            rr, dd = np.nonzero(dmask)
-            sign = np.where((L[rr] - dd) % 2 == 1, -1.0, 1.0).astype(np.float32)
-            gg, nn, aa = gl[rr], path_nodes[rr, dd], path_acts[rr, dd]
-            forest.N[gg, nn, aa] += 1.0
-            forest.W[gg, nn, aa] += sign * value[rr]
-            forest.visits[gg, nn] += 1.0
+        _backup(forest.N, forest.W, forest.visits, g_idx, cur, depth, path_nodes, path_acts, value)
+
+
+@njit(cache=True, nogil=True)
+def _descend(N, W, P, child, legal, visits, expanded, terminal, size, g_idx, root_mover, c_puct,  # noqa: ANN001
+             b, lm, path_nodes, path_acts, cur, depth) -> None:
+    """Select one path per game ``g_idx[r]`` from the root by PUCT (reference arithmetic: float32
+    ``W / max(N, 1) + c * P * sqrt(visits) / (1 + N)``, first maximum) until a new edge or a terminal node;
+    plays the moves into ``b[r]``/``lm[r]``, allocates the new node, records the path, sets ``cur``/``depth``.
+    Rows whose root is unexpanded or terminal keep ``cur = depth = 0``."""
+    one = np.float32(1.0)
+    for r in range(g_idx.shape[0]):
+        g = g_idx[r]
+        if not expanded[g, 0] or not np.isnan(terminal[g, 0]):
+            continue
+        nd = 0
+        mover = root_mover[r]
+        level = 0
+        while True:
+            sq = np.sqrt(visits[g, nd])
+            best = -np.inf
+            act = 0
+            for a in range(N.shape[2]):
+                if legal[g, nd, a]:
+                    n_a = N[g, nd, a]
+                    score = W[g, nd, a] / max(n_a, one) + c_puct * P[g, nd, a] * sq / (one + n_a)
+                    if score > best:
+                        best = score
+                        act = a
+            path_nodes[r, level] = nd
+            path_acts[r, level] = act
+            b[r, act] = mover
+            lm[r] = act
+            nxt = child[g, nd, act]
+            level += 1
+            if nxt < 0:
+                nxt = size[g]
+                size[g] += 1
+                child[g, nd, act] = nxt
+                cur[r] = nxt
+                depth[r] = level
+                break
+            if not np.isnan(terminal[g, nxt]):
+                cur[r] = nxt
+                depth[r] = level
+                break
+            nd = nxt
+            mover = 3 - mover
+
+
+@njit(cache=True, nogil=True)
+def _backup(N, W, visits, g_idx, cur, depth, path_nodes, path_acts, value) -> None:  # noqa: ANN001
+    """Add one visit along each row's path: the edge at depth ``d`` of a path of length ``L`` gets
+    ``value * (-1)^(L - d)`` (its owner moved ``L - d`` plies before the leaf); node visit counts + 1."""
+    for r in range(g_idx.shape[0]):
+        g = g_idx[r]
+        visits[g, cur[r]] += 1
+        L = depth[r]
+        for d in range(L):
+            nd, a = path_nodes[r, d], path_acts[r, d]
+            sign = np.float32(-1.0) if (L - d) % 2 == 1 else np.float32(1.0)
+            N[g, nd, a] += 1
+            W[g, nd, a] += sign * value[r]
+            visits[g, nd] += 1
 
 
 def visit_policy(forest: Forest, games: np.ndarray, temperature: float) -> np.ndarray:

@@ -1,7 +1,7 @@
 """.binpack read/write throughput, with the same positions read from ``.bin`` as the same-run baseline.
 
 Writes random-game positions (or reads the ``.binpack`` given) with ``write_binpack``, times
-``read_binpack`` (movetext decoding + vectorized ``.bin`` record packing) and ``read_bin`` of the same
+``read_binpack`` (the compiled chunk decoder, and its Python reader for comparison) and ``read_bin`` of the same
 positions written as ``.bin``, and prints positions/s, bytes/position and the ratio. With ``--binpack FILE``
 (e.g. nnue-pytorch's ``.pgo/small.binpack``, written by Stockfish's tools) it also checks that every position
 is valid, every move legal, and that re-encoding all positions reproduces the file byte for byte.
@@ -56,9 +56,13 @@ def main() -> None:
             legal = all(b.is_valid() and (m is None or b.is_legal(m)) for b, _, m, _, _ in entries)
             same = encoded == pack.read_bytes()
             print(f"{pack}: {len(entries)} positions, all valid and legal: {legal}; re-encoded identical: {same}")
+        read_binpack(pack)  # warm-up: loads the compiled kernel
         t0 = time.perf_counter()
         recs = read_binpack(pack)
         t_read = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        read_binpack(pack, compiled=False)
+        t_python = time.perf_counter() - t0
         binf = Path(tmp) / "d.bin"
         write_bin(binf, entries)
         t0 = time.perf_counter()
@@ -67,7 +71,8 @@ def main() -> None:
         size = pack.stat().st_size
     n = len(recs)
     print(f"positions: {n}, binpack {size} bytes = {size / n:.2f} B/position (.bin: 40)")
-    print(f"read_binpack: {n / t_read:,.0f} pos/s; write (encode_binpack): {n / t_write:,.0f} pos/s")
+    print(f"read_binpack: {n / t_read:,.0f} pos/s (compiled kernel); Python reader {n / t_python:,.0f} pos/s "
+          f"({t_python / t_read:.0f}x slower); write (encode_binpack): {n / t_write:,.0f} pos/s")
     print(f"baseline read_bin of the same positions: {n / t_bin:,.0f} pos/s; "
           f"binpack/bin read speed ratio {t_bin / t_read:.3f}")
 

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from boardnet.data.nnue_bin import decode_records, encode_move, pack_sfen
 from boardnet.data.nnue_binpack import (
     BinpackStats,
+    chunk_offsets,
     encode_binpack,
     iter_entries,
     pack_sfens,
@@ -282,3 +283,21 @@ def test_nnue_data_reads_binpack(tmp_path: Path) -> None:
     assert batch["indices"].shape == (64, 2, 32)
     assert np.isin(batch["score"].numpy(), [s for _, s, *_ in entries]).all()
     assert len(src.validation_batches()[0]["bucket"]) == min(len(entries), cfg.validation_size)
+
+
+def test_nnue_data_streams_binpack_chunks(tmp_path: Path) -> None:
+    """Each .binpack chunk is one training chunk, decoded on demand: one epoch serves every position once."""
+    entries = random_games(8, seed=6)
+    path = tmp_path / "s.binpack"
+    write_binpack(path, entries, chunk_size=300)
+    n_chunks = len(chunk_offsets(path))
+    assert n_chunks > 3
+    ctx = TrainContext(cfg=None, run_dir=tmp_path, device="cpu")
+    cfg = NnueData.Config(type="nnue", paths=[str(path)], skip_in_check=False, skip_captures=False,
+                          early_ply_skip=0, num_workers=0, validation_path=str(path), validation_size=50)
+    src = NnueData(cfg, ctx)
+    assert len(src.chunks) == n_chunks
+    served = np.concatenate([src.next_batch(len(entries) // 4)["score"].numpy() for _ in range(4)])
+    assert sorted(served.tolist()) == sorted(float(s) for _, s, *_ in entries)
+    val = src.validation_batches()[0]
+    assert val["score"].numpy().tolist() == [float(s) for _, s, *_ in entries[:50]]

@@ -42,6 +42,7 @@ import struct
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import chess
 import numpy as np
@@ -414,33 +415,74 @@ class BinpackStats:
         return f"{self.positions} positions in {self.stems} move chains, {self.chunks} chunks"
 
 
-def iter_chunks(path: str | os.PathLike[str]) -> Iterator[tuple[int, bytes]]:
-    """``(file offset of the chunk data, data)`` of every chunk; FormatError on a bad header or size."""
+def _chunk_size_at(f: BinaryIO, path: Path, offset: int) -> int | None:
+    """Validated data size of the chunk whose header starts at ``offset`` (file positioned there), None at EOF."""
+    head = f.read(CHUNK_HEADER)
+    if not head:
+        return None
+    if len(head) < CHUNK_HEADER:
+        raise FormatError(path, f"truncated chunk header ({len(head)} of 8 bytes)", offset=offset)
+    if head[:4] != MAGIC:
+        raise FormatError(path, f"bad chunk magic {head[:4]!r}; expected {MAGIC!r}", offset=offset)
+    size = int.from_bytes(head[4:], "little")
+    if size > MAX_CHUNK:
+        raise FormatError(path, f"chunk size {size} > {MAX_CHUNK}", offset=offset + 4, field="chunk_size")
+    return size
+
+
+def _open(path: str | os.PathLike[str]) -> tuple[Path, BinaryIO]:
     p = Path(path)
     try:
-        f = open(p, "rb")  # noqa: SIM115 (closed below; a generator cannot use a with-block across yields safely)
+        return p, open(p, "rb")  # noqa: SIM115 (callers close it)
     except FileNotFoundError:
         raise FormatError(p, "no such file") from None
+
+
+def _chunk_data(f: BinaryIO, path: Path, offset: int, size: int) -> bytes:
+    data = f.read(size)
+    if len(data) < size:
+        raise FormatError(path, f"truncated chunk: {len(data)} of {size} bytes", offset=offset + CHUNK_HEADER + len(data))
+    return data
+
+
+def iter_chunks(path: str | os.PathLike[str]) -> Iterator[tuple[int, bytes]]:
+    """``(file offset of the chunk data, data)`` of every chunk; FormatError on a bad header or size."""
+    p, f = _open(path)
     with f:
         offset = 0
-        while True:
-            head = f.read(CHUNK_HEADER)
-            if not head:
-                return
-            if len(head) < CHUNK_HEADER:
-                raise FormatError(p, f"truncated chunk header ({len(head)} of 8 bytes)", offset=offset)
-            if head[:4] != MAGIC:
-                raise FormatError(p, f"bad chunk magic {head[:4]!r}; expected {MAGIC!r}", offset=offset)
-            size = int.from_bytes(head[4:], "little")
-            if size > MAX_CHUNK:
-                raise FormatError(p, f"chunk size {size} > {MAX_CHUNK}", offset=offset + 4, field="chunk_size")
-            data = f.read(size)
-            if len(data) < size:
-                raise FormatError(
-                    p, f"truncated chunk: {len(data)} of {size} bytes", offset=offset + CHUNK_HEADER + len(data)
-                )
-            yield offset + CHUNK_HEADER, data
+        while (size := _chunk_size_at(f, p, offset)) is not None:
+            yield offset + CHUNK_HEADER, _chunk_data(f, p, offset, size)
             offset += CHUNK_HEADER + size
+
+
+def chunk_offsets(path: str | os.PathLike[str]) -> list[int]:
+    """File offsets of every chunk header, from the headers alone (seeks over the data; sizes validated)."""
+    p, f = _open(path)
+    end = p.stat().st_size
+    out = []
+    with f:
+        offset = 0
+        while (size := _chunk_size_at(f, p, offset)) is not None:
+            if offset + CHUNK_HEADER + size > end:
+                raise FormatError(p, f"truncated chunk: {end - offset - CHUNK_HEADER} of {size} bytes", offset=end)
+            out.append(offset)
+            offset += CHUNK_HEADER + size
+            f.seek(offset)
+    return out
+
+
+def read_chunk(path: str | os.PathLike[str], offset: int, stats: BinpackStats | None = None) -> np.ndarray:
+    """``RECORD_DTYPE`` records of the one chunk whose header is at file ``offset`` (see :func:`chunk_offsets`)."""
+    p, f = _open(path)
+    with f:
+        f.seek(offset)
+        size = _chunk_size_at(f, p, offset)
+        if size is None:
+            raise FormatError(p, "no chunk at this offset (end of file)", offset=offset)
+        data = _chunk_data(f, p, offset, size)
+    stats = stats if stats is not None else BinpackStats()
+    stats.chunks += 1
+    return _decode_chunk(p, offset + CHUNK_HEADER, data, stats)
 
 
 def iter_entries(

@@ -26,7 +26,7 @@ from pydantic import Field
 from boardnet.config import ComponentConfig
 from boardnet.data.base import DataSource
 from boardnet.data.nnue_bin import Decoded, count_records, decode_records, read_raw
-from boardnet.data.nnue_binpack import BinpackStats, read_binpack
+from boardnet.data.nnue_binpack import chunk_offsets, read_chunk
 from boardnet.data.nnue_features import in_check, sparse_batch
 from boardnet.data.nnue_text import TEXT_SUFFIXES, read_text
 from boardnet.errors import FormatError
@@ -85,16 +85,38 @@ def is_binpack(path: str) -> bool:
     return path.lower().endswith(".binpack")
 
 
+# ``count`` of a training chunk that is one whole ``.binpack`` chunk; its ``start`` is the chunk's file offset
+BINPACK_CHUNK = -1
+
+
 def read_records(
     path: str, start: int = 0, count: int | None = None, *, skip_bad: bool = False
 ) -> np.ndarray:
-    """Raw records of a ``.bin`` or text file (text: good lines only, parsed and cached)."""
-    if is_text(path) or is_binpack(path):
+    """Raw records ``start .. start+count`` of a ``.bin``, text (good lines only, parsed and cached) or
+    ``.binpack`` file; ``count == BINPACK_CHUNK``: the ``.binpack`` chunk at file offset ``start``."""
+    if is_binpack(path):
+        return _binpack_records(path, start, count)
+    if is_text(path):
         if path not in _TEXT_CACHE:
-            _TEXT_CACHE[path] = read_binpack(path) if is_binpack(path) else read_text(path)[0]
+            _TEXT_CACHE[path] = read_text(path)[0]
         arr = _TEXT_CACHE[path]
         return arr[start : len(arr) if count is None else start + count]
     return read_raw(path, start, count, skip_bad=skip_bad)
+
+
+def _binpack_records(path: str, start: int, count: int | None) -> np.ndarray:
+    """One ``.binpack`` chunk (``count == BINPACK_CHUNK``), else positions ``start .. start+count`` in file
+    order, decoding chunks from the first one only until that many are read."""
+    if count == BINPACK_CHUNK:
+        return read_chunk(path, start)
+    parts, have = [], 0
+    for offset in chunk_offsets(path):
+        if count is not None and have >= start + count:
+            break
+        parts.append(read_chunk(path, offset))
+        have += len(parts[-1])
+    arr = np.concatenate(parts) if parts else read_chunk(path, 0)
+    return arr[start : len(arr) if count is None else start + count]
 
 
 def load_positions(
@@ -156,7 +178,8 @@ class ChunkStream(torch.utils.data.IterableDataset):
         path, start, count = chunk
         rng = np.random.default_rng([self.seed, epoch, j, self.rank])
         raw = read_records(path, start, count, skip_bad=self.skip_bad)
-        dec, _ = decode_records(raw, path=path, first_index=start, skip_bad=self.skip_bad)
+        first = 0 if count == BINPACK_CHUNK else start  # record index for error messages
+        dec, _ = decode_records(raw, path=path, first_index=first, skip_bad=self.skip_bad)
         kept = np.flatnonzero(keep_mask(dec, self.filters, rng))
         batch = to_batch(dec, self.features, kept[rng.permutation(len(kept))])  # shuffled kept records
         batch["epoch"] = np.array([epoch, j + 1], dtype=np.int64)  # position marker for resuming
@@ -196,12 +219,14 @@ class NnueData(DataSource):
         for path in cfg.paths:
             try:
                 if is_binpack(path):
-                    bstats = BinpackStats()
-                    _TEXT_CACHE[path] = arr = read_binpack(path, bstats)
-                    n = len(arr)
+                    # streamed: each .binpack chunk (~400k positions for Stockfish's 1 MiB chunks) is one
+                    # training chunk (shuffle window), decoded when its turn comes
+                    offsets = chunk_offsets(path)
+                    self.chunks += [(path, offset, BINPACK_CHUNK) for offset in offsets]
                     if ctx.is_main:
-                        print(f"{path}: {bstats.summary()}")
-                elif is_text(path):
+                        print(f"{path}: {len(offsets)} binpack chunks, streamed")
+                    continue
+                if is_text(path):
                     arr, tstats = read_text(path)
                     _TEXT_CACHE[path] = arr
                     n = len(arr)

@@ -147,6 +147,15 @@ def read_preamble(fh: BinaryIO, path: Path, size: int) -> tuple[Arch, str, int]:
     return arch, raw.decode("latin-1"), 12 + n
 
 
+def check_ft_hash(path: Path, data: np.ndarray, arch: Arch, off: int) -> None:
+    """The feature-transformer hash (first uint32 of ``data``, the body from file offset ``off``) must be the
+    arch's."""
+    (ft_hash,) = struct.unpack_from("<I", data, 0)
+    if ft_hash != arch.ft_hash:
+        raise FormatError(path, f"feature transformer hash 0x{ft_hash:08X}; expected 0x{arch.ft_hash:08X}",
+                          offset=off, field="ft hash")
+
+
 def read_header(path: str | os.PathLike[str]) -> tuple[Arch, str, int]:
     """Validate header and exact file size; returns (arch, description, offset of the FT hash)."""
     path = Path(path)
@@ -190,10 +199,7 @@ def read_quantized(path: str | os.PathLike[str]) -> NetFile:
         return nnue_leb128.read_net(path)
     arch, description, off = read_header(path)
     data = np.fromfile(path, dtype=np.uint8, offset=off)  # size already checked exactly
-    (ft_hash,) = struct.unpack_from("<I", data, 0)
-    if ft_hash != arch.ft_hash:
-        raise FormatError(path, f"feature transformer hash 0x{ft_hash:08X}; expected 0x{arch.ft_hash:08X}",
-                          offset=off, field="ft hash")
+    check_ft_hash(path, data, arch, off)
     pos = 4
     state: dict[str, torch.Tensor] = {}
     for name, dt, shape in arch.blocks():

@@ -22,6 +22,7 @@ from boardnet.formats.nnue import (
     LEB128_MAGIC,
     MAX_DESCRIPTION,
     Arch,
+    check_ft_hash,
     file_parts,
     plain_tensor,
     read_preamble,
@@ -158,10 +159,7 @@ def read_net(path: str | os.PathLike[str]) -> NetFile:
                               offset=off + data.size, field=field)
 
     need(0, 4, "ft hash")
-    (ft_hash,) = struct.unpack_from("<I", data, 0)
-    if ft_hash != arch.ft_hash:
-        raise FormatError(path, f"feature transformer hash 0x{ft_hash:08X}; expected 0x{arch.ft_hash:08X}",
-                          offset=off, field="ft hash")
+    check_ft_hash(path, data, arch, off)
     pos = 4
     state: dict[str, torch.Tensor] = {}
     for name, dt, shape in arch.blocks():

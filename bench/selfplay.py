@@ -4,12 +4,13 @@ alone at self-play's batch size. 8x8, 5 in a row, 400 playouts/move, fresh AZG-d
 
 The baseline searches every position of the first game(s) boardnet just played (the natural opening/middle/end
 mix), with the same net in PyTorch on all the cores given (``--threads``, default: every core this process may
-use; on the 2-core dev box 1 and 2 threads measured the same, ~900 playouts/s, the Python tree dominates);
-it is also run with the onnxruntime evaluator so the speed-up not due to the evaluator can be read off.
+use; on the 2-core dev box 1 and 2 threads measured about the same, 1,200-1,700 playouts/s: the Python tree
+dominates); it is also run with the onnxruntime evaluator so the speed-up not due to the evaluator can be read
+off.
 The net-alone rate uses the same processes, threads, backend and per-process batch as self-play.
 
     .venv/bin/python bench/selfplay.py [--games 64] [--concurrency 16] [--workers 2] [--inference auto]
-                                       [--cache 50000] [--baseline-games 1]
+                                       [--cache 50000] [--baseline-games 3]
 """
 
 from __future__ import annotations
@@ -67,7 +68,7 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2, help="self-play processes, 1 thread each (0: in-process)")
     ap.add_argument("--inference", default="auto", choices=["auto", "torch", "onnx"])
     ap.add_argument("--cache", type=int, default=DEFAULT_CAPACITY, help="evaluation-cache entries (0: off)")
-    ap.add_argument("--baseline-games", type=int, default=1, help="the baseline searches every position of "
+    ap.add_argument("--baseline-games", type=int, default=3, help="the baseline searches every position of "
                     "this many of the games just played (whole games: the natural opening/endgame mix)")
     ap.add_argument("--threads", type=int, default=0, help="threads for the baseline and in-process self-play "
                     "(0: every core available)")

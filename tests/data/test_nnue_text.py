@@ -51,3 +51,49 @@ def test_text_missing_and_binpack(tmp_path: Path) -> None:
     (tmp_path / "a.binpack").write_bytes(b"BINP")
     with pytest.raises(FormatError, match="truncated chunk header"):  # .binpack: see test_nnue_binpack.py
         NnueData(NnueData.Config(type="nnue", paths=[str(tmp_path / "a.binpack")]), ctx)
+
+
+PLAIN = """fen r3k2r/8/8/8/8/8/8/R3K2R w KQkq - 0 1
+move e1g1
+score 25
+ply 40
+result 1
+e
+fen r3k2r/8/8/8/8/8/8/R4RK1 b kq - 1 1
+move e8a8
+score -30
+ply 41
+result -1
+e
+fen 4k3/8/8/8/8/8/8/4K3 w - - 0 1
+move e1e3
+score 0
+ply 7
+result 0
+e
+fen 4k3/8/8/8/8/8/8/4K3 w - - 0 1
+move e1e2
+score 0
+result 0
+e
+fen 4k3/8/8/8/8/8/8/4K3 w - - 0 1
+move e1e2
+score 3
+ply 9
+result 0
+"""
+
+
+def test_plain_records_castling_forms_and_bad_records(tmp_path: Path) -> None:
+    """Stockfish's .plain: castling as e1g1 or king-takes-rook; illegal, incomplete, unclosed records counted."""
+    from boardnet.data.nnue_text import read_text
+
+    path = tmp_path / "d.plain"
+    path.write_text(PLAIN)
+    recs, stats = read_text(path)
+    assert (stats.lines, stats.positions, stats.skipped) == (5, 2, 3)
+    assert "record at line 13" in stats.first_bad[0] and "illegal" in stats.first_bad[0].lower()
+    assert "missing ply" in stats.first_bad[1] and "no closing 'e'" in stats.first_bad[2]
+    dec, _ = decode_records(recs)
+    assert [dec.move_uci(i) for i in range(2)] == ["e1g1", "e8c8"]
+    assert dec.score.tolist() == [25, -30] and dec.ply.tolist() == [40, 41] and dec.result.tolist() == [1, -1]

@@ -1,4 +1,4 @@
-"""``boardnet nnue eval NET FEN``: the engine's exact integer NNUE evaluation of a position."""
+"""``boardnet nnue eval|label|data``: exact integer NNUE evaluation, engine labelling, training-data files."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import argparse
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("nnue", help="NNUE tools (exact integer evaluation)")
+    p = sub.add_parser("nnue", help="NNUE tools (exact integer evaluation, labelling, training data)")
     nsub = p.add_subparsers(dest="nnue_command", required=True)
     e = nsub.add_parser("eval", help="evaluate a FEN with a .nnue file exactly as Stockfish does")
     e.add_argument("net", help=".nnue file (SF12 HalfKP or SF15.1 HalfKAv2_hm)")
@@ -19,6 +19,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     lab.add_argument("--engine", default=None, help="UCI engine binary (default: stockfish on PATH or /usr/games/stockfish)")
     lab.add_argument("--limit", type=int, default=None, help="stop after this many positions")
     lab.set_defaults(func=run_label)
+    dat = nsub.add_parser("data", help="summarize training data, or convert it between .bin, .binpack, .plain, .txt")
+    dat.add_argument("input", help="training data: .bin, .binpack, .plain (Stockfish text) or .txt (fen | score | result)")
+    dat.add_argument("output", nargs="?", help="write every position here, in the format of its suffix")
+    dat.set_defaults(func=run_data)
 
 
 def run_eval(args: argparse.Namespace) -> int:
@@ -53,4 +57,15 @@ def run_label(args: argparse.Namespace) -> int:
     stats = label(args.inputs, args.out, engine, args.depth, args.limit)
     why = ", ".join(f"{k}: {v}" for k, v in sorted(stats.reasons.items()))
     print(f"wrote {stats.positions} positions to {args.out}; skipped {stats.skipped}" + (f" ({why})" if why else ""))
+    return 0
+
+
+def run_data(args: argparse.Namespace) -> int:
+    from boardnet.data.nnue_convert import convert_data, data_kind, data_summary
+
+    if args.output is None:
+        print(data_summary(args.input))
+        return 0
+    n = convert_data(args.input, args.output)
+    print(f"wrote {n} positions to {args.output} ({data_kind(args.output)}) from {args.input} ({data_kind(args.input)})")
     return 0

@@ -1,0 +1,124 @@
+"""NNUE training-data files of any kind -> any other (Stockfish's ``convert from to``), and their summaries.
+
+Formats by suffix: ``.bin`` (PackedSfenValue), ``.binpack``, ``.plain`` (Stockfish's text records), ``.txt`` /
+``.fens`` (``fen | score | result`` lines). Every reader gives ``RECORD_DTYPE`` records; a writer takes them
+back to ``(board, score, move, ply, result)`` entries where its format needs boards (binpack, text) and
+writes ``.bin`` records as they are. Positions whose move is not stored (text data) are written without one.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import chess
+import numpy as np
+
+from boardnet.data.nnue_bin import RECORD_DTYPE, Decoded, count_records, decode_move, decode_records, read_raw
+from boardnet.data.nnue_binpack import BinpackStats, chunk_offsets, read_chunk, write_binpack
+from boardnet.data.nnue_text import TEXT_SUFFIXES, format_text, read_text
+from boardnet.errors import FormatError
+from boardnet.formats.torch_ckpt import atomic_write
+
+Entry = tuple[chess.Board, int, "chess.Move | None", int, int]
+SUFFIXES = (".bin", ".binpack", *TEXT_SUFFIXES)
+_BLOCK = 1 << 16  # .bin records read per block
+
+
+def data_kind(path: str | os.PathLike[str]) -> str:
+    """``bin``, ``binpack``, ``plain`` or ``text`` from the file name; FormatError for anything else."""
+    suffix = Path(path).suffix.lower()
+    if suffix not in SUFFIXES:
+        raise FormatError(path, f"unknown training-data suffix {suffix!r}; expected one of {', '.join(SUFFIXES)}")
+    return {".bin": "bin", ".binpack": "binpack", ".plain": "plain"}.get(suffix, "text")
+
+
+def record_blocks(path: str | os.PathLike[str]) -> Iterator[np.ndarray]:
+    """The file's records in file order, in blocks (a ``.binpack`` chunk, 65,536 ``.bin`` records, or a whole
+    text file), so big binary files are never held in memory at once."""
+    kind = data_kind(path)
+    if kind == "binpack":
+        for offset in chunk_offsets(path):
+            yield read_chunk(path, offset)
+    elif kind == "bin":
+        n = count_records(path)
+        for start in range(0, n, _BLOCK):
+            yield read_raw(path, start, _BLOCK)
+    else:
+        yield read_text(path)[0]
+
+
+def entries(records: np.ndarray) -> Iterator[Entry]:
+    """``(board, score, move or None, ply, result)`` of each record (boards rebuilt with python-chess)."""
+    dec, _ = decode_records(records)
+    for i in range(len(dec)):
+        yield _entry(dec, i)
+
+
+def _entry(dec: Decoded, i: int) -> Entry:
+    board = dec.board(i)
+    code = int(dec.move[i])
+    move = decode_move(code, board.turn) if code else None
+    return board, int(dec.score[i]), move, int(dec.ply[i]), int(dec.result[i])
+
+
+def convert_data(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> int:
+    """Write every position of ``src`` to ``dst`` in ``dst``'s format (atomically); returns the count."""
+    kind = data_kind(dst)
+    if kind == "bin":
+        total = 0
+
+        def write(tmp: Path) -> None:
+            nonlocal total
+            with open(tmp, "wb") as fh:
+                for block in record_blocks(src):
+                    fh.write(np.ascontiguousarray(block, dtype=RECORD_DTYPE).tobytes())
+                    total += len(block)
+
+        atomic_write(dst, write)
+        return total
+    items = (e for block in record_blocks(src) for e in entries(block))
+    if kind == "binpack":
+        counted = _Counted(items)
+        write_binpack(dst, counted)
+        return counted.n
+    lines: list[str] = []
+    n = 0
+    for block in record_blocks(src):
+        lines.append(format_text(entries(block), plain=kind == "plain"))
+        n += len(block)
+    text = "".join(lines)
+    atomic_write(dst, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+    return n
+
+
+class _Counted:
+    """Iterator wrapper that counts what it hands out."""
+
+    def __init__(self, it: Iterator[Entry]) -> None:
+        self.it, self.n = it, 0
+
+    def __iter__(self) -> Iterator[Entry]:
+        for item in self.it:
+            self.n += 1
+            yield item
+
+
+def data_summary(path: str | os.PathLike[str], show: int = 3) -> str:
+    """Format, size, position count (``.binpack``: chunks and move chains too) and the first ``show`` positions."""
+    kind = data_kind(path)
+    stats = BinpackStats()
+    blocks = (read_chunk(path, off, stats) for off in chunk_offsets(path)) if kind == "binpack" else record_blocks(path)
+    n, first = 0, []
+    for block in blocks:
+        n += len(block)
+        if len(first) < show:
+            first += [e for _, e in zip(range(show - len(first)), entries(block), strict=False)]
+    lines = [f"file: {path}", f"format: {kind}", f"size: {Path(path).stat().st_size:,} bytes", f"positions: {n:,}"]
+    if kind == "binpack":
+        lines.append(f"chunks: {stats.chunks}, move chains: {stats.stems:,}")
+    for board, score, move, ply, result in first:
+        uci = move.uci() if move is not None else "-"
+        lines.append(f"  {board.fen()} | score {score} | move {uci} | ply {ply} | result {result}")
+    return "\n".join(lines)

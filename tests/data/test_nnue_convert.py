@@ -1,0 +1,64 @@
+"""Training-data conversion between .bin, .binpack, .plain and .txt, and the `boardnet nnue data` command."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from boardnet.cli import main
+from boardnet.data.nnue_bin import decode_records, read_raw
+from boardnet.data.nnue_binpack import read_binpack, write_binpack
+from boardnet.data.nnue_convert import convert_data, data_summary
+from boardnet.errors import FormatError
+from tests.data.test_nnue_binpack import random_games
+
+
+@pytest.fixture(scope="module")
+def binpack(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("conv") / "g.binpack"
+    write_binpack(path, random_games(12, seed=8), chunk_size=2000)  # castling, ep, under-promotions, chunks
+    return path
+
+
+def test_round_trips_are_exact(binpack: Path, tmp_path: Path) -> None:
+    """binpack -> bin -> plain -> bin gives the same records; bin -> binpack gives the same positions, and the
+    same bytes when the source was written with the default (1 MiB) chunks, like Stockfish's files."""
+    as_bin, as_plain, back_bin, back_pack = (tmp_path / n for n in ("a.bin", "a.plain", "b.bin", "b.binpack"))
+    n = convert_data(binpack, as_bin)
+    assert n > 500
+    assert convert_data(as_bin, as_plain) == n
+    assert convert_data(as_plain, back_bin) == n
+    assert back_bin.read_bytes() == as_bin.read_bytes()
+    assert convert_data(as_bin, back_pack) == n
+    assert read_binpack(back_pack).tobytes() == read_binpack(binpack).tobytes()
+    one_chunk = tmp_path / "one.binpack"
+    write_binpack(one_chunk, random_games(12, seed=8))
+    again = tmp_path / "again.binpack"
+    convert_data(back_pack, again)
+    assert again.read_bytes() == back_pack.read_bytes() == one_chunk.read_bytes()
+
+
+def test_text_keeps_positions_and_labels(binpack: Path, tmp_path: Path) -> None:
+    as_bin, as_txt = tmp_path / "a.bin", tmp_path / "a.txt"
+    convert_data(binpack, as_bin)
+    convert_data(as_bin, as_txt)
+    txt_bin = tmp_path / "t.bin"
+    convert_data(as_txt, txt_bin)
+    a, _ = decode_records(read_raw(as_bin))
+    b, _ = decode_records(read_raw(txt_bin))
+    assert [a.fen(i) for i in range(len(a))] == [b.fen(i) for i in range(len(b))]
+    assert (a.score == b.score).all() and (a.result == b.result).all()
+    assert (b.move == 0).all()  # the line format stores no move
+
+
+def test_summary_and_cli(binpack: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    text = data_summary(binpack)
+    assert "format: binpack" in text and "move chains:" in text and text.count(" | score ") == 3
+    out = tmp_path / "c.plain"
+    assert main(["nnue", "data", str(binpack), str(out)]) == 0
+    assert "positions to" in capsys.readouterr().out and out.read_text().startswith("fen ")
+    assert main(["nnue", "data", str(out)]) == 0
+    assert "format: plain" in capsys.readouterr().out
+    with pytest.raises(FormatError, match="unknown training-data suffix '.csv'"):
+        convert_data(binpack, tmp_path / "x.csv")

@@ -156,6 +156,21 @@ def check_ft_hash(path: Path, data: np.ndarray, arch: Arch, off: int) -> None:
                           offset=off, field="ft hash")
 
 
+def read_plain_block(path: Path, data: np.ndarray, pos: int, off: int, arch: Arch, name: str, dt: np.dtype,
+                     shape: tuple[int, ...], state: dict[str, torch.Tensor]) -> int:
+    """Read the uncompressed block ``name`` (a tensor into ``state``, or ``#hash`` checked against the arch) at
+    ``data[pos:]`` (file offset ``off + pos``); returns the position after it. Callers checked the size."""
+    count = int(np.prod(shape))
+    arr = data[pos:pos + count * dt.itemsize].view(dt).reshape(shape)
+    if name == "#hash":
+        if int(arr[0]) != arch.net_hash:
+            raise FormatError(path, f"stack hash 0x{int(arr[0]):08X}; expected 0x{arch.net_hash:08X}",
+                              offset=off + pos, field="stack hash")
+    else:
+        state[name] = torch.from_numpy(arr.astype(dt.newbyteorder("=")))
+    return pos + count * dt.itemsize
+
+
 def read_header(path: str | os.PathLike[str]) -> tuple[Arch, str, int]:
     """Validate header and exact file size; returns (arch, description, offset of the FT hash)."""
     path = Path(path)
@@ -203,15 +218,7 @@ def read_quantized(path: str | os.PathLike[str]) -> NetFile:
     pos = 4
     state: dict[str, torch.Tensor] = {}
     for name, dt, shape in arch.blocks():
-        count = int(np.prod(shape))
-        arr = data[pos:pos + count * dt.itemsize].view(dt).reshape(shape)
-        if name == "#hash":
-            if int(arr[0]) != arch.net_hash:
-                raise FormatError(path, f"stack hash 0x{int(arr[0]):08X}; expected 0x{arch.net_hash:08X}",
-                                  offset=off + pos, field="stack hash")
-        else:
-            state[name] = torch.from_numpy(arr.astype(dt.newbyteorder("=")))
-        pos += count * dt.itemsize
+        pos = read_plain_block(path, data, pos, off, arch, name, dt, shape, state)
     spec = ModelSpec("nnue", {"arch": arch.name, "features": arch.features},
                      {"version": arch.version, "description": description, "quantized": True,
                       "header_hash": arch.header_hash})

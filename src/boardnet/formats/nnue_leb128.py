@@ -25,6 +25,7 @@ from boardnet.formats.nnue import (
     check_ft_hash,
     file_parts,
     plain_tensor,
+    read_plain_block,
     read_preamble,
     write_parts,
 )
@@ -180,14 +181,7 @@ def read_net(path: str | os.PathLike[str]) -> NetFile:
             pos += nbytes
             continue
         need(pos, count * dt.itemsize, name)
-        arr = data[pos:pos + count * dt.itemsize].view(dt).reshape(shape)
-        if name == "#hash":
-            if int(arr[0]) != arch.net_hash:
-                raise FormatError(path, f"stack hash 0x{int(arr[0]):08X}; expected 0x{arch.net_hash:08X}",
-                                  offset=off + pos, field="stack hash")
-        else:
-            state[name] = torch.from_numpy(arr.astype(dt.newbyteorder("=")))
-        pos += count * dt.itemsize
+        pos = read_plain_block(path, data, pos, off, arch, name, dt, shape, state)
     if pos != data.size:
         raise FormatError(path, f"{data.size - pos} trailing bytes after the last layer stack", offset=off + pos,
                           field="file size")

@@ -60,5 +60,7 @@ def test_summary_and_cli(binpack: Path, tmp_path: Path, capsys: pytest.CaptureFi
     assert "positions to" in capsys.readouterr().out and out.read_text().startswith("fen ")
     assert main(["nnue", "data", str(out)]) == 0
     assert "format: plain" in capsys.readouterr().out
+    assert main(["inspect", str(binpack)]) == 0
+    assert "format: binpack" in capsys.readouterr().out
     with pytest.raises(FormatError, match="unknown training-data suffix '.csv'"):
         convert_data(binpack, tmp_path / "x.csv")

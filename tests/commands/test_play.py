@@ -44,6 +44,7 @@ def test_parse_move_coordinates():
     for bad in ("", "3", "c", "c0", "i1", "-1,2", "a,b"):
         with pytest.raises(ValueError):
             play.parse_move(bad, g)
+    assert all(play.parse_move(play.square_name(g, m), g) == m for m in range(64))  # names read back
 
 
 def test_selfplay_and_arena_commands(tmp_path, capsys):

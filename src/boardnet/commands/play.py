@@ -38,6 +38,11 @@ def draw(game: Gomoku, board: np.ndarray, last: int = -1) -> str:
     return "\n".join(lines)
 
 
+def square_name(game: Gomoku, move: int) -> str:
+    """``c4``-style name of ``move`` (column letter, 1-based row from the bottom), as the board is drawn."""
+    return f"{chr(ord('a') + move % game.size)}{move // game.size + 1}"
+
+
 def parse_move(text: str, game: Gomoku) -> int:
     """``row,col`` (0-based, row 0 = bottom, AZG's human_play) or ``c4`` (column letter, 1-based row) -> move.
 
@@ -95,7 +100,7 @@ def run(args: argparse.Namespace, stdin=None, stdout=None) -> int:
                 break
         else:
             move = int(ai.moves(board, last, rng)[0])
-            print(f"{ai.name} plays {move // game.size},{move % game.size}", file=out)
+            print(f"{ai.name} plays {square_name(game, move)} ({move // game.size},{move % game.size})", file=out)
         board[0, move] = colour
         last[0] = move
         if game.wins(board, last)[0]:

@@ -65,6 +65,8 @@ class OptimizerConfig(StrictModel):
     eps_mode: Literal["torch", "tf1"] = "torch"
     momentum: float = Field(0.0, ge=0)
     nesterov: bool = False
+    lookahead_k: int = Field(6, ge=1)  # ranger: slow-weight sync every k steps
+    lookahead_alpha: float = Field(0.5, gt=0, le=1)  # ranger: slow weights move this far towards the fast ones
 
     @field_validator("type")
     @classmethod

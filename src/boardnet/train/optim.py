@@ -1,4 +1,5 @@
-"""Optimizers by name (``steps.N.optimizer.type``): ``adam``, ``adamw``, ``sgd``.
+"""Optimizers by name (``steps.N.optimizer.type``): ``adam``, ``adamw``, ``sgd``, ``ranger`` (RAdam + Lookahead,
+nnue-pytorch's; ``lookahead_k``, ``lookahead_alpha``).
 
 ``eps_mode: tf1`` gives Adam with epsilon where TF1's ``AdamOptimizer`` puts it (``eps_hat``, added to
 ``sqrt(v)`` before bias correction is folded into the step size), see shared/specs/tf-conversion.md §6.
@@ -15,7 +16,7 @@ from boardnet.errors import ConfigError
 from boardnet.registry import Registry
 
 OPTIMIZERS = Registry("optimizer", {"adam": "torch.optim:Adam", "adamw": "torch.optim:AdamW",
-                                    "sgd": "torch.optim:SGD"})
+                                    "sgd": "torch.optim:SGD", "ranger": "boardnet.train.ranger:Ranger"})
 
 
 def build_optimizer(cfg: Any, params: Iterable[torch.nn.Parameter], key_path: str = "optimizer") -> torch.optim.Optimizer:
@@ -30,5 +31,10 @@ def build_optimizer(cfg: Any, params: Iterable[torch.nn.Parameter], key_path: st
         from boardnet.train.tf1_adam import TF1Adam
 
         return TF1Adam(params, lr=cfg.lr, betas=cfg.betas, eps=cfg.eps, weight_decay=cfg.weight_decay)
+    if cfg.type == "ranger":
+        from boardnet.train.ranger import Ranger
+
+        return Ranger(params, lr=cfg.lr, betas=cfg.betas, eps=cfg.eps, weight_decay=cfg.weight_decay,
+                      k=cfg.lookahead_k, alpha=cfg.lookahead_alpha)
     cls = OPTIMIZERS.get(cfg.type, f"{key_path}.type")
     return cls(params, lr=cfg.lr, betas=cfg.betas, eps=cfg.eps, weight_decay=cfg.weight_decay)

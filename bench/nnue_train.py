@@ -1,8 +1,9 @@
 """Training throughput at batch 16384 on CPU (one thread): positions/s and the loader's share of the time.
 
-Ours: ``NnueData`` (vectorized .bin pipeline) feeding NnueNet + NnueWdlLoss + AdamW + clip_weights. Baseline in
-the same run: the same training step fed by a straightforward python-chess loader (records -> Board ->
-filters -> ``features.halfka_v2_hm.sparse_batch``), timed on the same batch size.
+Ours: ``NnueData`` (vectorized .bin pipeline) feeding NnueNet + NnueWdlLoss + Ranger (the shipped config's
+optimizer) + clip_weights. Baseline in the same run: the same training step fed by a straightforward
+python-chess loader (records -> Board -> filters -> ``features.halfka_v2_hm.sparse_batch``), timed on the same
+batch size.
 
     python bench/nnue_train.py [--steps 3]
 """
@@ -29,6 +30,7 @@ from boardnet.features import halfka_v2_hm  # noqa: E402
 from boardnet.models.nnue import NnueNet  # noqa: E402
 from boardnet.train.context import TrainContext  # noqa: E402
 from boardnet.train.nnue_loss import NnueWdlLoss  # noqa: E402
+from boardnet.train.ranger import Ranger  # noqa: E402
 
 BATCH = 16384
 
@@ -57,7 +59,7 @@ def main() -> None:
     torch.set_num_threads(1)
     torch.manual_seed(0)
     net = NnueNet()
-    opt = torch.optim.AdamW(net.parameters(), lr=8.75e-4, weight_decay=0.0)
+    opt = Ranger(net.parameters(), lr=8.75e-4, eps=1e-7)
     loss_fn = NnueWdlLoss(NnueWdlLoss.Config())
 
     def train_step(batch: dict[str, torch.Tensor]) -> None:

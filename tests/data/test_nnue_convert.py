@@ -64,3 +64,9 @@ def test_summary_and_cli(binpack: Path, tmp_path: Path, capsys: pytest.CaptureFi
     assert "format: binpack" in capsys.readouterr().out
     with pytest.raises(FormatError, match="unknown training-data suffix '.csv'"):
         convert_data(binpack, tmp_path / "x.csv")
+    for missing in ("m.bin", "m.binpack", "m.plain"):
+        with pytest.raises(FormatError, match="no such file"):
+            data_summary(tmp_path / missing)
+        with pytest.raises(FormatError, match="no such file"):
+            convert_data(tmp_path / missing, tmp_path / "out.bin")
+    assert not (tmp_path / "out.bin").exists()

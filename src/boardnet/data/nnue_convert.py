@@ -26,18 +26,21 @@ SUFFIXES = (".bin", ".binpack", *TEXT_SUFFIXES)
 _BLOCK = 1 << 16  # .bin records read per block
 
 
-def data_kind(path: str | os.PathLike[str]) -> str:
-    """``bin``, ``binpack``, ``plain`` or ``text`` from the file name; FormatError for anything else."""
+def data_kind(path: str | os.PathLike[str], *, must_exist: bool = False) -> str:
+    """``bin``, ``binpack``, ``plain`` or ``text`` from the file name; FormatError for anything else (and, with
+    ``must_exist``, for a missing file)."""
     suffix = Path(path).suffix.lower()
     if suffix not in SUFFIXES:
         raise FormatError(path, f"unknown training-data suffix {suffix!r}; expected one of {', '.join(SUFFIXES)}")
+    if must_exist and not Path(path).is_file():
+        raise FormatError(path, "no such file")
     return {".bin": "bin", ".binpack": "binpack", ".plain": "plain"}.get(suffix, "text")
 
 
 def record_blocks(path: str | os.PathLike[str]) -> Iterator[np.ndarray]:
     """The file's records in file order, in blocks (a ``.binpack`` chunk, 65,536 ``.bin`` records, or a whole
     text file), so big binary files are never held in memory at once."""
-    kind = data_kind(path)
+    kind = data_kind(path, must_exist=True)
     if kind == "binpack":
         for offset in chunk_offsets(path):
             yield read_chunk(path, offset)
@@ -65,6 +68,7 @@ def _entry(dec: Decoded, i: int) -> Entry:
 
 def convert_data(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> int:
     """Write every position of ``src`` to ``dst`` in ``dst``'s format (atomically); returns the count."""
+    data_kind(src, must_exist=True)
     kind = data_kind(dst)
     if kind == "bin":
         total = 0
@@ -107,7 +111,7 @@ class _Counted:
 
 def data_summary(path: str | os.PathLike[str], show: int = 3) -> str:
     """Format, size, position count (``.binpack``: chunks and move chains too) and the first ``show`` positions."""
-    kind = data_kind(path)
+    kind = data_kind(path, must_exist=True)
     stats = BinpackStats()
     blocks = (read_chunk(path, off, stats) for off in chunk_offsets(path)) if kind == "binpack" else record_blocks(path)
     n, first = 0, []

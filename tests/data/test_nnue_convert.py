@@ -60,6 +60,10 @@ def test_summary_and_cli(binpack: Path, tmp_path: Path, capsys: pytest.CaptureFi
     assert "positions to" in capsys.readouterr().out and out.read_text().startswith("fen ")
     assert main(["nnue", "data", str(out)]) == 0
     assert "format: plain" in capsys.readouterr().out
+    cut = tmp_path / "cut.plain"
+    cut.write_text(out.read_text()[:300])  # a record cut short: counted, not fatal
+    assert main(["nnue", "data", str(cut), str(tmp_path / "cut.bin")]) == 0
+    assert "1 skipped (first: record at line" in capsys.readouterr().out
     assert main(["inspect", str(binpack)]) == 0
     assert "format: binpack" in capsys.readouterr().out
     with pytest.raises(FormatError, match="unknown training-data suffix '.csv'"):

@@ -62,10 +62,14 @@ def run_label(args: argparse.Namespace) -> int:
 
 def run_data(args: argparse.Namespace) -> int:
     from boardnet.data.nnue_convert import convert_data, data_kind, data_summary
+    from boardnet.data.nnue_text import TextStats
 
     if args.output is None:
         print(data_summary(args.input))
         return 0
-    n = convert_data(args.input, args.output)
-    print(f"wrote {n} positions to {args.output} ({data_kind(args.output)}) from {args.input} ({data_kind(args.input)})")
+    stats = TextStats()
+    n = convert_data(args.input, args.output, stats)
+    skipped = f"; {stats.summary()}" if stats.lines else ""
+    print(f"wrote {n} positions to {args.output} ({data_kind(args.output)}) from {args.input} "
+          f"({data_kind(args.input)}){skipped}")
     return 0

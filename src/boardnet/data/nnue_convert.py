@@ -17,7 +17,7 @@ import numpy as np
 
 from boardnet.data.nnue_bin import RECORD_DTYPE, Decoded, count_records, decode_move, decode_records, read_raw
 from boardnet.data.nnue_binpack import BinpackStats, chunk_offsets, read_chunk, write_binpack
-from boardnet.data.nnue_text import TEXT_SUFFIXES, format_text, read_text
+from boardnet.data.nnue_text import TEXT_SUFFIXES, TextStats, format_text, read_text
 from boardnet.errors import FormatError
 from boardnet.formats.torch_ckpt import atomic_write
 
@@ -37,9 +37,10 @@ def data_kind(path: str | os.PathLike[str], *, must_exist: bool = False) -> str:
     return {".bin": "bin", ".binpack": "binpack", ".plain": "plain"}.get(suffix, "text")
 
 
-def record_blocks(path: str | os.PathLike[str]) -> Iterator[np.ndarray]:
+def record_blocks(path: str | os.PathLike[str], text_stats: TextStats | None = None) -> Iterator[np.ndarray]:
     """The file's records in file order, in blocks (a ``.binpack`` chunk, 65,536 ``.bin`` records, or a whole
-    text file), so big binary files are never held in memory at once."""
+    text file), so big binary files are never held in memory at once. Text files: their counts of good and
+    skipped lines/records go into ``text_stats``."""
     kind = data_kind(path, must_exist=True)
     if kind == "binpack":
         for offset in chunk_offsets(path):
@@ -49,7 +50,7 @@ def record_blocks(path: str | os.PathLike[str]) -> Iterator[np.ndarray]:
         for start in range(0, n, _BLOCK):
             yield read_raw(path, start, _BLOCK)
     else:
-        yield read_text(path)[0]
+        yield read_text(path, text_stats)[0]
 
 
 def entries(records: np.ndarray) -> Iterator[Entry]:
@@ -66,8 +67,9 @@ def _entry(dec: Decoded, i: int) -> Entry:
     return board, int(dec.score[i]), move, int(dec.ply[i]), int(dec.result[i])
 
 
-def convert_data(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> int:
-    """Write every position of ``src`` to ``dst`` in ``dst``'s format (atomically); returns the count."""
+def convert_data(src: str | os.PathLike[str], dst: str | os.PathLike[str], text_stats: TextStats | None = None) -> int:
+    """Write every position of ``src`` to ``dst`` in ``dst``'s format (atomically); returns the count. A text
+    ``src``'s skipped lines/records are counted in ``text_stats``."""
     data_kind(src, must_exist=True)
     kind = data_kind(dst)
     if kind == "bin":
@@ -76,20 +78,20 @@ def convert_data(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> in
         def write(tmp: Path) -> None:
             nonlocal total
             with open(tmp, "wb") as fh:
-                for block in record_blocks(src):
+                for block in record_blocks(src, text_stats):
                     fh.write(np.ascontiguousarray(block, dtype=RECORD_DTYPE).tobytes())
                     total += len(block)
 
         atomic_write(dst, write)
         return total
-    items = (e for block in record_blocks(src) for e in entries(block))
+    items = (e for block in record_blocks(src, text_stats) for e in entries(block))
     if kind == "binpack":
         counted = _Counted(items)
         write_binpack(dst, counted)
         return counted.n
     lines: list[str] = []
     n = 0
-    for block in record_blocks(src):
+    for block in record_blocks(src, text_stats):
         lines.append(format_text(entries(block), plain=kind == "plain"))
         n += len(block)
     text = "".join(lines)
@@ -112,8 +114,9 @@ class _Counted:
 def data_summary(path: str | os.PathLike[str], show: int = 3) -> str:
     """Format, size, position count (``.binpack``: chunks and move chains too) and the first ``show`` positions."""
     kind = data_kind(path, must_exist=True)
-    stats = BinpackStats()
-    blocks = (read_chunk(path, off, stats) for off in chunk_offsets(path)) if kind == "binpack" else record_blocks(path)
+    stats, text_stats = BinpackStats(), TextStats()
+    blocks = (read_chunk(path, off, stats) for off in chunk_offsets(path)) if kind == "binpack" else record_blocks(
+        path, text_stats)
     n, first = 0, []
     for block in blocks:
         n += len(block)
@@ -122,6 +125,8 @@ def data_summary(path: str | os.PathLike[str], show: int = 3) -> str:
     lines = [f"file: {path}", f"format: {kind}", f"size: {Path(path).stat().st_size:,} bytes", f"positions: {n:,}"]
     if kind == "binpack":
         lines.append(f"chunks: {stats.chunks}, move chains: {stats.stems:,}")
+    if kind in ("plain", "text"):
+        lines.append(f"read: {text_stats.summary()}")
     for board, score, move, ply, result in first:
         uci = move.uci() if move is not None else "-"
         lines.append(f"  {board.fen()} | score {score} | move {uci} | ply {ply} | result {result}")

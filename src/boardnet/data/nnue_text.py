@@ -119,8 +119,9 @@ def _line_records(text: str, stats: TextStats) -> Iterator[tuple[chess.Board, in
         yield board, score, None, min(ply, 65535), result
 
 
-def read_text(path: str | os.PathLike[str]) -> tuple[np.ndarray, TextStats]:
-    """All good lines (``.plain``: records) of a text file as ``RECORD_DTYPE`` records, and the counts."""
+def read_text(path: str | os.PathLike[str], stats: TextStats | None = None) -> tuple[np.ndarray, TextStats]:
+    """All good lines (``.plain``: records) of a text file as ``RECORD_DTYPE`` records, and the counts (added
+    to ``stats`` when given)."""
     p = Path(path)
     try:
         text = p.read_text(encoding="utf-8")
@@ -128,10 +129,10 @@ def read_text(path: str | os.PathLike[str]) -> tuple[np.ndarray, TextStats]:
         raise FormatError(p, "no such file") from None
     except UnicodeDecodeError as err:
         raise FormatError(p, "not UTF-8 text", offset=err.start) from None
-    stats = TextStats()
+    stats = stats if stats is not None else TextStats()
     parse = _plain_records if p.suffix.lower() == ".plain" else _line_records
     recs = [pack_record(*entry) for entry in parse(text, stats)]
-    stats.positions = len(recs)
+    stats.positions += len(recs)
     return np.frombuffer(b"".join(recs), dtype=RECORD_DTYPE), stats
 
 

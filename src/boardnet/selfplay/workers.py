@@ -229,10 +229,9 @@ def _die_with_parent() -> None:
     """Linux: SIGKILL this process when its parent exits (no orphaned workers after ``kill -9`` of a trainer)."""
     if not sys.platform.startswith("linux"):
         return
-    try:
-        import ctypes
+    import ctypes
 
-        PR_SET_PDEATHSIG = 1
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    except OSError:  # no glibc (musl, ...): the pipe's EOF still ends an idle worker
-        pass
+    pr_set_pdeathsig = 1
+    # no glibc (musl, ...): nothing to set; the pipe's EOF still ends an idle worker
+    with contextlib.suppress(OSError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)

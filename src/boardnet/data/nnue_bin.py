@@ -51,6 +51,8 @@ KING_TYPE = 6
 MOVE_NORMAL, MOVE_PROMOTION, MOVE_EN_PASSANT, MOVE_CASTLING = 0, 1, 2, 3
 # Board order of the packed stream: rank 8 to rank 1, file a to h (python-chess square numbers).
 STREAM_SQUARES = np.array([8 * r + f for r in range(7, -1, -1) for f in range(8)], dtype=np.int64)
+# 4-bit packed-sfen codes (written low bit first) by python-chess piece type: pawn 1 .. queen 5 (0, king: none)
+SFEN_PIECE_CODE = np.array([0, 0b0001, 0b0011, 0b0101, 0b0111, 0b1001, 0], dtype=np.int64)
 _BITS = SFEN_BYTES * 8
 
 
@@ -290,21 +292,12 @@ def read_bin(
     path: str | os.PathLike[str], start: int = 0, count: int | None = None, *, skip_bad: bool = False
 ) -> tuple[Decoded, int]:
     """Read and decode records of a ``.bin`` file; returns ``(decoded, n_bad)`` (see :func:`decode_records`)."""
-    if count_records(path, skip_bad=skip_bad) == 0 and Path(path).stat().st_size and not skip_bad:
-        raise FormatError(path, "file shorter than one record", offset=0)
     raw = read_raw(path, start, count, skip_bad=skip_bad)
     return decode_records(raw, path=path, first_index=start, skip_bad=skip_bad)
 
 
 # --- writing (per position, python-chess; only used for tools and tests) ---
 
-_PIECE_CODE = {
-    chess.PAWN: 0b0001,
-    chess.KNIGHT: 0b0011,
-    chess.BISHOP: 0b0101,
-    chess.ROOK: 0b0111,
-    chess.QUEEN: 0b1001,
-}
 
 
 class _BitWriter:
@@ -331,7 +324,7 @@ def pack_sfen(board: chess.Board) -> bytes:
         if piece is None:
             w.put(0, 1)
         elif piece.piece_type != chess.KING:
-            w.put(_PIECE_CODE[piece.piece_type], 4)
+            w.put(int(SFEN_PIECE_CODE[piece.piece_type]), 4)
             w.put(int(piece.color == chess.BLACK), 1)
     for sq in (chess.H1, chess.A1, chess.H8, chess.A8):
         w.put(int(bool(board.castling_rights & chess.BB_SQUARES[sq])), 1)

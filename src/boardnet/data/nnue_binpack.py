@@ -48,7 +48,10 @@ import chess
 import numpy as np
 
 from boardnet.data import nnue_binpack_kernel as kernel
-from boardnet.data.nnue_bin import RECORD_DTYPE, SFEN_BYTES, STREAM_SQUARES
+from boardnet.data.nnue_bin import RECORD_DTYPE, SFEN_PIECE_CODE, STREAM_SQUARES
+from boardnet.data.nnue_binpack_kernel import bits_for as _bits_for
+from boardnet.data.nnue_binpack_kernel import int16 as _int16
+from boardnet.data.nnue_binpack_kernel import unsigned_to_signed
 from boardnet.errors import FormatError
 from boardnet.formats.torch_ckpt import atomic_write
 
@@ -63,7 +66,6 @@ _MAX_VLE_BLOCKS = 4  # 4 x 4 bits hold any uint16; more means a corrupt stream
 
 # chess.h MoveType order (differs from Stockfish's .bin move kinds: en passant 2, castling 3)
 BP_NORMAL, BP_PROMOTION, BP_CASTLE, BP_EN_PASSANT = 0, 1, 2, 3
-_BIN_KIND = {BP_NORMAL: 0, BP_PROMOTION: 1, BP_CASTLE: 3, BP_EN_PASSANT: 2}
 
 NIBBLE_EP_PAWN, NIBBLE_WHITE_CASTLE_ROOK, NIBBLE_BLACK_CASTLE_ROOK, NIBBLE_BLACK_KING_TO_MOVE = 12, 13, 14, 15
 
@@ -76,24 +78,6 @@ def signed_to_unsigned(v: int) -> int:
     if v & 0x8000:
         v ^= 0x7FFF
     return ((v << 1) | (v >> 15)) & 0xFFFF
-
-
-def unsigned_to_signed(u: int) -> int:
-    """Inverse of :func:`signed_to_unsigned` (uint16 -> int16)."""
-    r = ((u << 15) | (u >> 1)) & 0xFFFF
-    if r & 0x8000:
-        r ^= 0x7FFF
-    return r - 0x10000 if r & 0x8000 else r
-
-
-def _int16(v: int) -> int:
-    v &= 0xFFFF
-    return v - 0x10000 if v & 0x8000 else v
-
-
-def _bits_for(n: int) -> int:
-    """binpack.h usedBitsSafe: bits to code an index below ``n``."""
-    return (n - 1).bit_length() if n > 0 else 0
 
 
 def _nth_square(bb: int, n: int) -> int:
@@ -235,7 +219,7 @@ def _unpack_move(code: int) -> tuple[chess.Move, int]:
     """python-chess move (castling as king takes rook) and Stockfish ``.bin`` move code of a CompressedMove."""
     kind, frm, to, promo = code >> 14, (code >> 8) & 63, (code >> 2) & 63, code & 3
     move = chess.Move(frm, to, promotion=promo + chess.KNIGHT if kind == BP_PROMOTION else None)
-    bin_code = (_BIN_KIND[kind] << 14) | (frm << 6) | to
+    bin_code = (int(kernel.BIN_KIND[kind]) << 14) | (frm << 6) | to
     if kind == BP_PROMOTION:
         bin_code |= promo << 12
     return move, bin_code
@@ -494,24 +478,18 @@ def iter_entries(
     ``.bin`` move code (0 = none), ``result`` -1/0/1 for the side to move. Errors: FormatError with the file
     offset of the stem or movetext concerned.
     """
-    for board, _, score, bin_move, ply, result in _iter_positions(path, stats):
-        yield board, score, bin_move, ply, result
-
-
-def _iter_positions(
-    path: str | os.PathLike[str], stats: BinpackStats | None
-) -> Iterator[tuple[chess.Board, int | None, int, int, int, int]]:
-    """:func:`iter_entries` items with the Stockfish en-passant square after the board."""
     stats = stats if stats is not None else BinpackStats()
     for base, chunk in iter_chunks(path):
         stats.chunks += 1
-        yield from _chunk_positions(path, base, chunk, stats)
+        for board, _, score, bin_move, ply, result in _chunk_positions(path, base, chunk, stats):
+            yield board, score, bin_move, ply, result
 
 
 def _chunk_positions(
     path: str | os.PathLike[str], base: int, chunk: bytes, stats: BinpackStats
 ) -> Iterator[tuple[chess.Board, int | None, int, int, int, int]]:
-    """The positions of one chunk (data at file offset ``base``), as :func:`_iter_positions` yields them."""
+    """The positions of one chunk (data at file offset ``base``): :func:`iter_entries` items with the Stockfish
+    en-passant square after the board."""
     off = 0
     while off + STEM_SIZE + PLIES_SIZE <= len(chunk):
         stem_at = base + off
@@ -566,12 +544,17 @@ def read_binpack(
     Python reader, which raises the FormatError naming the offset and what is wrong. ``compiled=False`` reads
     every chunk with the Python reader (about 30x slower; the reference the kernel is tested against).
     """
+    return np.concatenate([np.zeros(0, dtype=RECORD_DTYPE), *binpack_blocks(path, stats, compiled=compiled)])
+
+
+def binpack_blocks(
+    path: str | os.PathLike[str], stats: BinpackStats | None = None, *, compiled: bool = True
+) -> Iterator[np.ndarray]:
+    """The records of each chunk in turn (see :func:`read_binpack`), so a big file is never held at once."""
     stats = stats if stats is not None else BinpackStats()
-    parts = [np.zeros(0, dtype=RECORD_DTYPE)]
     for base, chunk in iter_chunks(path):
         stats.chunks += 1
-        parts.append(_decode_chunk(path, base, chunk, stats) if compiled else _python_chunk(path, base, chunk, stats))
-    return np.concatenate(parts)
+        yield _decode_chunk(path, base, chunk, stats) if compiled else _python_chunk(path, base, chunk, stats)
 
 
 def _decode_chunk(path: str | os.PathLike[str], base: int, chunk: bytes, stats: BinpackStats) -> np.ndarray:
@@ -580,18 +563,13 @@ def _decode_chunk(path: str | os.PathLike[str], base: int, chunk: bytes, stats: 
     # a movetext position takes at least 5 bits (score), a stem 34 bytes: 1 row per byte is plenty for real
     # data (~2.5 bytes/position); the bound below is exact for any chunk
     for cap in (len(chunk) + 64, len(chunk) * 8 // 5 + len(chunk) // 34 + 64):
-        out = np.zeros(cap, dtype=RECORD_DTYPE)
-        sfen = np.zeros((cap, SFEN_BYTES), np.uint8)
-        cols = (np.zeros(cap, np.int16), np.zeros(cap, np.uint16), np.zeros(cap, np.uint16), np.zeros(cap, np.int8))
-        n, stems, status, _ = kernel.decode_chunk(buf, sfen, *cols)
+        out = np.zeros(cap, dtype=RECORD_DTYPE)  # zeroed pages are touched only for the rows written
+        n, stems, status, _ = kernel.decode_chunk(buf, out["sfen"], out["score"], out["move"], out["ply"],
+                                                  out["result"])
         if status == kernel.OK:
             stats.stems += stems
             stats.positions += n
-            out = out[:n]
-            out["sfen"] = sfen[:n]
-            for name, col in zip(("score", "move", "ply", "result"), cols, strict=True):
-                out[name] = col[:n]
-            return out
+            return out[:n]
         if status == kernel.BAD:
             break
     return _python_chunk(path, base, chunk, stats)
@@ -623,10 +601,7 @@ def _records(path: str | os.PathLike[str], rows: list[tuple[int, ...]]) -> np.nd
 
 # ---------------------------------------------------------------- vectorized PackedSfen (nnue_bin layout)
 
-STREAM_SQUARES_NP = np.asarray(STREAM_SQUARES, dtype=np.int64)  # a8..h8 down to a1..h1
 
-# 4-bit piece codes of the packed sfen for pawn..queen (index = python-chess type), colour bit added as bit 4
-_SFEN_PIECE = np.array([0, 0b0001, 0b0011, 0b0101, 0b0111, 0b1001, 0], dtype=np.int64)
 
 
 def _bits64(bb: np.ndarray) -> np.ndarray:
@@ -654,9 +629,9 @@ def pack_sfens(
         raise ValueError(f"position {int(np.argmin(kings_ok))} needs exactly one king of each colour")
     wk = np.argmax(king_bits & ~is_black, axis=1)
     bk = np.argmax(king_bits & is_black, axis=1)
-    stream = STREAM_SQUARES_NP
+    stream = STREAM_SQUARES
     t = ptype[:, stream]
-    sq_val = _SFEN_PIECE[t] | (is_black[:, stream].astype(np.int64) << 4)
+    sq_val = SFEN_PIECE_CODE[t] | (is_black[:, stream].astype(np.int64) << 4)
     sq_len = np.where(t == 0, 1, np.where(t == chess.KING, 0, 5))
     cbits = _bits64(castle)
     has_ep = ep >= 0

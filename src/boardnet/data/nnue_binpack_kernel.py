@@ -6,14 +6,17 @@ castling right), moves are played the python-chess way for "king takes own rook"
 square follows Stockfish's ``isEpPossible``. Each position is written as the 32-byte packed sfen of
 :func:`boardnet.data.nnue_bin.pack_sfen` plus score, ``.bin`` move code, ply and result.
 
-:func:`decode_chunk` stops at the first malformed stem or movetext and reports its kind and chunk offset; the
-caller (``nnue_binpack.read_binpack``) then re-reads that chunk with the Python reader for the full message.
+:func:`decode_chunk` stops at the first malformed stem or movetext and reports it (with the chunk offset, for
+diagnostics); the caller (``nnue_binpack._decode_chunk``) then re-reads that chunk with the Python reader for
+the full message.
 """
 
 from __future__ import annotations
 
 import numpy as np
 from numba import njit
+
+from boardnet.data.nnue_bin import SFEN_PIECE_CODE, STREAM_SQUARES
 
 # error codes of decode_chunk
 OK, FULL, BAD = 0, 1, 2
@@ -40,10 +43,6 @@ PAWN_ATTACKS = np.stack([_step_table(((-1, 1), (1, 1))), _step_table(((-1, -1), 
 ROOK_DIRS = np.array([[1, 0], [-1, 0], [0, 1], [0, -1]], np.int64)
 BISHOP_DIRS = np.array([[1, 1], [1, -1], [-1, 1], [-1, -1]], np.int64)
 RANK_1, RANK_8 = np.uint64(0xFF), np.uint64(0xFF << 56)
-# 4-bit packed-sfen codes (low bit first) of pawn..queen, index = piece type 0..4
-SFEN_CODE = np.array([0b0001, 0b0011, 0b0101, 0b0111, 0b1001], np.int64)
-# packed-sfen stream order: a8..h8, a7..h7, ..., a1..h1
-STREAM = np.array([8 * r + f for r in range(7, -1, -1) for f in range(8)], np.int64)
 
 # binpack move type (normal, promotion, castling, en passant) -> Stockfish .bin move type
 BIN_KIND = np.array([0, 1, 3, 2], np.int64)
@@ -169,7 +168,7 @@ def _destinations(bb: np.ndarray, col: np.ndarray, castle: np.uint64, stm: int, 
 
 
 @njit(cache=True)
-def _bits_for(n: int) -> int:
+def bits_for(n: int) -> int:
     """Bits to code an index below ``n`` (``(n-1).bit_length()``, 0 for n <= 1)."""
     b = 0
     n -= 1
@@ -193,8 +192,8 @@ def _read(buf: np.ndarray, start: int, end: int, pos: int, n: int) -> tuple[int,
 
 
 @njit(cache=True)
-def _u2s(u: int) -> int:
-    """Zigzag uint16 -> int16 (``nnue_binpack.unsigned_to_signed``)."""
+def unsigned_to_signed(u: int) -> int:
+    """arithmetic.h zigzag decode uint16 -> int16 (inverse of ``nnue_binpack.signed_to_unsigned``)."""
     r = ((u << 15) | (u >> 1)) & 0xFFFF
     if r & 0x8000:
         r ^= 0x7FFF
@@ -202,7 +201,8 @@ def _u2s(u: int) -> int:
 
 
 @njit(cache=True)
-def _int16(v: int) -> int:
+def int16(v: int) -> int:
+    """``v`` wrapped to int16."""
     v &= 0xFFFF
     return v - 0x10000 if v & 0x8000 else v
 
@@ -227,12 +227,12 @@ def _emit(sfen: np.ndarray, row: int, bb: np.ndarray, col: np.ndarray, castle: n
     c = _put(sfen, row, c, _lsb(bb[KING_T] & col[0]), 6)
     c = _put(sfen, row, c, _lsb(bb[KING_T] & col[1]), 6)
     for i in range(64):
-        sq = STREAM[i]
+        sq = STREAM_SQUARES[i]
         pt = _piece_type(bb, sq)
         if pt == NO_PIECE:
             c += 1
         elif pt != KING_T:
-            c = _put(sfen, row, c, SFEN_CODE[pt], 4)
+            c = _put(sfen, row, c, SFEN_PIECE_CODE[pt + 1], 4)  # table by python-chess type
             c = _put(sfen, row, c, 1 if col[1] & _bit(sq) else 0, 1)
     for sq in (7, 0, 63, 56):  # H1, A1, H8, A8
         c = _put(sfen, row, c, 1 if castle & _bit(sq) else 0, 1)
@@ -384,12 +384,12 @@ def decode_chunk(buf: np.ndarray, sfen: np.ndarray, score: np.ndarray, move: np.
         if not valid:
             return n, stems, BAD, stem_at
         mcode = (np.int64(buf[off + 24]) << 8) | np.int64(buf[off + 25])
-        s = _u2s((np.int64(buf[off + 26]) << 8) | np.int64(buf[off + 27]))
+        s = unsigned_to_signed((np.int64(buf[off + 26]) << 8) | np.int64(buf[off + 27]))
         pr = (np.int64(buf[off + 28]) << 8) | np.int64(buf[off + 29])
         rule50 = (np.int64(buf[off + 30]) << 8) | np.int64(buf[off + 31])
         nplies = (np.int64(buf[off + 32]) << 8) | np.int64(buf[off + 33])
         p = pr & 0x3FFF
-        res = _u2s(pr >> 14)
+        res = unsigned_to_signed(pr >> 14)
         if res < -1 or res > 1:
             return n, stems, BAD, stem_at
         kind, frm, to, promo = mcode >> 14, (mcode >> 8) & 63, (mcode >> 2) & 63, mcode & 3
@@ -425,7 +425,7 @@ def decode_chunk(buf: np.ndarray, sfen: np.ndarray, score: np.ndarray, move: np.
             # next move: piece index, then destination index
             our = col[stm]
             npieces = _popcount(our)
-            pid, pos = _read(buf, off, size, pos, _bits_for(npieces))
+            pid, pos = _read(buf, off, size, pos, bits_for(npieces))
             if pid < 0 or pid >= npieces:
                 return n, stems, BAD, stem_at
             frm = _nth(our, pid)
@@ -433,7 +433,7 @@ def decode_chunk(buf: np.ndarray, sfen: np.ndarray, score: np.ndarray, move: np.
             dest, ncastle, promotes = _destinations(bb, col, castle, stm, ep, frm, pt)
             ndest = _popcount(dest)
             nmoves = ndest * 4 if promotes else ndest + ncastle
-            mid, pos = _read(buf, off, size, pos, _bits_for(nmoves))
+            mid, pos = _read(buf, off, size, pos, bits_for(nmoves))
             if mid < 0 or mid >= nmoves:
                 return n, stems, BAD, stem_at
             promo_t = -1
@@ -450,16 +450,16 @@ def decode_chunk(buf: np.ndarray, sfen: np.ndarray, score: np.ndarray, move: np.
                 bin_move = ((2 if (to == ep and pt == PAWN) else 0) << 14) | (frm << 6) | to
             # score: zigzag VLE of 4-bit blocks, low first, each followed by a "more" bit
             u = 0
-            for k in range(5):
-                if k == 4:
-                    return n, stems, BAD, stem_at
+            for k in range(4):  # 4 blocks hold any uint16; a 5th means a corrupt stream
                 block, pos = _read(buf, off, size, pos, 5)
                 if block < 0:
                     return n, stems, BAD, stem_at
                 u |= (block & 15) << (4 * k)
                 if not block >> 4:
                     break
-            s = _int16(last + _u2s(u & 0xFFFF))
+            else:
+                return n, stems, BAD, stem_at
+            s = int16(last + unsigned_to_signed(u & 0xFFFF))
             last = -s
             _emit(sfen, n, bb, col, castle, stm, ep, rule50, p // 2 + 1)
             score[n], move[n], ply[n], result[n] = s, bin_move, min(p, 0xFFFF), res

@@ -16,7 +16,7 @@ import chess
 import numpy as np
 
 from boardnet.data.nnue_bin import RECORD_DTYPE, Decoded, count_records, decode_move, decode_records, read_raw
-from boardnet.data.nnue_binpack import BinpackStats, chunk_offsets, read_chunk, write_binpack
+from boardnet.data.nnue_binpack import BinpackStats, binpack_blocks, write_binpack
 from boardnet.data.nnue_text import TEXT_SUFFIXES, TextStats, format_text, read_text
 from boardnet.errors import FormatError
 from boardnet.formats.torch_ckpt import atomic_write
@@ -37,20 +37,21 @@ def data_kind(path: str | os.PathLike[str], *, must_exist: bool = False) -> str:
     return {".bin": "bin", ".binpack": "binpack", ".plain": "plain"}.get(suffix, "text")
 
 
-def record_blocks(path: str | os.PathLike[str], text_stats: TextStats | None = None) -> Iterator[np.ndarray]:
+def record_blocks(
+    path: str | os.PathLike[str], stats: TextStats | BinpackStats | None = None
+) -> Iterator[np.ndarray]:
     """The file's records in file order, in blocks (a ``.binpack`` chunk, 65,536 ``.bin`` records, or a whole
-    text file), so big binary files are never held in memory at once. Text files: their counts of good and
-    skipped lines/records go into ``text_stats``."""
+    text file), so big binary files are never held in memory at once. ``stats``: the counts of a text file
+    (:class:`TextStats`: good and skipped lines/records) or of a ``.binpack`` (:class:`BinpackStats`)."""
     kind = data_kind(path, must_exist=True)
     if kind == "binpack":
-        for offset in chunk_offsets(path):
-            yield read_chunk(path, offset)
+        yield from binpack_blocks(path, stats if isinstance(stats, BinpackStats) else None)
     elif kind == "bin":
         n = count_records(path)
         for start in range(0, n, _BLOCK):
             yield read_raw(path, start, _BLOCK)
     else:
-        yield read_text(path, text_stats)[0]
+        yield read_text(path, stats if isinstance(stats, TextStats) else None)[0]
 
 
 def entries(records: np.ndarray) -> Iterator[Entry]:
@@ -114,19 +115,17 @@ class _Counted:
 def data_summary(path: str | os.PathLike[str], show: int = 3) -> str:
     """Format, size, position count (``.binpack``: chunks and move chains too) and the first ``show`` positions."""
     kind = data_kind(path, must_exist=True)
-    stats, text_stats = BinpackStats(), TextStats()
-    blocks = (read_chunk(path, off, stats) for off in chunk_offsets(path)) if kind == "binpack" else record_blocks(
-        path, text_stats)
+    stats = BinpackStats() if kind == "binpack" else TextStats()
     n, first = 0, []
-    for block in blocks:
+    for block in record_blocks(path, stats):
         n += len(block)
         if len(first) < show:
             first += [e for _, e in zip(range(show - len(first)), entries(block), strict=False)]
     lines = [f"file: {path}", f"format: {kind}", f"size: {Path(path).stat().st_size:,} bytes", f"positions: {n:,}"]
-    if kind == "binpack":
+    if isinstance(stats, BinpackStats):
         lines.append(f"chunks: {stats.chunks}, move chains: {stats.stems:,}")
-    if kind in ("plain", "text"):
-        lines.append(f"read: {text_stats.summary()}")
+    elif kind != "bin":
+        lines.append(f"read: {stats.summary()}")
     for board, score, move, ply, result in first:
         uci = move.uci() if move is not None else "-"
         lines.append(f"  {board.fen()} | score {score} | move {uci} | ply {ply} | result {result}")

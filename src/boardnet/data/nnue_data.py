@@ -1,6 +1,8 @@
-"""NNUE training data source (``data: {type: nnue, ...}``): ``.bin`` files -> sparse batches.
+"""NNUE training data source (``data: {type: nnue, ...}``): ``.bin``, ``.binpack`` and text files -> sparse
+batches.
 
-Pipeline (one chunk of ``chunk_size`` records at a time, in worker processes when ``num_workers > 0``):
+Pipeline (one chunk at a time: ``chunk_size`` records of a ``.bin`` or text file, or one whole ``.binpack``
+chunk; in worker processes when ``num_workers > 0``):
 read raw records -> vectorized decode -> filters (like nnue-pytorch: random skipping, early-ply skip,
 best move is a capture, side to move in check, VALUE_NONE scores) -> shuffle inside the chunk -> feature
 indices. Chunks are visited in a seeded random order each epoch, so shuffling spans the files at chunk
@@ -25,8 +27,8 @@ from pydantic import Field
 
 from boardnet.config import ComponentConfig
 from boardnet.data.base import DataSource
-from boardnet.data.nnue_bin import Decoded, count_records, decode_records, read_raw
-from boardnet.data.nnue_binpack import chunk_offsets, read_chunk
+from boardnet.data.nnue_bin import RECORD_DTYPE, Decoded, count_records, decode_records, read_raw
+from boardnet.data.nnue_binpack import binpack_blocks, chunk_offsets, read_chunk
 from boardnet.data.nnue_features import in_check, sparse_batch
 from boardnet.data.nnue_text import TEXT_SUFFIXES, read_text
 from boardnet.errors import FormatError
@@ -109,13 +111,13 @@ def _binpack_records(path: str, start: int, count: int | None) -> np.ndarray:
     order, decoding chunks from the first one only until that many are read."""
     if count == BINPACK_CHUNK:
         return read_chunk(path, start)
-    parts, have = [], 0
-    for offset in chunk_offsets(path):
+    parts, have = [np.zeros(0, dtype=RECORD_DTYPE)], 0
+    for block in binpack_blocks(path):
         if count is not None and have >= start + count:
             break
-        parts.append(read_chunk(path, offset))
-        have += len(parts[-1])
-    arr = np.concatenate(parts) if parts else read_chunk(path, 0)
+        parts.append(block)
+        have += len(block)
+    arr = np.concatenate(parts)
     return arr[start : len(arr) if count is None else start + count]
 
 
@@ -129,7 +131,7 @@ def load_positions(
     skip_bad: bool = False,
     seed: int = 0,
 ) -> dict[str, np.ndarray]:
-    """Records ``start..start+count`` of one ``.bin`` as a batch dict (filtered when ``filters`` given)."""
+    """Records ``start..start+count`` of one data file as a batch dict (filtered when ``filters`` given)."""
     raw = read_records(path, start, count, skip_bad=skip_bad)
     dec, _ = decode_records(raw, path=path, first_index=start, skip_bad=skip_bad)
     if filters is not None:
@@ -194,7 +196,7 @@ class ChunkStream(torch.utils.data.IterableDataset):
 
 
 class NnueData(DataSource):
-    """Sparse NNUE batches from Stockfish ``.bin`` files (PackedSfenValue), see the module docstring."""
+    """Sparse NNUE batches from Stockfish ``.bin``/``.binpack`` or text training data, see the module docstring."""
 
     class Config(ComponentConfig):
         type: Literal["nnue"] = "nnue"

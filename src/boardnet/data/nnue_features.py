@@ -54,14 +54,6 @@ def _table(features: str) -> np.ndarray:
     return _TABLES[features]
 
 
-def _king_base(list_sq: np.ndarray, list_code: np.ndarray, perspective: np.ndarray) -> np.ndarray:
-    """``[N] int64`` table offset ``(perspective * 64 + own king square) * 13 << 6`` of each position."""
-    own_king = np.where(perspective == 0, 6, 12).astype(np.int8)[:, None]
-    kings = np.argmax(list_code == own_king, 1)
-    king_sq = list_sq[np.arange(len(list_sq)), kings].astype(np.int64)
-    return ((perspective.astype(np.int64) * 64 + king_sq) * 13) << 6
-
-
 def _piece_offsets(list_sq: np.ndarray, list_code: np.ndarray) -> np.ndarray:
     """``[N,32] int16`` table offset ``code << 6 | square`` of each list slot (pad square 64 -> 0, code 0)."""
     return (list_code.astype(np.int16) << 6) | (list_sq & 63)
@@ -69,18 +61,6 @@ def _piece_offsets(list_sq: np.ndarray, list_code: np.ndarray) -> np.ndarray:
 
 # Rows per step of the feature gather: its ``[rows,2,32] int64`` offsets buffer (4 MiB) stays in the cache.
 _GATHER_ROWS = 8192
-
-
-def perspective_indices(
-    list_sq: np.ndarray, list_code: np.ndarray, perspective: np.ndarray, features: str
-) -> np.ndarray:
-    """``[N,32] int64`` active indices (piece-list order, -1 padded) from ``perspective [N]`` (0 white, 1 black).
-
-    ``list_sq``/``list_code [N,32]``: piece lists of :class:`boardnet.data.nnue_bin.Decoded` (pad square 64,
-    code 0); the table maps code 0 (and HalfKP kings) to -1.
-    """
-    base = _king_base(list_sq, list_code, perspective)
-    return _table(features).take(base[:, None] + _piece_offsets(list_sq, list_code))
 
 
 def sparse_batch(

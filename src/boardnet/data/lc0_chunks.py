@@ -306,6 +306,7 @@ class Lc0ChunkData(DataSource):
         self.epoch = 0
         self.pending = np.zeros(0, V6_DTYPE)  # records of the current file not yet in the buffer
         self.buffer = np.zeros(0, V6_DTYPE)
+        self.drop: np.ndarray | None = None  # buffer rows served by the last batch, removed by _compact
         self.served = 0
 
     def _next_file(self) -> np.ndarray:
@@ -320,7 +321,8 @@ class Lc0ChunkData(DataSource):
     def _fill(self, want: int) -> None:
         """Top the buffer up to ``max(shuffle_buffer, want)`` positions."""
         target = max(self.cfg.shuffle_buffer, want)
-        parts, have = [self.buffer], len(self.buffer)
+        parts: list[np.ndarray] = []
+        have = len(self.buffer) - (0 if self.drop is None else len(self.drop))
         empty_reads = 0
         while have < target:
             if not len(self.pending):
@@ -333,13 +335,29 @@ class Lc0ChunkData(DataSource):
             self.pending = self.pending[len(take):]
             parts.append(take)
             have += len(take)
-        self.buffer = np.concatenate(parts)
+        self._compact(parts)
+
+    def _compact(self, new: list[np.ndarray]) -> None:
+        """Buffer = its rows not in ``drop`` (order kept), then ``new``: one copy of the buffer per batch."""
+        if self.drop is None and not new:
+            return
+        keep = np.ones(len(self.buffer), bool)
+        if self.drop is not None:
+            keep[self.drop] = False
+        kept = int(keep.sum())
+        out = np.empty(kept + sum(len(p) for p in new), V6_DTYPE)
+        np.compress(keep, self.buffer, out=out[:kept])
+        at = kept
+        for p in new:
+            out[at : at + len(p)] = p
+            at += len(p)
+        self.buffer, self.drop = out, None
 
     def next_batch(self, batch_size: int) -> dict[str, torch.Tensor]:
         self._fill(batch_size)
         pick = self.ctx.rng.choice(len(self.buffer), size=batch_size, replace=False)
         batch = self.buffer[pick]
-        self.buffer = np.delete(self.buffer, pick)
+        self.drop = pick  # removed on the next fill (or checkpoint), together with the refill
         self.served += batch_size
         return records_to_batch(batch)
 
@@ -361,6 +379,7 @@ class Lc0ChunkData(DataSource):
         return {"epoch": self.epoch + self.file_cursor / len(self.files), "positions": float(self.served)}
 
     def state_dict(self) -> dict[str, Any]:
+        self._compact([])
         return {"order": torch.from_numpy(self.order.astype(np.int64)), "file_cursor": self.file_cursor,
                 "epoch": self.epoch, "served": self.served,
                 "pending": torch.from_numpy(self.pending.view(np.uint8).copy()),
@@ -373,3 +392,4 @@ class Lc0ChunkData(DataSource):
         self.served = int(state["served"])
         self.pending = state["pending"].numpy().view(V6_DTYPE).copy()
         self.buffer = state["buffer"].numpy().view(V6_DTYPE).copy()
+        self.drop = None

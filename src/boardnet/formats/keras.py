@@ -177,19 +177,24 @@ def read_layers(path: str | os.PathLike[str]) -> tuple[list[KerasLayer], dict[st
 
 def read_variables(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
     """``.keras`` or ``.weights.h5`` -> {h5 path ``layers/<group>/vars/<i>``: array} (Keras layouts)."""
-    layers, arrays = read_layers(path)
-    return {f"layers/{la.group}/vars/{i}": arrays[la.group][str(i)]
-            for la in layers for i in range(len(arrays[la.group]))}
+    return read_named(path)[0]
 
 
 def readable_names(path: str | os.PathLike[str]) -> dict[str, str]:
     """h5 path -> ``<layer name>/<variable name>`` (e.g. ``layers/conv2d_3/vars/0`` -> ``evaluation_conv/kernel``)."""
+    return read_named(path)[1]
+
+
+def read_named(path: str | os.PathLike[str]) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+    """Both of the above from one read of the file: ``({h5 path: array}, {h5 path: layer/variable})``."""
     layers, arrays = read_layers(path)
-    out = {}
+    variables, names = {}, {}
     for la in layers:
-        for i, v in enumerate(variable_names(la.class_name, la.config, len(arrays[la.group]))):
-            out[f"layers/{la.group}/vars/{i}"] = f"{la.name}/{v}"
-    return out
+        group = arrays[la.group]
+        for i, v in enumerate(variable_names(la.class_name, la.config, len(group))):
+            key = f"layers/{la.group}/vars/{i}"
+            variables[key], names[key] = group[str(i)], f"{la.name}/{v}"
+    return variables, names
 
 
 def read_net(path: str | os.PathLike[str], mapping: str | None = None,
@@ -200,14 +205,13 @@ def read_net(path: str | os.PathLike[str], mapping: str | None = None,
     """
     from boardnet.mapping import select_mapping, to_netfile
 
-    variables, m = select_mapping(read_variables(path), readable_names(path), mapping, path)
+    variables, m = select_mapping(*read_named(path), mapping, path)
     return to_netfile(variables, m, model)
 
 
 def inspect_file(path: str | os.PathLike[str]) -> str:
     """One line per weight: ``h5path [shape] float32 = layer/variable``."""
-    v = read_variables(path)
-    names = readable_names(path)
+    v, names = read_named(path)
     lines = [f"Keras weights {path}: {len(v)} arrays"]
     lines += [f"{k} [{','.join(map(str, a.shape))}] float32 = {names[k]}" for k, a in v.items()]
     return "\n".join(lines)

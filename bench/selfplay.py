@@ -24,6 +24,7 @@ import torch
 
 from boardnet.games.gomoku import Gomoku
 from boardnet.models.policy_value import PolicyValueNet
+from boardnet.selfplay import BACKENDS
 from boardnet.selfplay.cache import DEFAULT_CAPACITY
 from boardnet.selfplay.inference import make_evaluator, net_alone_rate, onnx_evaluator, onnx_model_bytes
 from boardnet.selfplay.mcts import net_evaluator
@@ -66,7 +67,7 @@ def main() -> None:
     ap.add_argument("--concurrency", type=int, default=16, help="games in flight per process, refilled as games "
                     "end (0: all of a process's games at once)")
     ap.add_argument("--workers", type=int, default=2, help="self-play processes, 1 thread each (0: in-process)")
-    ap.add_argument("--inference", default="auto", choices=["auto", "torch", "onnx"])
+    ap.add_argument("--inference", default="auto", choices=BACKENDS)
     ap.add_argument("--cache", type=int, default=DEFAULT_CAPACITY, help="evaluation-cache entries (0: off)")
     ap.add_argument("--baseline-games", type=int, default=3, help="the baseline searches every position of "
                     "this many of the games just played (whole games: the natural opening/endgame mix)")
@@ -110,7 +111,7 @@ def main() -> None:
     print(f"{cores} cores (load {load:.2f} before the run); {where}; eval cache {args.cache}; {args.games} games "
           f"({batch} in flight per process) x {args.playouts} playouts, {res.moves} moves in {dt:.1f} s")
     print(f"boardnet self-play          {ours:8.0f} playouts/s  ({args.games / dt:.2f} games/s, "
-          f"{evals:.0f} net evaluations/s, cache hits {100 * res.cache_hits / max(1, res.lookups):.1f}%)")
+          f"{evals:.0f} net evaluations/s, cache hits {100 * res.cache_hit_rate:.1f}%)")
     print(f"baseline, torch {threads} threads    {base:8.0f} playouts/s  (reference search, "
           f"all {len(idx)} positions of {args.baseline_games} of these games)")
     print(f"baseline, onnxruntime       {base_onnx:8.0f} playouts/s")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from boardnet.selfplay import BACKENDS
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("selfplay", help="play batched-MCTS self-play games (throughput, training data)")
@@ -14,7 +16,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--concurrency", type=int, default=0, help="games in flight per process; a finished game's "
                    "slot takes the next game (0, the default: all of them at once)")
     p.add_argument("--workers", type=int, default=0, help="self-play processes, one thread each (0: this process)")
-    p.add_argument("--inference", choices=["auto", "torch", "onnx"], default="auto",
+    p.add_argument("--inference", choices=BACKENDS, default="auto",
                    help="leaf evaluator: onnxruntime or torch (auto: onnxruntime on CPU)")
     p.add_argument("--cache", type=int, help="evaluation-cache entries per generation, 0 turns it off "
                    "(default: the config's, else 50000)")
@@ -60,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"{game}: {args.games} games, {res.moves} moves, {settings.playouts} playouts/move in {dt:.1f} s")
     print(f"winners: {', '.join(names[w] for w in res.winners)}")
     print(f"games/s {args.games / dt:.3f}  moves/s {res.moves / dt:.1f}  playouts/s {res.playouts / dt:.0f}  "
-          f"net evaluations/s {res.evaluations / dt:.0f}  cache hits {100 * res.cache_hits / max(1, res.lookups):.1f}%")
+          f"net evaluations/s {res.evaluations / dt:.0f}  cache hits {100 * res.cache_hit_rate:.1f}%")
     if args.out:
         from boardnet.formats.torch_ckpt import atomic_write
 

@@ -13,6 +13,7 @@ from boardnet.config import ComponentConfig
 from boardnet.data.base import DataSource
 from boardnet.errors import ConfigError
 from boardnet.games.gomoku import symmetries
+from boardnet.selfplay import Backend
 from boardnet.selfplay.cache import DEFAULT_CAPACITY
 from boardnet.train.context import TrainContext
 
@@ -67,7 +68,7 @@ class SelfPlayData(DataSource):
         buffer_size: int = Field(10000, gt=0)
         games_per_iteration: int = Field(1, gt=0)
         workers: int = Field(0, ge=0, description="self-play processes (0: play in the training process)")
-        inference: Literal["auto", "torch", "onnx"] = "auto"
+        inference: Backend = "auto"
         mcts: MctsOptions = MctsOptions()
 
     def __init__(self, cfg: Config, ctx: TrainContext) -> None:
@@ -111,7 +112,7 @@ class SelfPlayData(DataSource):
         self.positions += res.moves
         self.playouts += res.playouts
         self._last = {"games_per_s": self.cfg.games_per_iteration / dt, "playouts_per_s": res.playouts / dt,
-                      "cache_hit_rate": res.cache_hits / max(1, res.lookups)}
+                      "cache_hit_rate": res.cache_hit_rate}
         for planes, pi in symmetries(res.planes, res.pi):
             self.buffer.add(planes, pi, res.z)
         if self.buffer.len <= batch_size:

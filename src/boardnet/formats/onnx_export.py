@@ -10,10 +10,10 @@ Policy-value nets: input ``states [batch,4,H,W]``, outputs ``log_probs [batch,HÂ
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import warnings
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -82,15 +82,18 @@ def _graph(netfile: NetFile, outputs: list[str] | None) -> tuple[nn.Module, torc
 def write_net(netfile: NetFile, path: str | os.PathLike[str], outputs: list[str] | None = None) -> None:
     """Export to ONNX (opset 17, dynamic batch) atomically; see the module docstring for names."""
     module, example, inputs, names = _graph(netfile, outputs)
-    axes = {n: {0: "batch"} for n in inputs + names}
+    atomic_write(path, lambda tmp: export_graph(module, example, str(tmp), inputs, names))
 
-    def export(tmp: Path) -> None:
-        with warnings.catch_warnings(), torch.no_grad():
-            warnings.simplefilter("ignore")
-            torch.onnx.export(module, (example,), str(tmp), input_names=inputs, output_names=names,
-                              dynamic_axes=axes, opset_version=OPSET, dynamo=False)
 
-    atomic_write(path, export)
+def export_graph(module: nn.Module, example: torch.Tensor, target: str | io.BytesIO, inputs: list[str],
+                 outputs: list[str]) -> None:
+    """``torch.onnx.export`` with our conventions: opset :data:`OPSET`, every input/output dynamic in dim 0
+    (``batch``), TorchScript exporter, its deprecation notices silenced. ``target``: a path or a buffer."""
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(module, (example,), target, input_names=inputs, output_names=outputs,
+                          dynamic_axes={n: {0: "batch"} for n in inputs + outputs}, opset_version=OPSET,
+                          dynamo=False)
 
 
 def _session(path: str | os.PathLike[str]) -> Any:

@@ -46,10 +46,6 @@ class EvalCache:
     def hits(self) -> int:
         return self.lookups - self.evaluations
 
-    @property
-    def hit_rate(self) -> float:
-        return self.hits / self.lookups if self.lookups else 0.0
-
     def __call__(self, boards: np.ndarray, last: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``boards int8 [B, A+1]``, ``last int [B]`` -> ``(priors float32 [B, A], values float32 [B])``."""
         n = len(boards)

@@ -13,20 +13,17 @@ from __future__ import annotations
 
 import io
 import time
-import warnings
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import torch
 
 from boardnet.errors import ConfigError
 from boardnet.games.gomoku import Gomoku
+from boardnet.selfplay import BACKENDS
 from boardnet.selfplay.mcts import Evaluator, net_evaluator
 from boardnet.spec import ModelSpec
-
-Backend = Literal["auto", "torch", "onnx"]
-BACKENDS = ("auto", "torch", "onnx")
 
 
 def resolve_backend(backend: str, device: str | torch.device = "cpu") -> str:
@@ -51,16 +48,12 @@ def onnx_model_bytes(net: torch.nn.Module) -> bytes:
 
     Exported from a CPU copy in eval mode so the caller's net (maybe on CUDA, maybe training) is untouched.
     """
-    from boardnet.formats.onnx_export import OPSET
+    from boardnet.formats.onnx_export import export_graph
 
     cpu = _cpu_eval_copy(net)
-    shape = (1, cpu.conv1.in_channels, cpu.height, cpu.width)
     buf = io.BytesIO()
-    with warnings.catch_warnings(), torch.no_grad():
-        warnings.simplefilter("ignore")  # TorchScript-exporter deprecation notices
-        torch.onnx.export(cpu, (torch.zeros(shape),), buf, input_names=["states"], output_names=["log_probs", "value"],
-                          dynamic_axes={n: {0: "batch"} for n in ("states", "log_probs", "value")},
-                          opset_version=OPSET, dynamo=False)
+    export_graph(cpu, torch.zeros(1, cpu.conv1.in_channels, cpu.height, cpu.width), buf, ["states"],
+                 ["log_probs", "value"])
     return buf.getvalue()
 
 

@@ -2,10 +2,9 @@
 
 Layout (why): each tree lives in preallocated numpy arrays indexed ``[game, node, action]`` (edge statistics
 ``N`` visits, ``W`` value sums, ``P`` priors, ``child`` node index or -1, ``legal`` mask), so one selection step
-for all games is one compiled (numba) loop over the games' rows (score ``Q + U`` in float32, first argmax) instead
-of Python child objects, and backup walks each game's path in the same kernel style. Games in parallel fill the
-net's batch exactly (no
-virtual loss, so the search is the reference algorithm per game). Values are from the view of the side to move
+for all games is one compiled (numba) loop over the games' rows (score ``Q + U`` in float32, first argmax)
+instead of Python child objects, and backup walks each game's path in the same kernel style. Games in parallel
+fill the net's batch exactly (no virtual loss, so the search is the reference algorithm per game). Values are from the view of the side to move
 at the node owning the edge; the backup negates per ply (spec alphazero.md §5).
 """
 
@@ -143,10 +142,9 @@ def search(forest: Forest, games: np.ndarray, boards: np.ndarray, last: np.ndarr
         _descend(forest.N, forest.W, forest.P, forest.child, forest.legal, forest.visits, forest.expanded,
                  forest.terminal, forest.size, g_idx, root_mover, c_puct, b, lm, path_nodes, path_acts, cur, depth)
         # Leaves: terminal (known or newly found) or unexpanded -> value for the side to move at the leaf.
-        gl = g_idx
         value = np.zeros(n, np.float32)
-        known = ~np.isnan(forest.terminal[gl, cur])
-        value[known] = forest.terminal[gl[known], cur[known]]
+        known = ~np.isnan(forest.terminal[g_idx, cur])
+        value[known] = forest.terminal[g_idx[known], cur[known]]
         fresh = ~known
         if fresh.any():
             fi = np.nonzero(fresh)[0]
@@ -158,15 +156,15 @@ def search(forest: Forest, games: np.ndarray, boards: np.ndarray, last: np.ndarr
             term = won | full
             ti = fi[term]
             tv = np.where(won[term], -1.0, 0.0).astype(np.float32)  # the previous mover just won
-            forest.terminal[gl[ti], cur[ti]] = tv
+            forest.terminal[g_idx[ti], cur[ti]] = tv
             value[ti] = tv
             ei = fi[~term]
             if len(ei):
                 priors, v = evaluate(b[ei], lm[ei])
                 legal = b[ei, :A] == 0
-                forest.P[gl[ei], cur[ei]] = np.where(legal, priors, 0.0)
-                forest.legal[gl[ei], cur[ei]] = legal
-                forest.expanded[gl[ei], cur[ei]] = True
+                forest.P[g_idx[ei], cur[ei]] = np.where(legal, priors, 0.0)
+                forest.legal[g_idx[ei], cur[ei]] = legal
+                forest.expanded[g_idx[ei], cur[ei]] = True
                 value[ei] = v
         # Backup: edge at depth d gets value * (-1)^(L - d) (its owner is L - d plies before the leaf).
         _backup(forest.N, forest.W, forest.visits, g_idx, cur, depth, path_nodes, path_acts, value)

@@ -38,6 +38,11 @@ class SelfPlayResult:
     def cache_hits(self) -> int:
         return self.lookups - self.evaluations
 
+    @property
+    def cache_hit_rate(self) -> float:
+        """Share of leaf lookups the evaluation cache answered (0 with no lookups)."""
+        return self.cache_hits / self.lookups if self.lookups else 0.0
+
 
 def self_play(game: Gomoku, evaluate: Evaluator, n_games: int, cfg: SelfPlaySettings,
               rng: np.random.Generator, concurrency: int | None = None) -> SelfPlayResult:
@@ -90,12 +95,12 @@ def self_play(game: Gomoku, evaluate: Evaluator, n_games: int, cfg: SelfPlaySett
         for j in np.nonzero(ended)[0]:
             s = live[j]
             winners[slot_game[s]] = int(boards[s, last[s]]) if won[j] else 0
-        refill = [s for s in live[ended]][: n_games - next_game]
-        for s in refill:  # a new game in a freed slot
+        refill = live[ended][: n_games - next_game]  # freed slots that start a new game
+        for s in refill:
             slot_game[s], next_game = next_game, next_game + 1
             boards[s], last[s] = 0, -1
-            forest.reset(np.array([s]))
-        live = np.sort(np.concatenate([live[~ended], np.asarray(refill, np.int64)])).astype(np.int64)
+        forest.reset(refill)
+        live = np.sort(np.concatenate([live[~ended], refill]))
     zs = []
     for g in range(n_games):
         t = np.arange(len(hist_pi[g]))

@@ -31,10 +31,6 @@ def build_optimizer(cfg: Any, params: Iterable[torch.nn.Parameter], key_path: st
         from boardnet.train.tf1_adam import TF1Adam
 
         return TF1Adam(params, lr=cfg.lr, betas=cfg.betas, eps=cfg.eps, weight_decay=cfg.weight_decay)
-    if cfg.type == "ranger":
-        from boardnet.train.ranger import Ranger
-
-        return Ranger(params, lr=cfg.lr, betas=cfg.betas, eps=cfg.eps, weight_decay=cfg.weight_decay,
-                      k=cfg.lookahead_k, alpha=cfg.lookahead_alpha)
     cls = OPTIMIZERS.get(cfg.type, f"{key_path}.type")
-    return cls(params, lr=cfg.lr, betas=cfg.betas, eps=cfg.eps, weight_decay=cfg.weight_decay)
+    extra = {"k": cfg.lookahead_k, "alpha": cfg.lookahead_alpha} if cfg.type == "ranger" else {}
+    return cls(params, lr=cfg.lr, betas=cfg.betas, eps=cfg.eps, weight_decay=cfg.weight_decay, **extra)

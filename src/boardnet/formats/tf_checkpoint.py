@@ -303,9 +303,7 @@ def inspect_file(path: str | os.PathLike[str]) -> str:
 
     num_shards, entries = read_index(path)
     readable = checkpoint_readable_names(path)
-    names = {v: k for k, v in {"float32": 1, "float64": 2, "int32": 3, "uint8": 4, "int16": 5, "int8": 6,
-                                "string": 7, "int64": 9, "bool": 10, "uint16": 17, "float16": 19,
-                                "uint32": 22, "uint64": 23}.items()}
+    names = {enum: dt.name for enum, dt in _DTYPES.items()} | {7: "string"}
     lines = [f"TensorFlow checkpoint {index_path(path)}: {len(entries)} entries, {num_shards} shard(s)"]
     for e in entries.values():
         mark = "  (slot)" if is_slot(e.name) else ""

@@ -15,7 +15,7 @@ from pydantic import Field
 from boardnet.config import LossConfig
 from boardnet.errors import TrainingError
 from boardnet.train.context import TrainContext
-from boardnet.train.losses import Loss, _get
+from boardnet.train.losses import Loss, _get, soft_cross_entropy
 
 
 class Lc0PolicyLoss(Loss):
@@ -39,10 +39,7 @@ class Lc0PolicyLoss(Loss):
             raise TrainingError(f"loss '{self.name}': pred {list(logits.shape)} vs target {list(target.shape)}")
         if self.cfg.mask_illegal:
             logits = logits.masked_fill(target < 0, float("-inf"))
-        logp = torch.log_softmax(logits, dim=-1)
-        p = target.clamp(min=0)
-        terms = torch.where(p > 0, p * logp, torch.zeros_like(logp))  # 0 * -inf (illegal) counts as 0
-        return -terms.sum(-1).mean()
+        return soft_cross_entropy(torch.log_softmax(logits, dim=-1), target, self.name)  # targets < 0 count 0
 
 
 class Lc0MovesLeftLoss(Loss):

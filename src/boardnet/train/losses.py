@@ -70,11 +70,16 @@ class CrossEntropyLoss(Loss):
         logp = torch.log_softmax(pred, dim=-1) if self.cfg.logits else pred
         if target.dtype in (torch.int64, torch.int32):
             return -logp.gather(-1, target.long().unsqueeze(-1)).mean()
-        if target.shape != logp.shape:
-            raise TrainingError(f"loss '{self.name}': pred {list(logp.shape)} vs target {list(target.shape)}")
-        # 0 * -inf (masked moves) must count as 0, not NaN.
-        terms = torch.where(target > 0, target.float() * logp, torch.zeros_like(logp))
-        return -terms.sum(-1).mean()
+        return soft_cross_entropy(logp, target, self.name)
+
+
+def soft_cross_entropy(logp: torch.Tensor, target: torch.Tensor, name: str) -> torch.Tensor:
+    """``-mean_b sum_a target * logp`` for ``logp``, ``target [B, A]``; entries with ``target <= 0`` count 0
+    (so ``0 * -inf`` at masked moves is 0, not NaN). ``name``: the loss, for the shape error."""
+    if target.shape != logp.shape:
+        raise TrainingError(f"loss '{name}': pred {list(logp.shape)} vs target {list(target.shape)}")
+    terms = torch.where(target > 0, target.float() * logp, torch.zeros_like(logp))
+    return -terms.sum(-1).mean()
 
 
 class L2Loss(Loss):

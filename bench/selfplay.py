@@ -7,7 +7,9 @@ mix), with the same net in PyTorch on all the cores given (``--threads``, defaul
 use; on the 2-core dev box 1 and 2 threads measured about the same, 1,200-1,700 playouts/s: the Python tree
 dominates); it is also run with the onnxruntime evaluator so the speed-up not due to the evaluator can be read
 off.
-The net-alone rate uses the same processes, threads, backend and per-process batch as self-play.
+The net-alone rate uses the same processes, threads, backend and per-process batch as self-play; the net is
+also timed alone in this process on one thread in both ONNX forms (``onnx``: Winograd F(4x4, 3x3) trunk, what
+``auto`` uses; ``onnx-direct``: plain convolutions) at the same batch.
 
     .venv/bin/python bench/selfplay.py [--games 64] [--concurrency 16] [--workers 2] [--inference auto]
                                        [--cache 50000] [--baseline-games 3]
@@ -107,6 +109,8 @@ def main() -> None:
     idx = first_games(res, args.baseline_games)
     base = baseline_rate(game, net_evaluator(net, game), res, idx, args.playouts)
     base_onnx = baseline_rate(game, onnx_evaluator(onnx_model_bytes(net), game, threads), res, idx, args.playouts)
+    forms = {w: net_alone_rate(game, onnx_evaluator(onnx_model_bytes(net, winograd=w), game, 1), batch,
+                               args.net_seconds, np.random.default_rng(0)) for w in (False, True)}
 
     print(f"{cores} cores (load {load:.2f} before the run); {where}; eval cache {args.cache}; {args.games} games "
           f"({batch} in flight per process) x {args.playouts} playouts, {res.moves} moves in {dt:.1f} s")
@@ -118,6 +122,8 @@ def main() -> None:
     print(f"speed-up vs torch baseline  {ours / base:8.1f} x   (target >= 10, stretch 20)")
     print(f"speed-up vs onnx baseline   {ours / base_onnx:8.1f} x")
     print(f"net alone, batch {batch:<3}        {alone:8.0f} positions/s  (same processes/threads/backend)")
+    print(f"net alone, 1 thread         {forms[False]:8.0f} positions/s direct convolutions, {forms[True]:.0f} "
+          f"Winograd ({forms[True] / forms[False]:.2f}x)")
     print(f"self-play share             {100 * ours / alone:8.1f} %   playouts/s over net-alone (target >= 60); "
           f"net evaluations/s: {100 * evals / alone:.1f} %")
 

@@ -122,11 +122,29 @@ def test_backends_and_payload(setup):
         resolve_backend("tensorrt")
     with pytest.raises(ConfigError, match="CPU only"):
         resolve_backend("onnx", "cuda")
+    with pytest.raises(ConfigError, match="CPU only"):
+        resolve_backend("onnx-direct", "cuda")
     rebuilt = NetPayload.of(net).build()
     boards, last = _boards(game, 5, 6, seed=3)
     p1, v1 = make_evaluator(net, game, "torch")(boards, last)
     p2, v2 = make_evaluator(rebuilt, game, "torch")(boards, last)
     assert np.array_equal(p1, p2) and np.array_equal(v1, v2)
+
+
+def test_winograd_and_direct_onnx_graphs_agree(setup):
+    """``onnx`` (Winograd trunk) and ``onnx-direct`` (plain convolutions) give the same outputs up to rounding;
+    the Winograd graph has no Conv node left."""
+    import onnx
+
+    game, net, _ = setup
+    boards, last = _boards(game, 12, 8, seed=5)
+    p_w, v_w = make_evaluator(net, game, "onnx", threads=1)(boards, last)
+    p_d, v_d = make_evaluator(net, game, "onnx-direct", threads=1)(boards, last)
+    np.testing.assert_allclose(p_w, p_d, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(v_w, v_d, atol=1e-6)
+    ops = {n.op_type for n in onnx.load_from_string(onnx_model_bytes(net)).graph.node}
+    direct_ops = {n.op_type for n in onnx.load_from_string(onnx_model_bytes(net, winograd=False)).graph.node}
+    assert "Conv" not in ops and "Conv" in direct_ops
 
 
 def test_refilled_slots_keep_the_batch_full(setup):

@@ -60,8 +60,8 @@ def worker_rng(seed: int, index: int) -> np.random.Generator:
 class SelfPlayPool:
     """``workers`` processes playing self-play games for ``game`` with ``settings``.
 
-    ``inference`` is the leaf-evaluator backend inside the workers (``auto``/``torch``/``onnx``, see
-    ``inference.py``); each worker uses one thread. Workers start at construction (spawned: a few seconds to
+    ``inference`` is the leaf-evaluator backend inside the workers (one of ``boardnet.selfplay.BACKENDS``,
+    see ``inference.py``); each worker uses one thread. Workers start at construction (spawned: a few seconds to
     import torch) and live until :meth:`close`. Use as a context manager.
     """
 

@@ -2,7 +2,9 @@
 
 Writes random-game positions (or reads the ``.binpack`` given) with ``write_binpack``, times
 ``read_binpack`` (the compiled chunk decoder, and its Python reader for comparison) and ``read_bin`` of the same
-positions written as ``.bin``, and prints positions/s, bytes/position and the ratio. With ``--binpack FILE``
+positions written as ``.bin``, and prints positions/s, bytes/position and the ratio. Writing: the compiled
+encoder (``compiled_chunks`` from ``.bin`` records, what ``boardnet nnue data X.bin Y.binpack`` runs) against the
+Python writer (``encode_binpack`` from python-chess entries), both checked to give the same bytes. With ``--binpack FILE``
 (e.g. nnue-pytorch's ``.pgo/small.binpack``, written by Stockfish's tools) it also checks that every position
 is valid, every move legal, and that re-encoding all positions reproduces the file byte for byte.
 
@@ -20,7 +22,13 @@ from pathlib import Path
 import chess
 
 from boardnet.data.nnue_bin import decode_move, read_bin, write_bin
-from boardnet.data.nnue_binpack import encode_binpack, iter_entries, read_binpack, write_binpack
+from boardnet.data.nnue_binpack import (
+    compiled_chunks,
+    encode_binpack,
+    iter_entries,
+    read_binpack,
+    write_binpack,
+)
 
 
 def random_entries(games: int) -> list[tuple[chess.Board, int, chess.Move, int, int]]:
@@ -56,7 +64,11 @@ def main() -> None:
             legal = all(b.is_valid() and (m is None or b.is_legal(m)) for b, _, m, _, _ in entries)
             same = encoded == pack.read_bytes()
             print(f"{pack}: {len(entries)} positions, all valid and legal: {legal}; re-encoded identical: {same}")
-        read_binpack(pack)  # warm-up: loads the compiled kernel
+        recs = read_binpack(pack)  # also the warm-up: loads the compiled kernels
+        b"".join(compiled_chunks([recs[:100]]))
+        t0 = time.perf_counter()
+        compiled = b"".join(compiled_chunks(recs[i:i + 65536] for i in range(0, len(recs), 65536)))
+        t_compiled = time.perf_counter() - t0
         t0 = time.perf_counter()
         recs = read_binpack(pack)
         t_read = time.perf_counter() - t0
@@ -72,7 +84,9 @@ def main() -> None:
     n = len(recs)
     print(f"positions: {n}, binpack {size} bytes = {size / n:.2f} B/position (.bin: 40)")
     print(f"read_binpack: {n / t_read:,.0f} pos/s (compiled kernel); Python reader {n / t_python:,.0f} pos/s "
-          f"({t_python / t_read:.0f}x slower); write (encode_binpack): {n / t_write:,.0f} pos/s")
+          f"({t_python / t_read:.0f}x slower)")
+    print(f"write: compiled encoder {n / t_compiled:,.0f} pos/s, Python writer (encode_binpack) {n / t_write:,.0f} "
+          f"pos/s ({t_write / t_compiled:.0f}x slower); same bytes: {compiled == encoded}")
     print(f"baseline read_bin of the same positions: {n / t_bin:,.0f} pos/s; "
           f"binpack/bin read speed ratio {t_bin / t_read:.3f}")
 

@@ -12,10 +12,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from boardnet.data.nnue_bin import decode_records, encode_move, pack_sfen
+from boardnet.data.nnue_bin import RECORD_DTYPE, decode_records, encode_move, pack_record, pack_sfen
 from boardnet.data.nnue_binpack import (
     BinpackStats,
+    NeedsPythonWriter,
     chunk_offsets,
+    compiled_chunks,
     encode_binpack,
     iter_entries,
     pack_sfens,
@@ -140,6 +142,65 @@ def test_compiled_reader_equals_python_reader(tmp_path: Path, seed: int) -> None
     slow = read_binpack(path, slow_stats, compiled=False)
     assert fast.tobytes() == slow.tobytes() and len(fast) > 1000
     assert fast_stats == slow_stats
+
+
+def _records(entries: list) -> np.ndarray:
+    return np.frombuffer(b"".join(pack_record(*e) for e in entries), RECORD_DTYPE).copy()
+
+
+def _python_bytes(records: np.ndarray, chunk_size: int) -> bytes:
+    from boardnet.data.nnue_convert import entries as record_entries
+
+    return encode_binpack(record_entries(records), chunk_size)
+
+
+def _compiled_bytes(records: np.ndarray, block: int, chunk_size: int) -> bytes:
+    return b"".join(compiled_chunks((records[i:i + block] for i in range(0, len(records), block)), chunk_size))
+
+
+@pytest.mark.parametrize("seed", [3, 4])
+def test_compiled_writer_equals_python_writer(seed: int) -> None:
+    """The numba encoder writes the Python writer's bytes, whatever the block size (move chains and chunk
+    boundaries across blocks) and chunk size."""
+    records = _records(random_games(30, seed=seed))
+    for chunk_size in (1500, 1 << 20):
+        want = _python_bytes(records, chunk_size)
+        for block in (len(records), 1, 7, 500):
+            assert _compiled_bytes(records, block, chunk_size) == want
+    assert len(records) > 3000 and len(want) < 6 * len(records)  # chained, not one stem per position
+
+
+def test_compiled_writer_leaves_odd_records_to_python() -> None:
+    """Records with unclean castling rights, moves that are not pseudo-legal (or capture a king) and chains
+    broken at random: the compiled writer either gives the Python writer's bytes or hands over with
+    NeedsPythonWriter, never different bytes; a ply above 16383 always hands over."""
+    rng = random.Random(11)
+    base = random_games(12, seed=7)
+    handed_over = same = 0
+    for trial in range(60):
+        entries = []
+        for board, score, move, ply, result in base[: rng.randrange(50, len(base))]:
+            board = board.copy(stack=False)
+            if rng.random() < 0.05:
+                board.castling_rights |= rng.choice([chess.BB_A1, chess.BB_H1, chess.BB_A8, chess.BB_H8])
+            if rng.random() < 0.02:
+                move = chess.Move(rng.randrange(64), rng.randrange(64))
+            entries.append((board, score, move, ply, result))
+        records = _records(entries)
+        try:
+            got = _compiled_bytes(records, rng.choice([13, 200, len(records)]), 700)
+        except NeedsPythonWriter:
+            handed_over += 1
+            continue
+        assert got == _python_bytes(records, 700), trial
+        same += 1
+    assert handed_over and same
+    records = _records(base[:40])
+    records["ply"][20] = 0x4000
+    with pytest.raises(NeedsPythonWriter):
+        _compiled_bytes(records, 40, 700)
+    with pytest.raises(ValueError, match="ply"):
+        _python_bytes(records, 700)
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -74,3 +74,17 @@ def test_summary_and_cli(binpack: Path, tmp_path: Path, capsys: pytest.CaptureFi
         with pytest.raises(FormatError, match="no such file"):
             convert_data(tmp_path / missing, tmp_path / "out.bin")
     assert not (tmp_path / "out.bin").exists()
+
+
+def test_a_record_binpack_cannot_hold_is_one_error(binpack: Path, tmp_path: Path) -> None:
+    """The compiled writer hands an odd record to the Python writer, whose refusal names the file and position;
+    no partial output is left behind."""
+    as_bin = tmp_path / "a.bin"
+    convert_data(binpack, as_bin)
+    raw = read_raw(as_bin).copy()
+    raw["ply"][123] = 0x4000  # binpack stores 14 bits of ply
+    odd = tmp_path / "odd.bin"
+    odd.write_bytes(raw.tobytes())
+    with pytest.raises(FormatError, match=r"odd\.bin.*position 123: .*ply 16384"):
+        convert_data(odd, tmp_path / "odd.binpack")
+    assert not list(tmp_path.glob("*odd.binpack*"))

@@ -31,6 +31,10 @@ last)`` (int16 arithmetic) as a VLE of 5-bit blocks (4 value bits, low block fir
 where ``last`` is minus the previous score. Each step adds one ply, flips the result, and updates rule50,
 castling rights and the en-passant square the Stockfish way (set only when a capture is possible).
 
+Writing: :func:`encode_binpack` (Python, from python-chess entries; ~100k positions/s) and, for ``.bin``
+records, :func:`compiled_chunks` / :func:`write_binpack_records` (the numba encoder of
+``nnue_binpack_kernel``, ~1.5M positions/s, streamed chunk by chunk, the same bytes).
+
 Records come back in the ``.bin`` structured layout (:data:`boardnet.data.nnue_bin.RECORD_DTYPE`) so the
 same vectorized pipeline decodes them.
 """
@@ -677,7 +681,8 @@ def encode_binpack(entries: Iterable[Entry], chunk_size: int = SUGGESTED_CHUNK) 
 
     An entry that is the previous one after its move (ply + 1, result negated, same position incl. rule50)
     goes into the movetext; anything else starts a stem. A new chunk starts at a stem once the current one
-    holds ``chunk_size`` bytes. ValueError on an entry that cannot be coded (e.g. an impossible move).
+    holds ``chunk_size`` bytes. ValueError naming the entry's index for one that cannot be coded (e.g.
+    an impossible move).
     """
     chunks: list[bytes] = []
     cur = bytearray()
@@ -691,37 +696,43 @@ def encode_binpack(entries: Iterable[Entry], chunk_size: int = SUGGESTED_CHUNK) 
             cur.extend(nplies.to_bytes(2, "big"))
             cur.extend(text.to_bytes())
 
-    for board, score, move, ply, result in entries:
-        if not -32768 <= score <= 32767 or not 0 <= ply <= 0x3FFF:
-            raise ValueError(f"score {score} or ply {ply} out of range")
-        if (
-            prev is not None and text is not None and nplies < 0xFFFF
-            and prev[2] + 1 == ply and prev[3] == -result and _same_position(prev[0], prev[1], board)
-        ):
-            ep = prev[1]
+    index = -1
+    try:
+        for index, (entry_board, score, move, ply, result) in enumerate(entries):  # noqa: B007 (the except names it)
+            if not -32768 <= score <= 32767 or not 0 <= ply <= 0x3FFF:
+                raise ValueError(f"score {score} or ply {ply} out of range")
+            if (
+                prev is not None and text is not None and nplies < 0xFFFF
+                and prev[2] + 1 == ply and prev[3] == -result and _same_position(prev[0], prev[1], entry_board)
+            ):
+                # the chain's own board (the readers replay from it): the entry's may differ in unclean rights
+                board, ep = prev[0], prev[1]
+                if move is None:
+                    raise ValueError("a continuation entry needs its move")
+                _write_move(text, board, ep, move)
+                text.put_vle(signed_to_unsigned(_int16(score - last)))
+                last, nplies = -score, nplies + 1
+            else:
+                close_movetext()
+                if len(cur) >= chunk_size:
+                    chunks.append(bytes(cur))
+                    cur = bytearray()
+                ep = stockfish_ep(entry_board)
+                cur.extend(pack_stem(entry_board, ep, move, score, ply, result))
+                text, nplies, last = _BitWriter(), 0, -score
+                board = entry_board.copy(stack=False)
+                board.castling_rights = board.clean_castling_rights()  # what the stem stores
             if move is None:
-                raise ValueError("a continuation entry needs its move")
-            _write_move(text, board, ep, move)
-            text.put_vle(signed_to_unsigned(_int16(score - last)))
-            last, nplies = -score, nplies + 1
-        else:
-            close_movetext()
-            if len(cur) >= chunk_size:
-                chunks.append(bytes(cur))
-                cur = bytearray()
-            ep = stockfish_ep(board)
-            cur.extend(pack_stem(board, ep, move, score, ply, result))
-            text, nplies, last = _BitWriter(), 0, -score
-        if move is None:
-            prev = None
-        else:
-            after = board.copy(stack=False)
-            after.ep_square = ep
-            prev = (after, _push(after, move), ply, result)
+                prev = None
+            else:
+                board.ep_square = ep
+                prev = (board, _push(board, move), ply, result)
+    except ValueError as err:
+        raise ValueError(f"position {index}: {err}") from None
     close_movetext()
     if cur:
         chunks.append(bytes(cur))
-    return b"".join(MAGIC + len(c).to_bytes(4, "little") + c for c in chunks)
+    return b"".join(_frame(c) for c in chunks)
 
 
 def write_binpack(path: str | os.PathLike[str], entries: Iterable[Entry], chunk_size: int = SUGGESTED_CHUNK) -> int:
@@ -729,3 +740,65 @@ def write_binpack(path: str | os.PathLike[str], entries: Iterable[Entry], chunk_
     data = encode_binpack(entries, chunk_size)
     atomic_write(path, lambda tmp: Path(tmp).write_bytes(data))
     return len(data)
+
+
+class NeedsPythonWriter(Exception):
+    """A record the compiled encoder leaves to :func:`encode_binpack` (an odd move, ply or result)."""
+
+
+def _frame(body: bytes | bytearray) -> bytes:
+    return MAGIC + len(body).to_bytes(4, "little") + bytes(body)
+
+
+def compiled_chunks(blocks: Iterable[np.ndarray], chunk_size: int = SUGGESTED_CHUNK) -> Iterator[bytes]:
+    """Whole chunks (header + body) of the ``RECORD_DTYPE`` records in ``blocks``, byte for byte what
+    :func:`encode_binpack` writes for their entries, from the compiled encoder
+    (``nnue_binpack_kernel.encode_records``); a move chain may span blocks. Raises :class:`NeedsPythonWriter`
+    at a record only the Python writer handles exactly, FormatError (from ``decode_records``) at a bad one."""
+    from boardnet.data.nnue_bin import decode_records
+
+    cur = bytearray()
+    pending = np.empty(0, RECORD_DTYPE)
+    it = iter(blocks)
+    block = next(it, None)
+    while block is not None:
+        nxt = next(it, None)
+        recs = np.concatenate([pending, block]) if len(pending) else np.asarray(block, RECORD_DTYPE)
+        dec, _ = decode_records(recs)
+        out = np.zeros(35 * len(recs) + 8, np.uint8)  # stem 34 bytes, movetext < 4 per ply + padding
+        cuts = np.zeros(len(recs) + 1, np.int64)
+        used, written, ncuts, _, status = kernel.encode_records(
+            dec.pieces, dec.castling, dec.ep, dec.turn, dec.rule50, dec.score, dec.move, dec.ply, dec.result,
+            nxt is None, chunk_size, len(cur), out, cuts)
+        if status != kernel.ENC_OK:
+            raise NeedsPythonWriter(f"record {used} of the block")
+        start = 0
+        for cut in cuts[:ncuts]:
+            cur += out[start:cut].tobytes()
+            yield _frame(cur)
+            cur, start = bytearray(), int(cut)
+        cur += out[start:written].tobytes()
+        pending, block = recs[used:], nxt
+    if cur:
+        yield _frame(cur)
+
+
+def write_binpack_records(path: str | os.PathLike[str], blocks: Iterable[np.ndarray],
+                          chunk_size: int = SUGGESTED_CHUNK) -> int:
+    """Write the records of ``blocks`` as a ``.binpack`` (compiled, streamed chunk by chunk, atomically);
+    returns the record count. Raises :class:`NeedsPythonWriter` as :func:`compiled_chunks` does."""
+    count = 0
+
+    def counted() -> Iterator[np.ndarray]:
+        nonlocal count
+        for block in blocks:
+            count += len(block)
+            yield block
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as fh:
+            for chunk in compiled_chunks(counted(), chunk_size):
+                fh.write(chunk)
+
+    atomic_write(path, write)
+    return count

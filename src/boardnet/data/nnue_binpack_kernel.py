@@ -1,4 +1,5 @@
-"""Compiled ``.binpack`` chunk decoder: stems + movetext straight to ``.bin`` records (numba, no python-chess).
+"""Compiled ``.binpack`` chunk decoder and encoder: stems + movetext to and from ``.bin`` records (numba, no
+python-chess).
 
 The same format and rules as :mod:`boardnet.data.nnue_binpack` (read its docstring first): boards are kept as
 bitboards (``bb[0..5]`` pawns..kings, ``col[0..1]`` white/black pieces, ``castle`` = rook squares that keep a
@@ -9,6 +10,12 @@ square follows Stockfish's ``isEpPossible``. Each position is written as the 32-
 :func:`decode_chunk` stops at the first malformed stem or movetext and reports it (with the chunk offset, for
 diagnostics); the caller (``nnue_binpack._decode_chunk``) then re-reads that chunk with the Python reader for
 the full message.
+
+:func:`encode_records` writes decoded ``.bin`` records as chunk bodies, byte for byte what the Python writer
+(``nnue_binpack.encode_binpack``) makes of the same records, python-chess's move semantics included (a ``.bin``
+castling code is read as the king's move; ``is_castling``/``is_en_passant`` decide the stem's move type). A record
+only that writer handles exactly (a move that is not pseudo-legal or takes a king, a ply above 16383) stops it
+with ENC_ODD, and the caller hands the whole file to the Python writer.
 """
 
 from __future__ import annotations
@@ -466,3 +473,288 @@ def decode_chunk(buf: np.ndarray, sfen: np.ndarray, score: np.ndarray, move: np.
             n += 1
         off += (pos + 7) >> 3
     return n, stems, OK, off
+
+
+# ---------------------------------------------------------------- encoding (``.bin`` records -> binpack)
+
+# encode_records flags: the record index it stopped at is returned with one of these
+ENC_OK, ENC_ODD = 0, 1
+STEM_BYTES = 34  # 32-byte stem + 2-byte ply count
+E1, E8 = 4, 60
+
+
+@njit(cache=True)
+def _load(pieces: np.ndarray, i: int, bb: np.ndarray, col: np.ndarray) -> None:
+    """Bitboards of ``Decoded.pieces[i]`` (codes 1..6 white pawn..king, 7..12 black)."""
+    for t in range(6):
+        bb[t] = 0
+    col[0] = 0
+    col[1] = 0
+    for sq in range(64):
+        code = pieces[i, sq]
+        if code > 0:
+            bb[(code - 1) % 6] |= _bit(sq)
+            col[1 if code > 6 else 0] |= _bit(sq)
+
+
+@njit(cache=True)
+def _clean_castle(bb: np.ndarray, col: np.ndarray, castling: np.ndarray, i: int) -> np.uint64:
+    """python-chess ``clean_castling_rights`` of the K, Q, k, q flags ``castling[i]`` (rook squares)."""
+    rights = np.uint64(0)
+    for k, sq in ((0, 7), (1, 0), (2, 63), (3, 56)):
+        if castling[i, k]:
+            rights |= _bit(sq)
+    rights &= bb[ROOK]
+    white = rights & RANK_1 & col[0]
+    black = rights & RANK_8 & col[1]
+    if not (bb[KING_T] & col[0] & _bit(E1)):
+        white = np.uint64(0)
+    if not (bb[KING_T] & col[1] & _bit(E8)):
+        black = np.uint64(0)
+    return white | black
+
+
+@njit(cache=True)
+def _compress(out: np.ndarray, off: int, bb: np.ndarray, col: np.ndarray, castle: np.uint64, stm: int,
+              ep: int) -> None:
+    """24-byte CompressedPosition at ``out[off]`` (``nnue_binpack.compress_position``)."""
+    occ = col[0] | col[1]
+    for k in range(8):
+        out[off + k] = np.uint8((occ >> np.uint64(56 - 8 * k)) & np.uint64(255))
+    for k in range(16):
+        out[off + 8 + k] = 0
+    ep_rank = 3 if stm == 1 else 4
+    i = 0
+    rest = occ
+    while rest:
+        sq = _lsb(rest)
+        rest &= rest - np.uint64(1)
+        pt = _piece_type(bb, sq)
+        black = 1 if col[1] & _bit(sq) else 0
+        code = 2 * pt + black
+        if pt == PAWN and ep >= 0 and (sq & 7) == (ep & 7) and (sq >> 3) == ep_rank:
+            code = 12
+        elif pt == ROOK and castle & _bit(sq):
+            code = 14 if black else 13
+        elif pt == KING_T and black and stm == 1:
+            code = 15
+        out[off + 8 + i // 2] |= np.uint8(code << (4 * (i & 1)))
+        i += 1
+
+
+@njit(cache=True)
+def signed_to_unsigned(v: int) -> int:
+    """arithmetic.h zigzag of an int16 (``nnue_binpack.signed_to_unsigned``)."""
+    v &= 0xFFFF
+    if v & 0x8000:
+        v ^= 0x7FFF
+    return ((v << 1) | (v >> 15)) & 0xFFFF
+
+
+@njit(cache=True)
+def _python_move(code: int) -> tuple[int, int, int]:
+    """``(from, to, promotion type or -1)`` of a ``.bin`` move code as ``nnue_bin.decode_move`` reads it
+    (castling: the king's target square)."""
+    frm, to, kind = (code >> 6) & 63, code & 63, code >> 14
+    if kind == 3:
+        return frm, 8 * (frm >> 3) + (6 if (to & 7) > (frm & 7) else 2), -1
+    if kind == 1:
+        return frm, to, ((code >> 12) & 3) + 1
+    return frm, to, -1
+
+
+@njit(cache=True)
+def _is_castling(bb: np.ndarray, col: np.ndarray, stm: int, frm: int, to: int) -> bool:
+    """python-chess ``Board.is_castling``."""
+    if not bb[KING_T] & _bit(frm):
+        return False
+    return abs((frm & 7) - (to & 7)) > 1 or (bb[ROOK] & col[stm] & _bit(to)) != 0
+
+
+@njit(cache=True)
+def _stem_move(bb: np.ndarray, col: np.ndarray, stm: int, raw_ep: int, frm: int, to: int, promo: int) -> int:
+    """CompressedMove of a python-chess move (``nnue_binpack.pack_move``; ``raw_ep``: the board's own ep)."""
+    if _is_castling(bb, col, stm, frm, to):
+        return (2 << 14) | (frm << 8) | ((8 * (frm >> 3) + (7 if (to & 7) > (frm & 7) else 0)) << 2)
+    if promo >= 0:
+        return (1 << 14) | (frm << 8) | (to << 2) | (promo - 1)
+    diff = abs(to - frm)
+    if raw_ep == to and bb[PAWN] & _bit(frm) and (diff == 7 or diff == 9) and not (col[0] | col[1]) & _bit(to):
+        return (3 << 14) | (frm << 8) | (to << 2)
+    return (frm << 8) | (to << 2)
+
+
+@njit(cache=True)
+def _put_bits(out: np.ndarray, base: int, pos: int, value: int, n: int) -> int:
+    """MSB-first write of ``n`` bits at bit ``pos`` after byte ``base`` (bytes zeroed beforehand)."""
+    for k in range(n - 1, -1, -1):
+        if (value >> k) & 1:
+            out[base + (pos >> 3)] |= np.uint8(1 << (7 - (pos & 7)))
+        pos += 1
+    return pos
+
+
+@njit(cache=True)
+def _move_bits(out: np.ndarray, base: int, pos: int, bb: np.ndarray, col: np.ndarray, castle: np.uint64, stm: int,
+               ep: int, frm: int, to: int, promo: int) -> tuple[int, bool]:
+    """Movetext code of a python-chess move (``nnue_binpack._move_index``) -> (bit pos, ok)."""
+    our = col[stm]
+    if not our & _bit(frm):
+        return pos, False
+    dest, ncastle, promotes = _destinations(bb, col, castle, stm, ep, frm, _piece_type(bb, frm))
+    ndest = _popcount(dest)
+    below = _bit(to) - np.uint64(1)
+    if _is_castling(bb, col, stm, frm, to):
+        short = 1 if (to & 7) > (frm & 7) else 0
+        corner = 8 * (frm >> 3) + (7 if short else 0)
+        if not castle & _bit(corner):
+            return pos, False
+        long_right = 1 if castle & _bit(0 if stm == 0 else 56) else 0
+        move_id, nmoves = ndest - 1 + long_right + short, ndest + ncastle
+    elif promotes:
+        if promo < 0 or not dest & _bit(to):
+            return pos, False
+        move_id, nmoves = _popcount(dest & below) * 4 + promo - 1, ndest * 4
+    else:
+        if promo >= 0 or not dest & _bit(to):
+            return pos, False
+        move_id, nmoves = _popcount(dest & below), ndest + ncastle
+    pos = _put_bits(out, base, pos, _popcount(our & (_bit(frm) - np.uint64(1))), bits_for(_popcount(our)))
+    return _put_bits(out, base, pos, move_id, bits_for(nmoves)), True
+
+
+@njit(cache=True)
+def _playable(bb: np.ndarray, col: np.ndarray, castle: np.uint64, stm: int, ep: int, frm: int, to: int,
+              promo: int) -> tuple[bool, int, int]:
+    """Whether a python-chess move can be chained exactly as the readers replay it (pseudo-legal, no king
+    captured, castling a standard e-file king move onto an empty target) -> (ok, kernel ``to``, promotion)."""
+    if _is_castling(bb, col, stm, frm, to):
+        rank = frm >> 3
+        if frm != 8 * rank + 4 or (to != 8 * rank + 6 and to != 8 * rank + 2) or (col[0] | col[1]) & _bit(to):
+            return False, to, promo
+        rook = 8 * rank + (7 if to > frm else 0)
+        ok = _stem_move_ok(bb, col, castle, stm, ep, frm, rook, 2, 0)
+        return ok, rook, -1
+    if bb[KING_T] & col[1 - stm] & _bit(to):
+        return False, to, promo
+    kind = 1 if promo >= 0 else 0
+    return _stem_move_ok(bb, col, castle, stm, ep, frm, to, kind, max(promo - 1, 0)), to, promo
+
+
+@njit(cache=True)
+def _same_as_chain(pieces: np.ndarray, castling: np.ndarray, raw_ep: np.ndarray, turn: np.ndarray,
+                   rule50: np.ndarray, i: int, bb: np.ndarray, col: np.ndarray, e_bb: np.ndarray,
+                   e_col: np.ndarray, castle: np.uint64, stm: int, ep: int, r50: int) -> bool:
+    """Whether record ``i`` is the chain's position (``nnue_binpack._same_position``): pieces, side to move,
+    castling rights, Stockfish ep square and rule50 agree."""
+    if turn[i] != stm or rule50[i] != r50:
+        return False
+    _load(pieces, i, e_bb, e_col)
+    if e_col[0] != col[0] or e_col[1] != col[1]:
+        return False
+    for t in range(6):
+        if e_bb[t] != bb[t]:
+            return False
+    return _clean_castle(bb, col, castling, i) == castle and _stockfish_ep(bb, col, stm, np.int64(raw_ep[i])) == ep
+
+
+@njit(cache=True)
+def _put_vle(out: np.ndarray, base: int, pos: int, u: int) -> int:
+    """Score VLE: 4-bit blocks, low first, each followed by a "more" bit."""
+    while True:
+        more = 1 if u > 15 else 0
+        pos = _put_bits(out, base, pos, (u & 15) | (more << 4), 5)
+        u >>= 4
+        if not more:
+            return pos
+
+
+@njit(cache=True)
+def _write_stem(out: np.ndarray, at: int, bb: np.ndarray, col: np.ndarray, castle: np.uint64, stm: int, ep: int,
+                mcode: int, score: int, ply: int, result: int, r50: int) -> None:
+    """32-byte stem at ``out[at]`` (``nnue_binpack.pack_stem``); the ply count after it is patched later."""
+    _compress(out, at, bb, col, castle, stm, ep)
+    pr = (ply & 0x3FFF) | (signed_to_unsigned(result) << 14)
+    for k, v in enumerate((mcode, signed_to_unsigned(score), pr, min(r50, 0xFFFF))):
+        out[at + 24 + 2 * k] = np.uint8((v >> 8) & 255)
+        out[at + 25 + 2 * k] = np.uint8(v & 255)
+
+
+@njit(cache=True)
+def encode_records(pieces: np.ndarray, castling: np.ndarray, raw_ep: np.ndarray, turn: np.ndarray,
+                   rule50: np.ndarray, score: np.ndarray, move: np.ndarray, ply: np.ndarray, result: np.ndarray,
+                   final: bool, chunk_size: int, cur_len: int, out: np.ndarray,
+                   cuts: np.ndarray) -> tuple[int, int, int, int, int]:
+    """Encode decoded ``.bin`` records (the :class:`boardnet.data.nnue_bin.Decoded` arrays, ``N`` rows) as
+    binpack chunk bodies into the zeroed ``out uint8 [>= 34 * N]``, exactly as ``nnue_binpack.encode_binpack``.
+
+    ``cur_len``: bytes already in the open chunk; ``cuts [N]`` receives the ``out`` offsets where a new chunk
+    starts. Unless ``final``, a move chain still open at the end is left out (the next call starts at its stem).
+    Returns ``(records consumed, bytes written, cuts, open-chunk bytes, status)``; status ENC_ODD (records
+    consumed = that record) where a record needs the Python writer's own handling: a move that is not
+    pseudo-legal or captures a king, a ply above 16383, a result outside -1..1, a chained record without move.
+    """
+    n = pieces.shape[0]
+    bb = np.zeros(6, np.uint64)
+    col = np.zeros(2, np.uint64)
+    e_bb = np.zeros(6, np.uint64)
+    e_col = np.zeros(2, np.uint64)
+    w, ncuts = 0, 0  # bytes of closed chains in ``out``; chunk starts recorded
+    chained = False  # (bb, col, c_*) hold the previous record's position after its move
+    c_castle, c_stm, c_ep, c_r50, c_ply, c_result = np.uint64(0), 0, -1, 0, 0, 0
+    open_chain = False
+    stem_rec, stem_at, pre_cuts, pre_len = 0, 0, 0, cur_len  # the open chain: record, offset, state before it
+    pos, nplies, last = 0, 0, 0  # movetext bits, plies, minus the last score
+    for i in range(n):
+        p, res, sc = np.int64(ply[i]), np.int64(result[i]), np.int64(score[i])
+        if p > 0x3FFF or res < -1 or res > 1:
+            return i, w, ncuts, cur_len, ENC_ODD
+        frm, to, promo = _python_move(np.int64(move[i])) if move[i] else (0, 0, -1)
+        if (chained and nplies < 0xFFFF and c_ply + 1 == p and c_result == -res
+                and _same_as_chain(pieces, castling, raw_ep, turn, rule50, i, bb, col, e_bb, e_col, c_castle, c_stm,
+                                   c_ep, c_r50)):
+            if not move[i]:
+                return i, w, ncuts, cur_len, ENC_ODD
+            pos, ok = _move_bits(out, stem_at + STEM_BYTES, pos, bb, col, c_castle, c_stm, c_ep, frm, to, promo)
+            if not ok:
+                return i, w, ncuts, cur_len, ENC_ODD
+            pos = _put_vle(out, stem_at + STEM_BYTES, pos, signed_to_unsigned(int16(sc - last)))
+            last = -sc
+            nplies += 1
+            castle, stm, ep, r50 = c_castle, c_stm, c_ep, c_r50
+        else:
+            if open_chain:  # close it: ply count, padded movetext
+                out[stem_at + 32] = np.uint8(nplies >> 8)
+                out[stem_at + 33] = np.uint8(nplies & 255)
+                w = stem_at + STEM_BYTES + ((pos + 7) >> 3)
+                cur_len += w - stem_at
+            pre_cuts, pre_len = ncuts, cur_len
+            if cur_len >= chunk_size:
+                cuts[ncuts] = w
+                ncuts += 1
+                cur_len = 0
+            open_chain, stem_rec, stem_at = True, i, w
+            _load(pieces, i, bb, col)
+            stm, r50 = np.int64(turn[i]), np.int64(rule50[i])
+            castle = _clean_castle(bb, col, castling, i)
+            ep = _stockfish_ep(bb, col, stm, np.int64(raw_ep[i]))
+            mcode = _stem_move(bb, col, stm, np.int64(raw_ep[i]), frm, to, promo) if move[i] else 0
+            _write_stem(out, stem_at, bb, col, castle, stm, ep, mcode, sc, p, res, r50)
+            pos, nplies, last = 0, 0, -sc
+        chained = move[i] != 0
+        if chained:
+            ok, kto, kpromo = _playable(bb, col, castle, stm, ep, frm, to, promo)
+            if not ok:
+                return i, w, ncuts, cur_len, ENC_ODD
+            _, c_castle, cand, c_r50 = _push(bb, col, castle, stm, frm, kto, kpromo, r50)
+            c_stm = 1 - stm
+            c_ep = _stockfish_ep(bb, col, c_stm, cand)
+            c_ply, c_result = p, res
+    if not open_chain:
+        return n, w, ncuts, cur_len, ENC_OK
+    if not final:  # leave the open chain to the next call, which re-decides its chunk cut too
+        return stem_rec, stem_at, pre_cuts, pre_len, ENC_OK
+    out[stem_at + 32] = np.uint8(nplies >> 8)
+    out[stem_at + 33] = np.uint8(nplies & 255)
+    w = stem_at + STEM_BYTES + ((pos + 7) >> 3)
+    return n, w, ncuts, cur_len + (w - stem_at), ENC_OK

@@ -16,7 +16,13 @@ import chess
 import numpy as np
 
 from boardnet.data.nnue_bin import RECORD_DTYPE, Decoded, count_records, decode_move, decode_records, read_raw
-from boardnet.data.nnue_binpack import BinpackStats, binpack_blocks, write_binpack
+from boardnet.data.nnue_binpack import (
+    BinpackStats,
+    NeedsPythonWriter,
+    binpack_blocks,
+    write_binpack,
+    write_binpack_records,
+)
 from boardnet.data.nnue_text import TEXT_SUFFIXES, TextStats, format_text, read_text
 from boardnet.errors import FormatError
 from boardnet.formats.torch_ckpt import atomic_write
@@ -85,10 +91,23 @@ def convert_data(src: str | os.PathLike[str], dst: str | os.PathLike[str], text_
 
         atomic_write(dst, write)
         return total
+    if kind == "binpack":
+        attempt = TextStats()
+        try:
+            n = write_binpack_records(dst, record_blocks(src, attempt))
+        except NeedsPythonWriter:
+            pass  # an odd record: the Python writer below handles (or refuses) it exactly
+        else:
+            if text_stats is not None:
+                vars(text_stats).update(vars(attempt))
+            return n
     items = (e for block in record_blocks(src, text_stats) for e in entries(block))
     if kind == "binpack":
         counted = _Counted(items)
-        write_binpack(dst, counted)
+        try:
+            write_binpack(dst, counted)
+        except ValueError as err:
+            raise FormatError(src, f"cannot be written as .binpack: {err}") from None
         return counted.n
     lines: list[str] = []
     n = 0

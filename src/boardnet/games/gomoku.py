@@ -2,7 +2,8 @@
 
 Boards are ``int8 [A]`` with ``A = size * size``, move index ``m = row * size + col`` (row 0 = the bottom row as
 AZG prints it); 0 empty, 1 the first mover's stones, 2 the second's. The side to move is 1 when the stone count
-is even. Win detection is vectorised with a precomputed table of all ``n_in_row`` windows.
+is even. The hot paths of search (does the last stone complete a line, the net's input planes) are compiled
+(numba) loops; ``winner`` of a whole board uses a precomputed table of all ``n_in_row`` windows.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 from typing import Literal
 
 import numpy as np
+from numba import njit
 from pydantic import Field, model_validator
 
 from boardnet.config import ComponentConfig
@@ -17,12 +19,59 @@ from boardnet.games.base import Game
 
 # The 4 line directions (d_row, d_col) a win can run along.
 DIRECTIONS = ((0, 1), (1, 0), (1, 1), (1, -1))
+_DIRS = np.array(DIRECTIONS, np.int64)
+
+
+@njit(cache=True, nogil=True)
+def completes_line(board: np.ndarray, move: int, size: int, n_in_row: int) -> bool:
+    """Whether the stone on ``move`` lies on a line of ``n_in_row`` same-coloured stones (``board int8 [A(+1)]``)."""
+    owner = board[move]
+    if owner == 0:
+        return False
+    r0, c0 = move // size, move % size
+    for k in range(4):
+        dr, dc = _DIRS[k, 0], _DIRS[k, 1]
+        count = 1
+        for sgn in (1, -1):
+            r, c = r0 + sgn * dr, c0 + sgn * dc
+            while 0 <= r < size and 0 <= c < size and board[r * size + c] == owner:
+                count += 1
+                r += sgn * dr
+                c += sgn * dc
+        if count >= n_in_row:
+            return True
+    return False
+
+
+@njit(cache=True, nogil=True)
+def _wins(boards: np.ndarray, moves: np.ndarray, size: int, n_in_row: int, out: np.ndarray) -> None:
+    for i in range(boards.shape[0]):
+        out[i] = completes_line(boards[i], moves[i], size, n_in_row)
+
+
+@njit(cache=True, nogil=True)
+def _encode(boards: np.ndarray, last: np.ndarray, size: int, out: np.ndarray) -> None:
+    """AZG planes into the zeroed ``out float32 [B, 4, size, size]`` (rows flipped)."""
+    a = size * size
+    for i in range(boards.shape[0]):
+        count = 0
+        for m in range(a):
+            if boards[i, m] != 0:
+                count += 1
+        to_move = 1 if count % 2 == 0 else 2
+        for m in range(a):
+            v = boards[i, m]
+            if v != 0:
+                out[i, 0 if v == to_move else 1, size - 1 - m // size, m % size] = 1.0
+        if last[i] >= 0:
+            out[i, 2, size - 1 - last[i] // size, last[i] % size] = 1.0
+        if count % 2 == 0:
+            out[i, 3] = 1.0
 
 
 class Gomoku(Game):
-    """Gomoku on a ``size x size`` board. ``windows int [nW, n]``: every line of ``n_in_row`` cells;
-    ``cell_windows int [A, K]``: the windows through each cell, padded with the sentinel window (index nW, whose
-    cells are the always-empty sentinel cell ``A``)."""
+    """Gomoku on a ``size x size`` board. ``windows int [nW, n]``: every line of ``n_in_row`` cells.
+    Boards may carry one extra always-empty sentinel cell ``A`` (``empty_boards``)."""
 
     class Config(ComponentConfig):
         type: Literal["gomoku"] = "gomoku"
@@ -42,7 +91,6 @@ class Gomoku(Game):
         self.size = self.height = self.width = size
         self.n_in_row = n_in_row
         self.windows = _windows(size, n_in_row)
-        self.cell_windows = _cell_windows(self.windows, size * size)
 
     @classmethod
     def from_config(cls, cfg: Gomoku.Config) -> Gomoku:
@@ -58,19 +106,9 @@ class Gomoku(Game):
 
     def wins(self, boards: np.ndarray, moves: np.ndarray) -> np.ndarray:
         """Whether the stone just placed at ``moves [B]`` completes a line. ``boards int8 [B, A+1]`` -> ``bool [B]``."""
-        moves = np.asarray(moves)
-        rows = np.arange(len(moves))[:, None, None]
-        cells = self.windows_padded[self.cell_windows[moves]]            # [B, K, n]
-        owner = boards[np.arange(len(moves)), moves][:, None, None]
-        return ((boards[rows, cells] == owner) & (owner != 0)).all(axis=2).any(axis=1)
-
-    @property
-    def windows_padded(self) -> np.ndarray:
-        """``windows`` plus the sentinel window ``[A] * n`` as the last row."""
-        if not hasattr(self, "_wp"):
-            sentinel = np.full((1, self.n_in_row), self.action_size, self.windows.dtype)
-            self._wp = np.concatenate([self.windows, sentinel])
-        return self._wp
+        out = np.empty(len(boards), bool)
+        _wins(np.asarray(boards), np.asarray(moves, np.int64), self.size, self.n_in_row, out)
+        return out
 
     def winner(self, board: np.ndarray) -> int:
         """Owner (1/2) of a completed line on one board ``[A]`` or ``[A+1]``, 0 if none."""
@@ -86,17 +124,9 @@ class Gomoku(Game):
         plane 0 stones of the side to move, 1 the opponent's, 2 one-hot last move, 3 all ones when the side to
         move is the first mover (even stone count). Rows are flipped (board row r lands at ``H-1-r``), as AZG does.
         """
-        a, s = self.action_size, self.size
-        b = boards[:, :a]
-        count = (b != 0).sum(axis=1)
-        to_move = np.where(count % 2 == 0, 1, 2).astype(np.int8)[:, None]
-        out = np.zeros((len(b), 4, a), np.float32)
-        out[:, 0] = b == to_move
-        out[:, 1] = (b != 0) & (b != to_move)
-        has_last = last >= 0
-        out[np.nonzero(has_last)[0], 2, last[has_last]] = 1.0
-        out[:, 3] = (count % 2 == 0)[:, None]
-        return out.reshape(len(b), 4, s, s)[:, :, ::-1, :].copy()
+        out = np.zeros((len(boards), 4, self.size, self.size), np.float32)
+        _encode(np.asarray(boards), np.asarray(last, np.int64), self.size, out)
+        return out
 
 
 # ---------------------------------------------------------------------- symmetries
@@ -130,16 +160,3 @@ def _windows(size: int, n: int) -> np.ndarray:
                 if 0 <= er < size and 0 <= ec < size:
                     out.append([(r + dr * i) * size + c + dc * i for i in range(n)])
     return np.asarray(out, np.int32).reshape(-1, n)
-
-
-def _cell_windows(windows: np.ndarray, area: int) -> np.ndarray:
-    """``int32 [A, K]``: indices of the windows through each cell, padded with ``len(windows)`` (sentinel)."""
-    lists: list[list[int]] = [[] for _ in range(area)]
-    for i, win in enumerate(windows):
-        for m in win:
-            lists[m].append(i)
-    k = max(1, max(len(x) for x in lists))
-    out = np.full((area, k), len(windows), np.int32)
-    for m, lst in enumerate(lists):
-        out[m, : len(lst)] = lst
-    return out

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from numba import njit
 
-from boardnet.games.gomoku import Gomoku
+from boardnet.games.gomoku import Gomoku, completes_line
 
 # evaluate(boards int8 [B, A+1], last int [B]) -> (priors float32 [B, A], values float32 [B], side to move's view)
 Evaluator = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
@@ -132,6 +132,7 @@ def search(forest: Forest, games: np.ndarray, boards: np.ndarray, last: np.ndarr
     c_puct = np.float32(cfg.c_puct)  # numpy's float32 arithmetic of the reference formula
     path_nodes = np.zeros((n, A + 1), np.int64)  # only [:depth] of a row is read
     path_acts = np.zeros((n, A + 1), np.int64)
+    todo = np.empty(n, np.int64)
     for _ in range(cfg.playouts):
         if int(forest.size[g_idx].max()) + 1 >= forest.cap:
             forest._grow(forest.cap * 2)
@@ -143,29 +144,12 @@ def search(forest: Forest, games: np.ndarray, boards: np.ndarray, last: np.ndarr
                  forest.terminal, forest.size, g_idx, root_mover, c_puct, b, lm, path_nodes, path_acts, cur, depth)
         # Leaves: terminal (known or newly found) or unexpanded -> value for the side to move at the leaf.
         value = np.zeros(n, np.float32)
-        known = ~np.isnan(forest.terminal[g_idx, cur])
-        value[known] = forest.terminal[g_idx[known], cur[known]]
-        fresh = ~known
-        if fresh.any():
-            fi = np.nonzero(fresh)[0]
-            won = np.zeros(len(fi), bool)
-            has = lm[fi] >= 0
-            if has.any():
-                won[has] = game.wins(b[fi[has]], lm[fi[has]])
-            full = (b[fi, :A] != 0).all(axis=1)
-            term = won | full
-            ti = fi[term]
-            tv = np.where(won[term], -1.0, 0.0).astype(np.float32)  # the previous mover just won
-            forest.terminal[g_idx[ti], cur[ti]] = tv
-            value[ti] = tv
-            ei = fi[~term]
-            if len(ei):
-                priors, v = evaluate(b[ei], lm[ei])
-                legal = b[ei, :A] == 0
-                forest.P[g_idx[ei], cur[ei]] = np.where(legal, priors, 0.0)
-                forest.legal[g_idx[ei], cur[ei]] = legal
-                forest.expanded[g_idx[ei], cur[ei]] = True
-                value[ei] = v
+        k = _leaf_values(forest.terminal, g_idx, cur, b, lm, game.size, game.n_in_row, value, todo)
+        if k:
+            ei = todo[:k]
+            priors, v = evaluate(b[ei], lm[ei])
+            _expand(forest.P, forest.legal, forest.expanded, g_idx, cur, ei, b, np.asarray(priors),
+                    np.asarray(v), value)
         # Backup: edge at depth d gets value * (-1)^(L - d) (its owner is L - d plies before the leaf).
         _backup(forest.N, forest.W, forest.visits, g_idx, cur, depth, path_nodes, path_acts, value)
 
@@ -215,6 +199,49 @@ def _descend(N, W, P, child, legal, visits, expanded, terminal, size, g_idx, roo
                 break
             nd = nxt
             mover = 3 - mover
+
+
+@njit(cache=True, nogil=True)
+def _leaf_values(terminal, g_idx, cur, b, lm, size, n_in_row, value, todo) -> int:  # noqa: ANN001
+    """Leaf ``cur[r]`` of each row: a known terminal gives its value; a new one (the last stone completed a
+    line: -1 for the side to move, or the board is full: 0) is recorded in ``terminal``; the rest are listed in
+    ``todo[:k]`` for the net. Returns ``k``."""
+    area = size * size
+    k = 0
+    for r in range(g_idx.shape[0]):
+        t = terminal[g_idx[r], cur[r]]
+        if not np.isnan(t):
+            value[r] = t
+            continue
+        won = lm[r] >= 0 and completes_line(b[r], lm[r], size, n_in_row)
+        full = True
+        if not won:
+            for a in range(area):
+                if b[r, a] == 0:
+                    full = False
+                    break
+        if won or full:
+            tv = np.float32(-1.0) if won else np.float32(0.0)
+            terminal[g_idx[r], cur[r]] = tv
+            value[r] = tv
+        else:
+            todo[k] = r
+            k += 1
+    return k
+
+
+@njit(cache=True, nogil=True)
+def _expand(P, legal, expanded, g_idx, cur, rows, b, priors, v, value) -> None:  # noqa: ANN001
+    """Expand the evaluated leaves ``cur[rows[j]]``: priors on the empty points (0 elsewhere), value ``v[j]``."""
+    for j in range(rows.shape[0]):
+        r = rows[j]
+        g, c = g_idx[r], cur[r]
+        for a in range(P.shape[2]):
+            lg = b[r, a] == 0
+            legal[g, c, a] = lg
+            P[g, c, a] = priors[j, a] if lg else 0.0
+        expanded[g, c] = True
+        value[r] = v[j]
 
 
 @njit(cache=True, nogil=True)

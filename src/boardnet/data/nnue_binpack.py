@@ -55,7 +55,7 @@ from boardnet.data import nnue_binpack_kernel as kernel
 from boardnet.data.nnue_bin import RECORD_DTYPE, SFEN_PIECE_CODE, STREAM_SQUARES
 from boardnet.data.nnue_binpack_kernel import bits_for as _bits_for
 from boardnet.data.nnue_binpack_kernel import int16 as _int16
-from boardnet.data.nnue_binpack_kernel import unsigned_to_signed
+from boardnet.data.nnue_binpack_kernel import signed_to_unsigned, unsigned_to_signed
 from boardnet.errors import FormatError
 from boardnet.formats.torch_ckpt import atomic_write
 
@@ -74,14 +74,6 @@ BP_NORMAL, BP_PROMOTION, BP_CASTLE, BP_EN_PASSANT = 0, 1, 2, 3
 NIBBLE_EP_PAWN, NIBBLE_WHITE_CASTLE_ROOK, NIBBLE_BLACK_CASTLE_ROOK, NIBBLE_BLACK_KING_TO_MOVE = 12, 13, 14, 15
 
 Entry = tuple[chess.Board, int, "chess.Move | None", int, int]  # (board, score, move, ply, result)
-
-
-def signed_to_unsigned(v: int) -> int:
-    """arithmetic.h zigzag of an int16: ``0 -> 0, -1 -> 1, 1 -> 2, -2 -> 3 ...`` (uint16)."""
-    v &= 0xFFFF
-    if v & 0x8000:
-        v ^= 0x7FFF
-    return ((v << 1) | (v >> 15)) & 0xFFFF
 
 
 def _nth_square(bb: int, n: int) -> int:

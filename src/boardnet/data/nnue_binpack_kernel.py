@@ -200,7 +200,7 @@ def _read(buf: np.ndarray, start: int, end: int, pos: int, n: int) -> tuple[int,
 
 @njit(cache=True)
 def unsigned_to_signed(u: int) -> int:
-    """arithmetic.h zigzag decode uint16 -> int16 (inverse of ``nnue_binpack.signed_to_unsigned``)."""
+    """arithmetic.h zigzag decode uint16 -> int16 (inverse of :func:`signed_to_unsigned`)."""
     r = ((u << 15) | (u >> 1)) & 0xFFFF
     if r & 0x8000:
         r ^= 0x7FFF
@@ -544,7 +544,7 @@ def _compress(out: np.ndarray, off: int, bb: np.ndarray, col: np.ndarray, castle
 
 @njit(cache=True)
 def signed_to_unsigned(v: int) -> int:
-    """arithmetic.h zigzag of an int16 (``nnue_binpack.signed_to_unsigned``)."""
+    """arithmetic.h zigzag of an int16: ``0 -> 0, -1 -> 1, 1 -> 2, -2 -> 3 ...`` (uint16)."""
     v &= 0xFFFF
     if v & 0x8000:
         v ^= 0x7FFF

@@ -25,6 +25,17 @@ from boardnet.config import ComponentConfig
 from boardnet.spec import ModelSpec
 
 
+def dense_heads(net: Any, p: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The dense ends of both heads of ``net`` (its ``act_fc1``, ``val_fc1``, ``val_fc2``,
+    ``value_hidden_relu``): ``p [B, pf*H*W]``, ``v [B, vf*H*W]`` (1x1-conv outputs after ReLU, flattened C, H, W)
+    -> ``(log_probs [B, H*W], value [B] in [-1, 1])``."""
+    log_probs = F.log_softmax(net.act_fc1(p), dim=1)
+    v = net.val_fc1(v)
+    if net.value_hidden_relu:
+        v = F.relu(v)
+    return log_probs, torch.tanh(net.val_fc2(v)).squeeze(1)
+
+
 class ResidualBlock(nn.Module):
     """conv3x3-BN-ReLU-conv3x3-BN, plus the input, then ReLU. ``[B, C, H, W] -> [B, C, H, W]``."""
 
@@ -127,14 +138,7 @@ class PolicyValueNet(nn.Module):
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``x [B, in_planes, H, W] float32`` -> ``(log_probs [B, H*W], value [B] in [-1, 1])``."""
         h = self.trunk(x)
-        p = F.relu(self.act_conv1(h)).flatten(1)
-        log_probs = F.log_softmax(self.act_fc1(p), dim=1)
-        v = F.relu(self.val_conv1(h)).flatten(1)
-        v = self.val_fc1(v)
-        if self.value_hidden_relu:
-            v = F.relu(v)
-        value = torch.tanh(self.val_fc2(v)).squeeze(1)
-        return log_probs, value
+        return dense_heads(self, F.relu(self.act_conv1(h)).flatten(1), F.relu(self.val_conv1(h)).flatten(1))
 
     VERIFY_INPUT = "states"  # reference-npz input key for ``boardnet verify``
 

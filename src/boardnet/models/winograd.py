@@ -30,7 +30,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from boardnet.models.policy_value import PolicyValueNet
+from boardnet.models.policy_value import PolicyValueNet, dense_heads
 
 TILE = 4  # output points per tile and axis: F(4, 3)
 ALPHA = TILE + 2  # input points per tile and axis
@@ -151,6 +151,7 @@ class WinogradPolicyValue(nn.Module):
         self.value_hidden_relu = net.value_hidden_relu
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``x [B, in_planes, H, W]`` -> ``(log_probs [B, H*W], value [B])``."""
         h, w = self.height, self.width
         t = x.permute(2, 3, 0, 1)                                               # [H, W, B, in_planes]
         for conv in self.trunk_convs:
@@ -159,11 +160,5 @@ class WinogradPolicyValue(nn.Module):
             t = conv2(conv1(t), add=t)
         heads = F.relu(torch.addmm(self.head_b, t.reshape(-1, t.shape[-1]), self.head_w))  # [H*W*B, pf + vf]
         heads = heads.reshape(h * w, -1, self.head_b.shape[0]).permute(1, 2, 0)  # [B, pf + vf, H*W]
-        p = heads[:, : self.policy_filters].flatten(1)
-        v = heads[:, self.policy_filters:].flatten(1)
-        log_probs = F.log_softmax(self.act_fc1(p), dim=1)
-        v = self.val_fc1(v)
-        if self.value_hidden_relu:
-            v = F.relu(v)
-        return log_probs, torch.tanh(self.val_fc2(v)).squeeze(1)
+        return dense_heads(self, heads[:, : self.policy_filters].flatten(1), heads[:, self.policy_filters:].flatten(1))
 

@@ -11,7 +11,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from boardnet.errors import BoardnetError, FormatError
-from boardnet.formats.tf_checkpoint import inspect_file, read_index, read_variables
+from boardnet.formats.tf_checkpoint import (
+    Entry,
+    _ordered_signed,
+    _parse_slice_key,
+    _resolve_slices,
+    inspect_file,
+    read_index,
+    read_variables,
+)
 from tests.conftest import fixture_path
 
 CASES = [("gomoku_tf1_8x8", "model.ckpt"), ("gomoku_tf1_15x15", "model.ckpt"), ("gomoku_keras_15x15", "ckpt")]
@@ -181,3 +189,74 @@ def test_slot_missing_for_a_variable_is_named(tmp_path: Path) -> None:
     write_variables(tmp_path / "m.ckpt", src)
     with pytest.raises(ConversionError, match=r"Adam/v is missing for variables \['dense_2/bias'\]"):
         read_slots(tmp_path / "m.ckpt.index")
+
+
+# ---------------------------------------------------------------- partitioned (sliced) variables
+
+PARTITIONED = Path(__file__).parent / "fixtures" / "tf_partitioned"
+
+
+def test_partitioned_variables_equal_tensorflows_reading() -> None:
+    """Every variable, slots included, equals what TensorFlow's own checkpoint reader assembles."""
+    got = read_variables(PARTITIONED / "part", slots=True)
+    want = dict(np.load(PARTITIONED / "expected.npz"))
+    assert sorted(got) == sorted(want)
+    for name, a in want.items():
+        assert got[name].dtype == a.dtype and np.array_equal(got[name], a), name
+    assert sorted(read_variables(PARTITIONED / "part")) == ["net/b", "net/c", "net/d", "net/w"]
+    text = inspect_file(PARTITIONED / "part")
+    assert "net/w [300,4] float32  (partitioned: 3 slices)" in text and "\\x00" not in text
+
+
+@pytest.mark.parametrize(("raw", "value"), [
+    (b"\x80", 0), (b"\x84", 4), (b"\xbf", 63), (b"\x7f", -1), (b"\x40", -64),
+    (b"\xc0\x40", 64), (b"\xc0\x64", 100), (b"\xc0\xc8", 200), (b"\x3f\x9c", -100), (b"\xdf\xff", 8191),
+    (b"\xe0\x20\x00", 8192),
+])
+def test_ordered_code_signed_numbers(raw: bytes, value: int) -> None:
+    """OrderedCode's order-preserving signed numbers (hand-encoded: unary length header, inverted for negative
+    numbers, then two's complement big-endian)."""
+    assert _ordered_signed(raw + b"\x00", 0) == (value, len(raw))
+
+
+def _entry(name: str, shape: tuple[int, ...], slices: tuple = (), dtype: int = 1) -> Entry:
+    return Entry(name, dtype, shape, 0, 0, 4 * int(np.prod(shape)), 0, slices)
+
+
+@pytest.mark.parametrize(("slices", "parts", "message"), [
+    ((((0, 2),), ((2, 2),)), {(0, 2): (2,)}, "has no saved entry"),
+    ((((0, 3),), ((2, 2),)), {(0, 3): (3,), (2, 2): (2,)}, "overlaps"),
+    ((((0, 2),),), {(0, 2): (2,)}, "cover 2 of 4"),
+    ((((3, 2),),), {(3, 2): (2,)}, "outside shape"),
+    ((((0, 4),),), {(0, 4): (3,)}, "entry has dtype 1 shape \\[3\\]"),
+])
+def test_inconsistent_slices_are_refused(slices: tuple, parts: dict, message: str) -> None:
+    entries = {"v": _entry("v", (4,), slices)}
+    raw = {("v", (box,)): _entry(f"v slice {box}", shape) for box, shape in parts.items()}
+    with pytest.raises(FormatError, match=message):
+        _resolve_slices(entries, raw, Path("x.index"))
+
+
+def test_bad_slice_key_and_corrupt_slice_bytes(tmp_path: Path) -> None:
+    with pytest.raises(FormatError, match="malformed tensor-slice key"):
+        _parse_slice_key(b"\x00net/w\x00\x01\x01\x02\x80", Path("x.index"))
+    for f in PARTITIONED.glob("part.*"):
+        shutil.copy(f, tmp_path / f.name)
+    data = tmp_path / "part.data-00000-of-00001"
+    raw = bytearray(data.read_bytes())
+    raw[-5] ^= 0x40  # inside the last slice written
+    data.write_bytes(bytes(raw))
+    with pytest.raises(FormatError, match="CRC32C mismatch") as err:
+        read_variables(tmp_path / "part", slots=True)
+    assert "slice [" in str(err.value)
+
+
+@settings(max_examples=300, deadline=None)
+@given(key=st.binary(max_size=40))
+def test_fuzz_slice_keys(key: bytes) -> None:
+    """Any bytes after the slice marker: a name and extents, or one FormatError."""
+    try:
+        name, extents = _parse_slice_key(b"\x00" + key, Path("x.index"))
+    except FormatError:
+        return
+    assert isinstance(name, str) and all(isinstance(s, int) and isinstance(n, int) for s, n in extents)

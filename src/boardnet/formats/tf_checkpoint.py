@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
@@ -123,13 +124,30 @@ class Entry:
     offset: int
     size: int
     crc: int  # masked CRC32C of the raw bytes
+    # a partitioned variable: the extents (start, length; length -1 = the whole dimension) of each saved slice;
+    # its bytes live in the slice entries (see :func:`_parse_slice_key`), not at offset/size
+    slices: tuple[tuple[tuple[int, int], ...], ...] = ()
+
+
+def _parse_extents(msg: bytes, path: Path, name: str) -> tuple[tuple[int, int], ...]:
+    """TensorSliceProto (repeated Extent 1 {start 1, length 2}) -> ((start, length or -1), ...)."""
+    out = []
+    for fnum, extent in _proto_fields(msg, path, name):
+        if fnum != 1 or not isinstance(extent, bytes):
+            raise FormatError(path, "malformed tensor slice", field=name)
+        ext = dict(_proto_fields(extent, path, name))
+        start, length = ext.get(1, 0), ext.get(2, -1)
+        if not isinstance(start, int) or not isinstance(length, int):
+            raise FormatError(path, "malformed tensor slice extent", field=name)
+        out.append((start, length))
+    return tuple(out)
 
 
 def _parse_entry(name: str, value: bytes, path: Path) -> Entry:
     """Decode BundleEntryProto fields: 1 dtype, 2 shape, 3 shard_id, 4 offset, 5 size, 6 crc32c, 7 slices."""
-    f = dict(_proto_fields(value, path, name))
-    if 7 in f:
-        raise FormatError(path, "partitioned (sliced) variables are not supported", field=name)
+    fields = _proto_fields(value, path, name)
+    f = dict(fields)
+    slices = tuple(_parse_extents(v, path, name) for k, v in fields if k == 7 and isinstance(v, bytes))
     shape: list[int] = []
     shape_msg = f.get(2, b"")
     for fnum, dim in _proto_fields(shape_msg if isinstance(shape_msg, bytes) else b"", path, name):
@@ -141,7 +159,69 @@ def _parse_entry(name: str, value: bytes, path: Path) -> Entry:
             shape.append(size)
     ints = {k: (v if isinstance(v, int) else -1) for k, v in f.items() if k != 2}
     return Entry(name, ints.get(1, 0), tuple(shape), ints.get(3, 0), ints.get(4, 0), ints.get(5, 0),
-                 ints.get(6, 0))
+                 ints.get(6, 0), slices)
+
+
+# Slice entries are keyed by TF's ``EncodeTensorNameSlice`` (strings::OrderedCode): unsigned 0, the escaped
+# name, the rank, then per dimension start and length as order-preserving signed numbers (-1, -1 = whole).
+def _ordered_unsigned(key: bytes, pos: int) -> tuple[int, int]:
+    """OrderedCode ``WriteNumIncreasing``: a byte count then that many big-endian bytes."""
+    n = key[pos]
+    if pos + 1 + n > len(key):
+        raise ValueError("truncated number")
+    return int.from_bytes(key[pos + 1:pos + 1 + n], "big"), pos + 1 + n
+
+
+def _ordered_string(key: bytes, pos: int) -> tuple[bytes, int]:
+    """OrderedCode ``WriteString``: 0x00 escaped as 00 ff, 0xff as ff 00, terminated by 00 01."""
+    out = bytearray()
+    while pos + 1 < len(key):
+        b, nxt = key[pos], key[pos + 1]
+        if b == 0 and nxt == 1:
+            return bytes(out), pos + 2
+        if b in (0, 0xFF):
+            if nxt != (0xFF if b == 0 else 0):
+                raise ValueError("bad string escape")
+            pos += 2
+        else:
+            pos += 1
+        out.append(b)
+    raise ValueError("unterminated string")
+
+
+def _ordered_signed(key: bytes, pos: int) -> tuple[int, int]:
+    """OrderedCode ``WriteSignedNumIncreasing``: the count of leading header bits (inverted for negative
+    numbers) is the length in bytes; the rest is the big-endian two's complement value."""
+    if pos >= len(key):
+        raise ValueError("truncated number")
+    mask = 0 if key[pos] & 0x80 else 0xFF
+    head = ((key[pos] ^ mask) << 8) | ((key[pos + 1] ^ mask) if pos + 1 < len(key) else 0)
+    length = 0
+    while length < 16 and head & (0x8000 >> length):
+        length += 1
+    if not 1 <= length <= 10 or pos + length > len(key):
+        raise ValueError("bad signed number")
+    header = ((1 << length) - 1) << (8 * length - length)
+    raw = int.from_bytes(key[pos:pos + length], "big") ^ header
+    return int.from_bytes(raw.to_bytes(length, "big"), "big", signed=True), pos + length
+
+
+def _parse_slice_key(key: bytes, path: Path) -> tuple[str, tuple[tuple[int, int], ...]]:
+    """``(variable name, ((start, length or -1), ...))`` of a slice entry's key."""
+    try:
+        zero, pos = _ordered_unsigned(key, 0)
+        name, pos = _ordered_string(key, pos)
+        rank, pos = _ordered_unsigned(key, pos)
+        extents = []
+        for _ in range(rank):
+            start, pos = _ordered_signed(key, pos)
+            length, pos = _ordered_signed(key, pos)
+            extents.append((max(start, 0), length))
+        if zero != 0 or pos != len(key):
+            raise ValueError("trailing bytes")
+    except (ValueError, IndexError) as err:
+        raise FormatError(path, f"malformed tensor-slice key {key[:40]!r}: {err}") from None
+    return name.decode("utf-8", "replace"), tuple(extents)
 
 
 def _read_block(data: bytes, offset: int, size: int, path: Path) -> bytes:
@@ -193,7 +273,19 @@ def index_path(prefix: str | os.PathLike[str]) -> Path:
 
 
 def read_index(prefix: str | os.PathLike[str]) -> tuple[int, dict[str, Entry]]:
-    """Parse ``PREFIX.index``. Returns (num_shards, {name: Entry}) in the file's (sorted) order."""
+    """Parse ``PREFIX.index``. Returns (num_shards, {name: Entry}) in the file's (sorted) order; the slice
+    entries of partitioned variables are left out (see :func:`read_index_slices`)."""
+    num_shards, entries, _ = read_index_slices(prefix)
+    return num_shards, entries
+
+
+SliceKey = tuple[str, tuple[tuple[int, int], ...]]
+
+
+def read_index_slices(prefix: str | os.PathLike[str]) -> tuple[int, dict[str, Entry], dict[SliceKey, Entry]]:
+    """:func:`read_index` plus the slice entries of partitioned variables, keyed by (name, extents) with the
+    whole-dimension extents resolved to ``(0, dim)``. Every slice a partitioned variable lists must exist, lie
+    inside it, match its dtype, and the slices must tile it without overlap."""
     path = index_path(prefix)
     try:
         data = path.read_bytes()
@@ -210,6 +302,7 @@ def read_index(prefix: str | os.PathLike[str]) -> tuple[int, dict[str, Entry]]:
     isize, _ = _varint(data, pos, path)
     num_shards = 1
     entries: dict[str, Entry] = {}
+    raw_slices: dict[SliceKey, Entry] = {}
     for _, handle in _block_entries(_read_block(data, ioff, isize, path), path, ioff):
         boff, hp = _varint(handle, 0, path)
         bsize, _ = _varint(handle, hp, path)
@@ -221,11 +314,57 @@ def read_index(prefix: str | os.PathLike[str]) -> tuple[int, dict[str, Entry]]:
                 if hdr.get(2, 0) != 0:
                     raise FormatError(path, "big-endian bundle not supported", field="<header>")
                 continue
+            if key[0] == 0:  # a slice of a partitioned variable
+                sk = _parse_slice_key(key, path)
+                raw_slices[sk] = _parse_entry(f"{sk[0]} slice {list(sk[1])}", value, path)
+                continue
             name = key.decode("utf-8", "replace")
             entries[name] = _parse_entry(name, value, path)
     for e in entries.values():
+        if not e.slices:
+            _check_entry(e, num_shards, path)
+    for e in raw_slices.values():
         _check_entry(e, num_shards, path)
-    return num_shards, entries
+    return num_shards, entries, _resolve_slices(entries, raw_slices, path)
+
+
+def _whole(extents: tuple[tuple[int, int], ...], shape: tuple[int, ...]) -> tuple[tuple[int, int], ...]:
+    return tuple((0, d) if length < 0 else (start, length) for (start, length), d in zip(extents, shape))
+
+
+def _resolve_slices(entries: dict[str, Entry], raw: dict[SliceKey, Entry], path: Path) -> dict[SliceKey, Entry]:
+    """Slice entries keyed with resolved extents, checked against their partitioned variables."""
+    out: dict[SliceKey, Entry] = {}
+    for (name, extents), e in raw.items():
+        full = entries.get(name)
+        if full is None or not full.slices:
+            raise FormatError(path, "slice of a variable that is not partitioned", field=e.name)
+        if len(extents) != len(full.shape):
+            raise FormatError(path, f"slice rank {len(extents)} != variable rank {len(full.shape)}", field=e.name)
+        out[(name, _whole(extents, full.shape))] = e
+    for full in entries.values():
+        if not full.slices:
+            continue
+        boxes = []
+        for extents in full.slices:
+            if len(extents) != len(full.shape):
+                raise FormatError(path, f"slice {list(extents)} does not match rank {len(full.shape)}", field=full.name)
+            box = _whole(extents, full.shape)
+            if any(s < 0 or n < 0 or s + n > d for (s, n), d in zip(box, full.shape)):
+                raise FormatError(path, f"slice {list(box)} outside shape {list(full.shape)}", field=full.name)
+            part = out.get((full.name, box))
+            if part is None:
+                raise FormatError(path, f"slice {list(box)} has no saved entry", field=full.name)
+            if part.dtype != full.dtype or part.shape != tuple(n for _, n in box):
+                raise FormatError(path, f"slice {list(box)} entry has dtype {part.dtype} shape {list(part.shape)}",
+                                  field=full.name)
+            if any(all(s < t + m and t < s + n for (s, n), (t, m) in zip(box, other)) for other in boxes):
+                raise FormatError(path, f"slice {list(box)} overlaps another slice", field=full.name)
+            boxes.append(box)
+        covered = sum(int(np.prod([n for _, n in b], dtype=np.int64)) for b in boxes)
+        if covered != int(np.prod(full.shape, dtype=np.int64)) or full.dtype not in _DTYPES:
+            raise FormatError(path, f"slices cover {covered} of {int(np.prod(full.shape))} elements", field=full.name)
+    return out
 
 
 def _check_entry(e: Entry, num_shards: int, path: Path) -> None:
@@ -265,13 +404,21 @@ def read_variables(prefix: str | os.PathLike[str], *, slots: bool = False,
         slots: also return optimizer slots and bookkeeping variables.
         verify_crc: check each tensor's masked CRC32C.
     """
-    num_shards, entries = read_index(prefix)
+    num_shards, entries, slices = read_index_slices(prefix)
     out: dict[str, np.ndarray] = {}
     by_shard: dict[int, list[Entry]] = {}
     for e in entries.values():
         if e.dtype == 7 or (not slots and is_slot(e.name)):
             continue
-        by_shard.setdefault(e.shard_id, []).append(e)
+        if e.slices:
+            out[e.name] = np.empty(e.shape, dtype=_DTYPES[e.dtype])
+            for extents in e.slices:
+                box = _whole(extents, e.shape)
+                part = slices[(e.name, box)]
+                by_shard.setdefault(part.shard_id, []).append(part)
+        else:
+            by_shard.setdefault(e.shard_id, []).append(e)
+    targets = {part.name: (name, tuple(slice(s, s + n) for s, n in box)) for (name, box), part in slices.items()}
     for shard, ents in sorted(by_shard.items()):
         sp = shard_path(prefix, shard, num_shards)
         try:
@@ -281,17 +428,27 @@ def read_variables(prefix: str | os.PathLike[str], *, slots: bool = False,
             raise FormatError(sp, f"missing or unreadable checkpoint shard: {err.strerror}") from None
         with fh:
             for e in sorted(ents, key=lambda x: x.offset):
-                if e.offset + e.size > fsize:
-                    raise FormatError(sp, f"tensor bytes [{e.offset}, +{e.size}] past end of shard ({fsize})",
-                                      offset=e.offset, field=e.name)
-                arr = np.empty(e.shape, dtype=_DTYPES[e.dtype])
-                fh.seek(e.offset)
-                if fh.readinto(memoryview(arr.reshape(-1).view(np.uint8))) != e.size:
-                    raise FormatError(sp, "short read", offset=e.offset, field=e.name)
-                if verify_crc and unmask_crc(e.crc) != crc32c(arr.reshape(-1).view(np.uint8).data):
-                    raise FormatError(sp, "tensor CRC32C mismatch", offset=e.offset, field=e.name)
-                out[e.name] = arr
+                arr = _read_tensor(fh, fsize, sp, e, verify_crc)
+                if e.name in targets:  # one slice: into its place in the partitioned variable
+                    name, where = targets[e.name]
+                    out[name][where] = arr
+                else:
+                    out[e.name] = arr
     return {n: out[n] for n in entries if n in out}
+
+
+def _read_tensor(fh: BinaryIO, fsize: int, sp: Path, e: Entry, verify_crc: bool) -> np.ndarray:
+    """The tensor of entry ``e`` from the open shard ``fh`` (``fsize`` bytes), bounds- and CRC-checked."""
+    if e.offset + e.size > fsize:
+        raise FormatError(sp, f"tensor bytes [{e.offset}, +{e.size}] past end of shard ({fsize})",
+                          offset=e.offset, field=e.name)
+    arr = np.empty(e.shape, dtype=_DTYPES[e.dtype])
+    fh.seek(e.offset)
+    if fh.readinto(memoryview(arr.reshape(-1).view(np.uint8))) != e.size:
+        raise FormatError(sp, "short read", offset=e.offset, field=e.name)
+    if verify_crc and unmask_crc(e.crc) != crc32c(arr.reshape(-1).view(np.uint8).data):
+        raise FormatError(sp, "tensor CRC32C mismatch", offset=e.offset, field=e.name)
+    return arr
 
 
 def inspect_file(path: str | os.PathLike[str]) -> str:
@@ -307,6 +464,7 @@ def inspect_file(path: str | os.PathLike[str]) -> str:
     lines = [f"TensorFlow checkpoint {index_path(path)}: {len(entries)} entries, {num_shards} shard(s)"]
     for e in entries.values():
         mark = "  (slot)" if is_slot(e.name) else ""
+        mark += f"  (partitioned: {len(e.slices)} slices)" if e.slices else ""
         alias = f" = {readable[e.name]}" if e.name in readable else ""
         lines.append(f"{e.name} [{','.join(map(str, e.shape))}] {names.get(e.dtype, e.dtype)}{alias}{mark}")
     return "\n".join(lines)

@@ -12,26 +12,39 @@ import torch.nn.functional as F
 
 from boardnet.models.policy_value import PolicyValueNet
 from boardnet.models.winograd import (
+    AT,
     WinogradConv3x3,
     WinogradPolicyValue,
+    blocked,
     input_transform,
     kernel_transform,
     output_transform,
+    stored_order,
+    tiles,
 )
 
 
-@pytest.mark.parametrize(("h", "w"), [(1, 1), (3, 5), (4, 4), (8, 8), (9, 7), (15, 15)])
+@pytest.mark.parametrize(("h", "w"), [(1, 1), (3, 5), (4, 4), (8, 8), (9, 7), (8, 12), (15, 15)])
 def test_transforms_compute_same_padded_3x3_correlation_exactly(h: int, w: int) -> None:
     rng = np.random.default_rng(h * 31 + w)
     x = rng.standard_normal((2, 3, h, w))  # [B, Ci, H, W]
     k = rng.standard_normal((5, 3, 3, 3))  # [Co, Ci, 3, 3]
-    v = np.einsum("ph,bihw,qw->pqbi", input_transform(h), x, input_transform(w))  # [6Th, 6Tw, B, Ci]
-    th, tw = v.shape[0] // 6, v.shape[1] // 6
-    u = kernel_transform(k)  # [6, 6, Ci, Co]
-    m = np.einsum("xtyzbi,xyio->xtyzbo", v.reshape(6, th, 6, tw, 2, 3), u).reshape(6 * th, 6 * tw, 2, 5)
-    y = np.einsum("hp,pqbo,wq->bohw", output_transform(h), m, output_transform(w))
     direct = F.conv2d(torch.from_numpy(x), torch.from_numpy(k), padding=1).numpy()
-    np.testing.assert_allclose(y, direct, rtol=0, atol=1e-12)
+
+    def out_matrix(n: int) -> np.ndarray:  # [slots, 6T]: A^T tile by tile (rows j*T + t), or the dense form
+        return np.kron(AT, np.eye(tiles(n))) if blocked(n) else output_transform(n)
+
+    for stored in (False, True):  # input in board order, or in the stored order a conv leaves behind
+        xin = x
+        if stored:
+            xin = np.zeros_like(x)
+            xin[:, :, stored_order(h)[:, None], stored_order(w)[None, :]] = x
+        v = np.einsum("ph,bihw,qw->pqbi", input_transform(h, stored), xin, input_transform(w, stored))
+        th, tw = tiles(h), tiles(w)
+        m = np.einsum("xtyzbi,xyio->xtyzbo", v.reshape(6, th, 6, tw, 2, 3), kernel_transform(k))
+        y = np.einsum("hp,pqbo,wq->bohw", out_matrix(h), m.reshape(6 * th, 6 * tw, 2, 5), out_matrix(w))
+        y = y[:, :, stored_order(h)][:, :, :, stored_order(w)]  # back to board order
+        np.testing.assert_allclose(y, direct, rtol=0, atol=1e-12)
 
 
 def _scaled_net(h: int, w: int, **kwargs) -> PolicyValueNet:
@@ -55,6 +68,7 @@ def _scaled_net(h: int, w: int, **kwargs) -> PolicyValueNet:
     (6, 6, {}),
     (9, 7, {"value_hidden_activation": "linear"}),
     (3, 3, {"channels": [8, 16]}),
+    (12, 7, {"channels": [8, 16], "residual_blocks": 1}),
     (15, 15, {"channels": [16, 32], "residual_blocks": 2, "value_hidden": 32}),
 ])
 def test_winograd_net_matches_the_direct_net(h: int, w: int, kwargs: dict) -> None:

@@ -13,12 +13,16 @@ leading axis (no transposes inside the trunk):
     x [H, W, B, C]
       -> Tin_w @ . (over W), Tin_h @ . (over H)    V [6*Th, 6*Tw, B, C]   rows (xi, tile): input transform B^T d B
       -> V[xh, th, xw, (tw, B)] @ U[xh, xw]        M [6*Th, 6*Tw, B, Co]  U = G g G^T per (xh, xw), [Ci, Co]
-      -> Tout_w @ . , Tout_h @ . + bias, ReLU      y [H, W, B, Co]        output transform A^T M A
+      -> Tout_w @ . (over xw), Tout_h @ . (over xh) + bias, ReLU
+                                                   y [H, W, B, Co]        output transform A^T M A
 
-``Tin``/``Tout`` fold the tiling, the zero padding of 'same' convolution and the board edges (a board side that
-is not a multiple of 4 gets a last, partly used tile) into dense ``[6*T, n]`` / ``[n, 6*T]`` matrices.
-BatchNorm of the residual blocks is folded into the convolutions. The heads run the 1x1 convolutions as one
-matrix product on ``[H*W*B, C]`` and hand the original dense layers their ``(C, H, W)`` flatten order.
+On an axis whose length is a multiple of 4 the output transform works tile by tile (``Tout`` = A^T, 4x6; the tile
+index rides along), so the conv's output points come out in a *stored order*: point ``4t + j`` in slot
+``j*T + t`` (:func:`stored_order`); on other axes a dense ``[n, 6*T]`` matrix keeps board order. The next
+conv's ``Tin`` reads that order directly; it folds the tiling, the zero padding of 'same' convolution and the
+board edges (a side that is not a multiple of 4 gets a last, partly used tile) into one dense ``[6*T, n]``. BatchNorm of the residual blocks is folded into the convolutions.
+The heads run the 1x1 convolutions as one matrix product on ``[H*W*B, C]``, gather the board points back into
+(H, W) order and hand the original dense layers their ``(C, H, W)`` flatten order.
 """
 
 from __future__ import annotations
@@ -49,8 +53,30 @@ def tiles(n: int) -> int:
     return -(-n // TILE)
 
 
-def input_transform(n: int) -> np.ndarray:
-    """``[6*T, n]`` float64: rows ``(xi, tile)``; tile ``t`` reads points ``4t-1 .. 4t+4`` (outside: zero padding)."""
+def pays(height: int, width: int) -> bool:
+    """Whether the Winograd form is worth it for a board: its tiles cover at most 20% more points than the
+    board. Measured (one onnxruntime thread, default net, batch 4/8/16, Winograd / direct positions/s): 8x8
+    1.05/1.42/1.45, 12x12 1.38/1.58/1.45, 15x15 (channels 64/128 + 4 residual blocks) ~1.4; but 6x6
+    0.72/0.89/0.90, 7x7 0.82/1.08/1.07, 10x10 0.85/0.96/0.97 (78%, 31%, 44% of the tile area off the board)."""
+    return TILE * tiles(height) * TILE * tiles(width) <= 1.2 * height * width
+
+
+def blocked(n: int) -> bool:
+    """Whether an axis of ``n`` points takes the tile-by-tile output transform (``n`` a multiple of 4: the
+    stored order is then a permutation; otherwise the dense one keeps board order and no slot is wasted)."""
+    return n % TILE == 0
+
+
+def stored_order(n: int) -> np.ndarray:
+    """``int [n]``: the slot of point ``q`` of an axis in a conv's output: ``j*T + t`` for ``q = 4t + j`` on a
+    :func:`blocked` axis, ``q`` otherwise."""
+    q = np.arange(n)
+    return (q % TILE) * tiles(n) + q // TILE if blocked(n) else q
+
+
+def input_transform(n: int, stored: bool = False) -> np.ndarray:
+    """``[6*T, n]`` float64: rows ``(xi, tile)``; tile ``t`` reads points ``4t-1 .. 4t+4`` (outside the board:
+    zero padding); columns in board order, or in :func:`stored_order` when ``stored``."""
     t_count = tiles(n)
     m = np.zeros((ALPHA, t_count, n))
     for t in range(t_count):
@@ -58,11 +84,15 @@ def input_transform(n: int) -> np.ndarray:
             p = TILE * t - 1 + k
             if 0 <= p < n:
                 m[:, t, p] = BT[:, k]
-    return m.reshape(ALPHA * t_count, n)
+    m = m.reshape(ALPHA * t_count, n)
+    out = np.zeros_like(m)
+    out[:, stored_order(n) if stored else np.arange(n)] = m
+    return out
 
 
 def output_transform(n: int) -> np.ndarray:
-    """``[n, 6*T]`` float64: output point ``4t+i`` = sum over xi of ``A^T[i, xi] * M[(xi, t)]``."""
+    """``[n, 6*T]`` float64 (the dense form, for an axis that is not :func:`blocked`): output point ``4t+i`` =
+    sum over xi of ``A^T[i, xi] * M[(xi, t)]``."""
     t_count = tiles(n)
     m = np.zeros((t_count, TILE, ALPHA, t_count))
     for t in range(t_count):
@@ -91,13 +121,15 @@ def _f32(a: np.ndarray) -> torch.Tensor:
 
 
 class WinogradConv3x3(nn.Module):
-    """'Same' 3x3 convolution + bias on ``[H, W, B, Ci] -> [H, W, B, Co]`` (float32), computed by F(4x4, 3x3).
+    """'Same' 3x3 convolution + bias + ReLU, computed by F(4x4, 3x3), float32: ``[H, W, B, Ci]`` in board order
+    (or, ``stored_input``, in :func:`stored_order`: another conv's output) -> ``[H, W, B, Co]`` in stored order.
 
     Args:
         weight: ``[Co, Ci, 3, 3]``; bias: ``[Co]``; height, width: board size in points.
     """
 
-    def __init__(self, weight: np.ndarray, bias: np.ndarray, height: int, width: int) -> None:
+    def __init__(self, weight: np.ndarray, bias: np.ndarray, height: int, width: int,
+                 stored_input: bool = True) -> None:
         super().__init__()
         if weight.shape[2:] != (3, 3):
             raise ValueError(f"Winograd F(4x4, 3x3) needs 3x3 kernels, got {weight.shape[2:]}")
@@ -105,24 +137,27 @@ class WinogradConv3x3(nn.Module):
         self.co, self.ci = weight.shape[:2]
         self.th, self.tw = tiles(height), tiles(width)
         self.register_buffer("u", _f32(kernel_transform(weight).reshape(ALPHA, 1, ALPHA, self.ci, self.co)))
-        self.register_buffer("tin_h", _f32(input_transform(height)))
-        self.register_buffer("tin_w", _f32(input_transform(width)))
-        self.register_buffer("tout_h", _f32(output_transform(height)))
-        self.register_buffer("tout_w", _f32(output_transform(width)))
+        self.register_buffer("tin_h", _f32(input_transform(height, stored_input)))
+        self.register_buffer("tin_w", _f32(input_transform(width, stored_input)))
+        # output transform per axis: A^T tile by tile (blocked axis) or the dense [n, 6T] matrix
+        self.register_buffer("tout_h", _f32(AT if blocked(height) else output_transform(height)))
+        self.register_buffer("tout_w", _f32(AT if blocked(width) else output_transform(width)))
         self.register_buffer("bias", _f32(bias))
 
     def forward(self, x: torch.Tensor, add: torch.Tensor | None = None) -> torch.Tensor:
-        """``x [H, W, B, Ci]`` -> ``ReLU(conv(x) + bias [+ add])`` ``[H, W, B, Co]``; ``add`` like the output."""
-        h, w = self.height, self.width
-        v = torch.matmul(self.tin_w, x.reshape(h, w, -1))                      # [H, 6Tw, B*Ci]
-        v = torch.matmul(self.tin_h, v.reshape(h, -1))                         # [6Th, 6Tw*B*Ci]
-        m = torch.matmul(v.reshape(ALPHA, self.th, ALPHA, -1, self.ci), self.u)  # [6, Th, 6, Tw*B, Co]
-        m = torch.matmul(self.tout_w, m.reshape(ALPHA * self.th, ALPHA * self.tw, -1))  # [6Th, W, B*Co]
-        m = m.reshape(ALPHA * self.th, -1)
-        rows = self.bias.repeat(m.shape[1] // self.co).unsqueeze(0)             # [1, W*B*Co]
+        """``ReLU(conv(x) + bias [+ add])``; ``add`` laid out like the output."""
+        h, w, th, tw = self.height, self.width, self.th, self.tw
+        v = torch.matmul(self.tin_w, x.reshape(h, w, -1))                        # [H, 6Tw, B*Ci]
+        v = torch.matmul(self.tin_h, v.reshape(h, -1))                           # [6Th, 6Tw*B*Ci]
+        m = torch.matmul(v.reshape(ALPHA, th, ALPHA, -1, self.ci), self.u)      # [6, Th, 6, Tw*B, Co]
+        # over xw: blocked -> [6Th, 4, Tw*B*Co] (w slot j*Tw + tw); dense -> [6Th, W, B*Co]
+        m = torch.matmul(self.tout_w, m.reshape(ALPHA * th, ALPHA, -1) if blocked(w) else
+                         m.reshape(ALPHA * th, ALPHA * tw, -1))
+        m = m.reshape(ALPHA, -1) if blocked(h) else m.reshape(ALPHA * th, -1)
+        rows = self.bias.repeat(m.shape[1] // self.co).unsqueeze(0)             # [1, N]
         if add is not None:
-            rows = rows + add.reshape(h, -1)
-        y = torch.addmm(rows, self.tout_h, m)                                    # [H, W*B*Co]
+            rows = rows + add.reshape(self.tout_h.shape[0], -1)
+        y = torch.addmm(rows, self.tout_h, m)                                    # over xh: [4 or H, N]
         return F.relu(y).reshape(h, w, -1, self.co)
 
 
@@ -134,8 +169,8 @@ class WinogradPolicyValue(nn.Module):
     def __init__(self, net: PolicyValueNet) -> None:
         super().__init__()
         h, w = self.height, self.width = net.height, net.width
-        self.trunk_convs = nn.ModuleList(WinogradConv3x3(*fold_batchnorm(getattr(net, k), None), h, w)
-                                         for k in net.trunk_names)
+        self.trunk_convs = nn.ModuleList(WinogradConv3x3(*fold_batchnorm(getattr(net, k), None), h, w, i > 0)
+                                         for i, k in enumerate(net.trunk_names))
         self.blocks = nn.ModuleList(
             nn.ModuleList([WinogradConv3x3(*fold_batchnorm(blk.conv1, blk.bn1), h, w),
                            WinogradConv3x3(*fold_batchnorm(blk.conv2, blk.bn2), h, w)])
@@ -145,6 +180,9 @@ class WinogradPolicyValue(nn.Module):
         self.policy_filters = pw.shape[0]
         self.register_buffer("head_w", _f32(np.concatenate([pw, vw])[:, :, 0, 0].T))  # [C, pf + vf]
         self.register_buffer("head_b", _f32(np.concatenate([pb, vb])))
+        # stored slot of each board point, in (h, w) order: the heads' dense layers read (C, H, W)
+        slots = stored_order(h)[:, None] * w + stored_order(w)[None, :]
+        self.register_buffer("board_slots", torch.tensor(slots.reshape(-1), dtype=torch.int64))
         # deep copies, not new layers: building an nn.Linear would draw its init from torch's global RNG
         self.act_fc1, self.val_fc1, self.val_fc2 = (copy.deepcopy(m).cpu().requires_grad_(False)
                                                     for m in (net.act_fc1, net.val_fc1, net.val_fc2))
@@ -158,7 +196,8 @@ class WinogradPolicyValue(nn.Module):
             t = conv(t)
         for conv1, conv2 in self.blocks:
             t = conv2(conv1(t), add=t)
-        heads = F.relu(torch.addmm(self.head_b, t.reshape(-1, t.shape[-1]), self.head_w))  # [H*W*B, pf + vf]
-        heads = heads.reshape(h * w, -1, self.head_b.shape[0]).permute(1, 2, 0)  # [B, pf + vf, H*W]
+        heads = F.relu(torch.addmm(self.head_b, t.reshape(-1, self.head_w.shape[0]), self.head_w))  # [H*W*B, pf+vf]
+        heads = heads.reshape(h * w, -1, self.head_b.shape[0])                   # [slots, B, pf + vf]
+        heads = heads.index_select(0, self.board_slots).permute(1, 2, 0)        # [B, pf + vf, H*W]
         return dense_heads(self, heads[:, : self.policy_filters].flatten(1), heads[:, self.policy_filters:].flatten(1))
 

@@ -8,10 +8,11 @@ onnxruntime 13,371 (channels_last and a frozen TorchScript trace were in between
 gives bitwise the same row for a position whatever the batch it is in (PyTorch's CPU convs do not), which keeps
 the evaluation cache (``cache.py``) exactly transparent. Outputs agree with PyTorch to ~5e-7 in log-probability.
 
-Backend ``onnx`` (what ``auto`` picks) exports a policy-value net in its Winograd form (``models/winograd.py``):
-the 3x3 convolutions as F(4x4, 3x3) transforms and batched matrix products, a quarter of the trunk's multiplies.
-Same box, one thread, 8x8 net, batch 16: direct convolutions ~9,300-9,700 positions/s, Winograd ~14,100-14,900
-(1.5x); outputs within ~1e-6 of PyTorch's, still batch-invariant. ``onnx-direct`` keeps the plain convolutions.
+Backend ``onnx`` (what ``auto`` picks) exports a policy-value net in its Winograd form (``models/winograd.py``)
+on boards where that pays (sides of 4k or just under: 8x8, 12x12, 15x15 ...): the 3x3 convolutions as F(4x4, 3x3)
+transforms and batched matrix products, a quarter of the trunk's multiplies. Same box, one thread, 8x8 net,
+batch 16: 1.45-1.6x the direct convolutions' positions/s; outputs within ~1e-5 of PyTorch's, still
+batch-invariant. ``onnx-direct`` always keeps the plain convolutions.
 """
 
 from __future__ import annotations
@@ -52,16 +53,18 @@ def onnx_model_bytes(net: torch.nn.Module, winograd: bool = True) -> bytes:
     """The net exported to ONNX in memory: input ``states [B,C,H,W]`` -> ``log_probs [B,A]``, ``value [B]``.
 
     Exported from a CPU copy in eval mode so the caller's net (maybe on CUDA, maybe training) is untouched.
-    ``winograd``: a :class:`PolicyValueNet` is exported in its Winograd F(4x4, 3x3) inference form
-    (``models/winograd.py``: same outputs up to fp32 rounding, ~1.5x the positions/s of the direct convolutions
+    ``winograd``: a :class:`PolicyValueNet` on a board where it pays (:func:`boardnet.models.winograd.pays`:
+    8x8, 12x12, 15x15, 16x16 ..., not 6x6, 7x7, 10x10) is exported in its Winograd F(4x4, 3x3) inference form
+    (``models/winograd.py``: same outputs up to fp32 rounding, ~1.45x the positions/s of the direct convolutions
     in one onnxruntime thread on the 8x8 net); False exports the convolutions as they are.
     """
     from boardnet.formats.onnx_export import export_graph
     from boardnet.models.policy_value import PolicyValueNet
-    from boardnet.models.winograd import WinogradPolicyValue
+    from boardnet.models.winograd import WinogradPolicyValue, pays
 
     cpu = _cpu_eval_copy(net)
-    graph = WinogradPolicyValue(cpu).eval() if winograd and isinstance(cpu, PolicyValueNet) else cpu
+    use = winograd and isinstance(cpu, PolicyValueNet) and pays(cpu.height, cpu.width)
+    graph = WinogradPolicyValue(cpu).eval() if use else cpu
     buf = io.BytesIO()
     export_graph(graph, torch.zeros(1, cpu.conv1.in_channels, cpu.height, cpu.width), buf, ["states"],
                  ["log_probs", "value"])

@@ -776,21 +776,13 @@ def compiled_chunks(blocks: Iterable[np.ndarray], chunk_size: int = SUGGESTED_CH
 
 
 def write_binpack_records(path: str | os.PathLike[str], blocks: Iterable[np.ndarray],
-                          chunk_size: int = SUGGESTED_CHUNK) -> int:
-    """Write the records of ``blocks`` as a ``.binpack`` (compiled, streamed chunk by chunk, atomically);
-    returns the record count. Raises :class:`NeedsPythonWriter` as :func:`compiled_chunks` does."""
-    count = 0
-
-    def counted() -> Iterator[np.ndarray]:
-        nonlocal count
-        for block in blocks:
-            count += len(block)
-            yield block
+                          chunk_size: int = SUGGESTED_CHUNK) -> None:
+    """Write the records of ``blocks`` as a ``.binpack`` (compiled, streamed chunk by chunk, atomically).
+    Raises :class:`NeedsPythonWriter` as :func:`compiled_chunks` does (and nothing is written)."""
 
     def write(tmp: Path) -> None:
         with open(tmp, "wb") as fh:
-            for chunk in compiled_chunks(counted(), chunk_size):
+            for chunk in compiled_chunks(blocks, chunk_size):
                 fh.write(chunk)
 
     atomic_write(path, write)
-    return count

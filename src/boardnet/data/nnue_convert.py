@@ -9,8 +9,9 @@ writes ``.bin`` records as they are. Positions whose move is not stored (text da
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import chess
 import numpy as np
@@ -91,16 +92,8 @@ def convert_data(src: str | os.PathLike[str], dst: str | os.PathLike[str], text_
 
         atomic_write(dst, write)
         return total
-    if kind == "binpack":
-        attempt = TextStats()
-        try:
-            n = write_binpack_records(dst, record_blocks(src, attempt))
-        except NeedsPythonWriter:
-            pass  # an odd record: the Python writer below handles (or refuses) it exactly
-        else:
-            if text_stats is not None:
-                vars(text_stats).update(vars(attempt))
-            return n
+    if kind == "binpack" and (n := _compiled_binpack(src, dst, text_stats)) is not None:
+        return n
     items = (e for block in record_blocks(src, text_stats) for e in entries(block))
     if kind == "binpack":
         counted = _Counted(items)
@@ -119,15 +112,30 @@ def convert_data(src: str | os.PathLike[str], dst: str | os.PathLike[str], text_
     return n
 
 
+def _compiled_binpack(src: str | os.PathLike[str], dst: str | os.PathLike[str],
+                      text_stats: TextStats | None) -> int | None:
+    """``src`` -> ``.binpack`` by the compiled encoder: the position count, or None when a record needs the
+    Python writer (the caller then runs it, which handles or refuses that record exactly)."""
+    attempt = TextStats()  # copied to text_stats only on success: the Python writer re-reads the source
+    blocks = _Counted(record_blocks(src, attempt), size=len)
+    try:
+        write_binpack_records(dst, blocks)
+    except NeedsPythonWriter:
+        return None
+    if text_stats is not None:
+        vars(text_stats).update(vars(attempt))
+    return blocks.n
+
+
 class _Counted:
-    """Iterator wrapper that counts what it hands out."""
+    """Iterator wrapper that counts what it hands out (``size`` of each item: 1, or e.g. ``len`` of a block)."""
 
-    def __init__(self, it: Iterator[Entry]) -> None:
-        self.it, self.n = it, 0
+    def __init__(self, it: Iterator[Any], size: Callable[[Any], int] = lambda _: 1) -> None:
+        self.it, self.size, self.n = it, size, 0
 
-    def __iter__(self) -> Iterator[Entry]:
+    def __iter__(self) -> Iterator[Any]:
         for item in self.it:
-            self.n += 1
+            self.n += self.size(item)
             yield item
 
 

@@ -345,6 +345,8 @@ def _resolve_slices(entries: dict[str, Entry], raw: dict[SliceKey, Entry], path:
     for full in entries.values():
         if not full.slices:
             continue
+        if full.dtype not in _DTYPES:
+            raise FormatError(path, f"unsupported dtype enum {full.dtype}", field=full.name)
         boxes = []
         for extents in full.slices:
             if len(extents) != len(full.shape):
@@ -362,7 +364,7 @@ def _resolve_slices(entries: dict[str, Entry], raw: dict[SliceKey, Entry], path:
                 raise FormatError(path, f"slice {list(box)} overlaps another slice", field=full.name)
             boxes.append(box)
         covered = sum(int(np.prod([n for _, n in b], dtype=np.int64)) for b in boxes)
-        if covered != int(np.prod(full.shape, dtype=np.int64)) or full.dtype not in _DTYPES:
+        if covered != int(np.prod(full.shape, dtype=np.int64)):
             raise FormatError(path, f"slices cover {covered} of {int(np.prod(full.shape))} elements", field=full.name)
     return out
 

@@ -85,9 +85,7 @@ def input_transform(n: int, stored: bool = False) -> np.ndarray:
             if 0 <= p < n:
                 m[:, t, p] = BT[:, k]
     m = m.reshape(ALPHA * t_count, n)
-    out = np.zeros_like(m)
-    out[:, stored_order(n) if stored else np.arange(n)] = m
-    return out
+    return m[:, np.argsort(stored_order(n))] if stored else m
 
 
 def output_transform(n: int) -> np.ndarray:
@@ -107,12 +105,15 @@ def kernel_transform(weight: np.ndarray) -> np.ndarray:
 
 def fold_batchnorm(conv: nn.Conv2d, bn: nn.BatchNorm2d | None) -> tuple[np.ndarray, np.ndarray]:
     """``(weight [Co, Ci, kh, kw], bias [Co])`` float64 of ``bn(conv(x))`` in eval mode (bias 0 if none)."""
-    w = conv.weight.detach().double().cpu().numpy()
-    b = conv.bias.detach().double().cpu().numpy() if conv.bias is not None else np.zeros(w.shape[0])
+    def f64(t: torch.Tensor) -> np.ndarray:
+        return t.detach().double().cpu().numpy()
+
+    w = f64(conv.weight)
+    b = f64(conv.bias) if conv.bias is not None else np.zeros(w.shape[0])
     if bn is None:
         return w, b
-    scale = bn.weight.detach().double().cpu().numpy() / np.sqrt(bn.running_var.detach().double().cpu().numpy() + bn.eps)
-    shift = bn.bias.detach().double().cpu().numpy() - bn.running_mean.detach().double().cpu().numpy() * scale
+    scale = f64(bn.weight) / np.sqrt(f64(bn.running_var) + bn.eps)
+    shift = f64(bn.bias) - f64(bn.running_mean) * scale
     return w * scale[:, None, None, None], b * scale + shift
 
 

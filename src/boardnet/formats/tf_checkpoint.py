@@ -296,8 +296,9 @@ def read_index_slices(prefix: str | os.PathLike[str]) -> tuple[int, dict[str, En
     foot = len(data) - _FOOTER_LEN
     if int.from_bytes(data[-8:], "little") != _TABLE_MAGIC:
         raise FormatError(path, "bad SSTable magic (not a TF V2 checkpoint index)", offset=len(data) - 8)
-    _, pos = _varint(data, foot, path)  # metaindex offset
-    _, pos = _varint(data, pos, path)  # metaindex size
+    moff, pos = _varint(data, foot, path)
+    msize, pos = _varint(data, pos, path)
+    _read_block(data, moff, msize, path)  # the (empty) metaindex: unused, but its CRC is checked like the rest
     ioff, pos = _varint(data, pos, path)
     isize, _ = _varint(data, pos, path)
     num_shards = 1

@@ -13,7 +13,7 @@ import time
 import chess
 import torch
 
-from boardnet.games.chess import encode, encode_batch
+from boardnet.lc0.planes import encode, encode_batch
 
 
 def _positions(n: int, seed: int = 0) -> list[chess.Board]:

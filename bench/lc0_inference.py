@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from boardnet.convert import read_net, write_net
-from boardnet.models import build_from_spec
+from boardnet.core.build import build_from_spec
+from boardnet.core.convert import read_net, write_net
 
 DEFAULT_NET = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures" / "lc0" / "maia-1300.pb.gz"
 

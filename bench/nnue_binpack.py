@@ -21,8 +21,8 @@ from pathlib import Path
 
 import chess
 
-from boardnet.data.nnue_bin import decode_move, read_bin, write_bin
-from boardnet.data.nnue_binpack import (
+from boardnet.nnue.data.bin import decode_move, read_bin, write_bin
+from boardnet.nnue.data.binpack import (
     compiled_chunks,
     encode_binpack,
     iter_entries,

@@ -9,7 +9,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from boardnet.formats import nnue
+from boardnet.nnue import file as nnue
 
 
 def main() -> None:

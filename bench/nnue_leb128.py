@@ -8,7 +8,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from boardnet.formats import nnue, nnue_leb128
+from boardnet.nnue import file as nnue
 
 
 def _time(fn) -> float:
@@ -24,9 +24,9 @@ def main() -> None:
         subprocess.run([sf], input=f"uci\nexport_net {plain}\nquit\n", text=True, capture_output=True, check=True)
         net = nnue.read_net(plain)
         w_plain = _time(lambda: nnue.write_net(net, Path(d) / "p.nnue"))
-        w_comp = _time(lambda: nnue_leb128.write_net(net, comp))
+        w_comp = _time(lambda: nnue.write_leb128_net(net, comp))
         r_plain = _time(lambda: nnue.read_net(plain))
-        r_comp = _time(lambda: nnue_leb128.read_net(comp))
+        r_comp = _time(lambda: nnue.read_leb128_net(comp))
         ps, cs = plain.stat().st_size, comp.stat().st_size
     print(f"size: plain {ps:,} B, leb128 {cs:,} B ({cs / ps:.2f}x)")
     print(f"read: leb128 {r_comp:.3f} s, plain {r_plain:.3f} s (baseline), ratio {r_comp / r_plain:.1f}x")

@@ -21,9 +21,9 @@ import chess  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from boardnet.data.nnue_bin import RECORD_SIZE, decode_move, pack_record, read_bin  # noqa: E402
-from boardnet.data.nnue_data import NnueData  # noqa: E402
-from boardnet.features import halfka_v2_hm  # noqa: E402
+from boardnet.nnue.data.bin import RECORD_SIZE, decode_move, pack_record, read_bin  # noqa: E402
+from boardnet.nnue.data.loader import NnueData  # noqa: E402
+from boardnet.nnue.features import halfka_v2_hm  # noqa: E402
 from boardnet.train.context import TrainContext  # noqa: E402
 
 BATCH = 16384
@@ -82,7 +82,7 @@ def main() -> None:
         dt = time.perf_counter() - t0
         # positions read from disk per second: served / kept fraction
         dec, _ = read_bin(path, count=BATCH)
-        from boardnet.data.nnue_data import Filters, keep_mask
+        from boardnet.nnue.data.loader import Filters, keep_mask
 
         kept = keep_mask(dec, Filters(), np.random.default_rng(0)).mean()
         ours_served = served / dt

@@ -20,8 +20,8 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import chess  # noqa: E402
 import torch  # noqa: E402
 
-from boardnet.features import get_feature_set  # noqa: E402
-from boardnet.models.nnue import NnueNet  # noqa: E402
+from boardnet.nnue.features import get_feature_set  # noqa: E402
+from boardnet.nnue.net import NnueNet  # noqa: E402
 
 
 def batch(n: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:

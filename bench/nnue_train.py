@@ -24,12 +24,12 @@ import chess  # noqa: E402
 import torch  # noqa: E402
 from nnue_loader import make_file  # noqa: E402
 
-from boardnet.data.nnue_bin import decode_move, read_bin  # noqa: E402
-from boardnet.data.nnue_data import NnueData  # noqa: E402
-from boardnet.features import halfka_v2_hm  # noqa: E402
-from boardnet.models.nnue import NnueNet  # noqa: E402
+from boardnet.nnue.data.bin import decode_move, read_bin  # noqa: E402
+from boardnet.nnue.data.loader import NnueData  # noqa: E402
+from boardnet.nnue.features import halfka_v2_hm  # noqa: E402
+from boardnet.nnue.loss import NnueWdlLoss  # noqa: E402
+from boardnet.nnue.net import NnueNet  # noqa: E402
 from boardnet.train.context import TrainContext  # noqa: E402
-from boardnet.train.nnue_loss import NnueWdlLoss  # noqa: E402
 from boardnet.train.ranger import Ranger  # noqa: E402
 
 BATCH = 16384

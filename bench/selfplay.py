@@ -24,15 +24,15 @@ import time
 import numpy as np
 import torch
 
-from boardnet.games.gomoku import Gomoku
-from boardnet.models.policy_value import PolicyValueNet
-from boardnet.selfplay import BACKENDS
-from boardnet.selfplay.cache import DEFAULT_CAPACITY
-from boardnet.selfplay.inference import make_evaluator, net_alone_rate, onnx_evaluator, onnx_model_bytes
-from boardnet.selfplay.mcts import net_evaluator
-from boardnet.selfplay.reference import reference_search
-from boardnet.selfplay.runner import SelfPlayResult, SelfPlaySettings, self_play
-from boardnet.selfplay.workers import SelfPlayPool, split_games
+from boardnet.alphazero.backends import BACKENDS
+from boardnet.alphazero.cache import DEFAULT_CAPACITY
+from boardnet.alphazero.games.gomoku import Gomoku
+from boardnet.alphazero.inference import make_evaluator, net_alone_rate, onnx_evaluator, onnx_model_bytes
+from boardnet.alphazero.mcts import net_evaluator
+from boardnet.alphazero.net import PolicyValueNet
+from boardnet.alphazero.reference import reference_search
+from boardnet.alphazero.selfplay import SelfPlayResult, SelfPlaySettings, self_play
+from boardnet.alphazero.workers import SelfPlayPool, split_games
 
 
 def decode(game: Gomoku, planes: np.ndarray) -> tuple[np.ndarray, int]:

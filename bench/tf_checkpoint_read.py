@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from boardnet.formats.tf_checkpoint import read_variables, write_variables
+from boardnet.tfimport.bundle import read_variables, write_variables
 
 
 def main() -> int:

@@ -81,7 +81,7 @@ def random_boards(n: int, seed: int = 0, plies: tuple[int, int] = (2, 120), quie
 
 def nnue_batch(boards: list[chess.Board], features: str) -> tuple[torch.Tensor, torch.Tensor]:
     """``indices [B, 2, 32]`` real indices (stm, nstm; -1 pad), ``bucket [B]``: the NNUE loader's batch layout."""
-    from boardnet.features import get_feature_set
+    from boardnet.nnue.features import get_feature_set
 
     fs = get_feature_set(features)
     idx = torch.full((len(boards), 2, 32), -1, dtype=torch.int64)

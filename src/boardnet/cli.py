@@ -1,4 +1,4 @@
-"""The ``boardnet`` command: parse, call the library, print. One module per verb under ``commands/``.
+"""The ``boardnet`` command: gathers each family's verbs (``<family>/cli.py``), parses, prints one-line errors.
 
 Every :class:`BoardnetError` is printed as one line ``error: ...`` with exit status 2; ``--debug`` shows
 the traceback instead.
@@ -12,12 +12,10 @@ import os
 import sys
 
 from boardnet import __version__
-from boardnet.errors import BoardnetError
+from boardnet.core.errors import BoardnetError
 
-# Each module has ``add_parser(subparsers)`` which registers its verb(s) with ``func=run_function``.
-COMMAND_MODULES = (
-    "train", "config_cmd", "selfplay", "arena", "play", "convert_cmd", "verify_cmd", "inspect_cmd", "nnue", "lc0",
-)
+# Each family's ``cli`` module has ``add_parser(subparsers)``, which registers its verbs with ``func=...``.
+COMMAND_MODULES = ("train", "core", "alphazero", "nnue", "lc0")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -28,7 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="show tracebacks instead of one-line errors")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
-        module_name = f"boardnet.commands.{name}"
+        module_name = f"boardnet.{name}.cli"
         try:
             module = importlib.import_module(module_name)
         except ModuleNotFoundError as err:

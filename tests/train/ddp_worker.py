@@ -7,7 +7,7 @@ import sys
 
 import torch
 
-from boardnet.config import load_config
+from boardnet.core.config import load_config
 from boardnet.train.trainer import Trainer
 
 

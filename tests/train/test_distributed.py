@@ -11,9 +11,9 @@ import pytest
 import torch
 import yaml
 
-from boardnet.config import read_yaml
-from boardnet.data.nnue_bin import write_bin
-from tests.data.test_nnue_bin import random_positions
+from boardnet.core.config import read_yaml
+from boardnet.nnue.data.bin import write_bin
+from tests.nnue.data.test_bin import random_positions
 from tests.train.helpers import distill_config
 
 

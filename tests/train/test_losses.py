@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from boardnet.models.policy_value import PolicyValueNet
+from boardnet.alphazero.net import PolicyValueNet
 from boardnet.train.losses import CrossEntropyLoss, L2Loss, MSELoss, l2_penalty
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from boardnet.config import OptimizerConfig, load_config
-from boardnet.errors import ConfigError
+from boardnet.core.config import OptimizerConfig, load_config
+from boardnet.core.errors import ConfigError
 from boardnet.train.optim import build_optimizer
 from boardnet.train.ranger import Ranger
 

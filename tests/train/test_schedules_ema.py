@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from boardnet.config import ScheduleConfig
+from boardnet.core.config import ScheduleConfig
 from boardnet.train.ema import Ema
 from boardnet.train.schedules import Schedule, lr_factor
 

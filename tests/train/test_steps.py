@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from boardnet.config import StepConfig, resolve
-from boardnet.models.policy_value import PolicyValueNet
+from boardnet.alphazero.net import PolicyValueNet
+from boardnet.core.config import StepConfig, resolve
 from boardnet.train.context import TrainContext
 from boardnet.train.steps import Step
 from tests.conftest import fixture_path

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from boardnet.convert import read_net
-from boardnet.formats.tf_checkpoint import read_variables
-from boardnet.mapping import apply_mapping, load_mapping
-from boardnet.models import build_from_spec
+from boardnet.core.build import build_from_spec
+from boardnet.core.convert import read_net
+from boardnet.tfimport.bundle import read_variables
+from boardnet.tfimport.mapping import apply_mapping, load_mapping
 from boardnet.train.losses import l2_penalty
 from boardnet.train.tf1_adam import TF1Adam
 from tests.conftest import fixture_path
@@ -80,7 +80,7 @@ def test_full_step_from_our_gradients_close_to_tf() -> None:
 def test_train_init_from_tf_checkpoint_continues_the_tf_model(tmp_path) -> None:
     """`boardnet train --init model.ckpt` starts from the TF weights: with lr 1e-12 the run's net still matches TF."""
     from boardnet.cli import main
-    from boardnet.formats.torch_ckpt import read_pt
+    from boardnet.core.io import read_pt
 
     ckpt = fixture_path("tf", "gomoku_tf1_8x8", "model.ckpt.index").with_suffix("")  # the checkpoint prefix
     run = tmp_path / "run"

@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 import torch
 
-from boardnet.config import load_config
-from boardnet.errors import TrainingError
+from boardnet.core.config import load_config
+from boardnet.core.errors import TrainingError
 from boardnet.train.checkpoint import list_checkpoints, load_checkpoint
 from boardnet.train.trainer import Trainer
 from tests.conftest import fixture_path

@@ -17,8 +17,8 @@ from typing import Any
 
 import torch
 
-from boardnet.errors import FormatError
-from boardnet.formats.torch_ckpt import atomic_write, safe_torch_load
+from boardnet.core.errors import FormatError
+from boardnet.core.io import atomic_write, safe_torch_load
 
 CHECKPOINT_RE = re.compile(r"^iter-(\d{6,})\.pt$")
 FORMAT = "boardnet-checkpoint"

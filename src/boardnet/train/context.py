@@ -16,7 +16,7 @@ class TrainContext:
     """The shared state of one training run.
 
     Attributes:
-        cfg: the resolved :class:`boardnet.config.Config`.
+        cfg: the resolved :class:`boardnet.core.config.Config`.
         run_dir: the run directory (``checkpoints/``, ``metrics.csv``, ``plots/`` ...).
         device: where the nets live.
         nets: name -> module being trained (wrapped in DDP when distributed; call these in injectors).

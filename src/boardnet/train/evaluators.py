@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 import torch
 
-from boardnet.config import EvaluatorConfig
+from boardnet.core.config import EvaluatorConfig
 from boardnet.train.context import TrainContext
 
 

@@ -11,8 +11,8 @@ from typing import Any, Literal
 import torch
 from pydantic import Field
 
-from boardnet.config import ComponentConfig
-from boardnet.errors import TrainingError
+from boardnet.core.config import ComponentConfig
+from boardnet.core.errors import TrainingError
 from boardnet.train.context import TrainContext
 
 

@@ -10,8 +10,8 @@ from typing import Any, Literal
 import torch
 from pydantic import Field
 
-from boardnet.config import LossConfig
-from boardnet.errors import TrainingError
+from boardnet.core.config import LossConfig
+from boardnet.core.errors import TrainingError
 from boardnet.train.context import TrainContext
 
 

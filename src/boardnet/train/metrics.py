@@ -10,7 +10,7 @@ import csv
 import math
 from pathlib import Path
 
-from boardnet.formats.torch_ckpt import atomic_write
+from boardnet.core.io import atomic_write
 
 
 class MetricsLog:

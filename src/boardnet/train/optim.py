@@ -12,15 +12,12 @@ from typing import Any
 
 import torch
 
-from boardnet.errors import ConfigError
-from boardnet.registry import Registry
-
-OPTIMIZERS = Registry("optimizer", {"adam": "torch.optim:Adam", "adamw": "torch.optim:AdamW",
-                                    "sgd": "torch.optim:SGD", "ranger": "boardnet.train.ranger:Ranger"})
+from boardnet.core.errors import ConfigError
+from boardnet.core.registry import OPTIMIZERS
 
 
 def build_optimizer(cfg: Any, params: Iterable[torch.nn.Parameter], key_path: str = "optimizer") -> torch.optim.Optimizer:
-    """An optimizer for ``params`` from an :class:`~boardnet.config.OptimizerConfig`."""
+    """An optimizer for ``params`` from an :class:`~boardnet.core.config.OptimizerConfig`."""
     params = list(params)
     if cfg.type == "sgd":
         return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov,

@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from boardnet.config import ScheduleConfig
+from boardnet.core.config import ScheduleConfig
 
 
 def lr_factor(cfg: ScheduleConfig, iteration: int, total_iterations: int) -> float:

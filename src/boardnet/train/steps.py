@@ -16,8 +16,8 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-from boardnet import registry
-from boardnet.config import StepConfig
+from boardnet.core import registry
+from boardnet.core.config import StepConfig
 from boardnet.train.context import TrainContext
 from boardnet.train.optim import build_optimizer
 from boardnet.train.schedules import Schedule
@@ -53,7 +53,7 @@ class Step:
         for inj in self.injectors:
             for key, value in inj(state, ctx).items():
                 if key in state:
-                    from boardnet.errors import TrainingError
+                    from boardnet.core.errors import TrainingError
 
                     raise TrainingError(f"step '{self.name}': injector {type(inj).__name__} overwrites key {key!r}")
                 state[key] = value

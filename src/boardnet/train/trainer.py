@@ -27,11 +27,11 @@ import torch
 import yaml
 from torch import nn
 
-from boardnet import registry
-from boardnet.config import Config, dump_yaml, identity_hash, to_plain
-from boardnet.errors import ConversionError, TrainingError
-from boardnet.formats.torch_ckpt import atomic_write, spec_to_dict
-from boardnet.models import build_network
+from boardnet.core import registry
+from boardnet.core.build import build_network
+from boardnet.core.config import Config, dump_yaml, identity_hash, to_plain
+from boardnet.core.errors import ConversionError, TrainingError
+from boardnet.core.io import atomic_write, spec_to_dict
 from boardnet.train import distributed
 from boardnet.train.checkpoint import list_checkpoints, load_latest, save_checkpoint
 from boardnet.train.context import TrainContext
@@ -116,7 +116,7 @@ class Trainer:
         distributed.barrier()
 
     def _load_init(self, init: dict[str, str]) -> None:
-        from boardnet.convert import read_net
+        from boardnet.core.convert import read_net
 
         for name, path in init.items():
             if name not in self.ctx.raw_nets:
@@ -361,7 +361,7 @@ def _stored_hash(cfg_file: Path) -> str | None:
     if first and first[0].startswith("# boardnet run config; identity "):
         return first[0].rsplit(" ", 1)[-1]
     try:
-        from boardnet.config import resolve
+        from boardnet.core.config import resolve
 
         return identity_hash(resolve(yaml.safe_load(cfg_file.read_text())))
     except Exception:  # an unreadable old config is simply "different"

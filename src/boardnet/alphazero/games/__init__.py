@@ -1,0 +1,1 @@
+"""boardnet.alphazero.games"""

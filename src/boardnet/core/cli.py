@@ -1,0 +1,154 @@
+"""Core verbs: ``config``, ``convert``, ``inspect``, ``verify``."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    """Register this family's verbs."""
+    add_config_parser(sub)
+    add_convert_parser(sub)
+    add_inspect_parser(sub)
+    add_verify_parser(sub)
+
+
+# --- config ----------------------------------------------------------------------------------------------
+
+def add_config_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("config", help="show a resolved config")
+    verbs = p.add_subparsers(dest="config_command", metavar="ACTION", required=True)
+    show = verbs.add_parser("show", help="print the config with defaults and overrides applied")
+    show.add_argument("config", nargs="?", default=None, help="YAML file or bundled name (default gomoku-8x8)")
+    show.add_argument("overrides", nargs="*", help="dotted overrides, e.g. train.batch_size=256")
+    show.set_defaults(func=run_show)
+    lst = verbs.add_parser("list", help="list the bundled configs")
+    lst.set_defaults(func=run_list)
+
+
+def run_show(args: argparse.Namespace) -> int:
+    from boardnet.core.config import dump_yaml, load_config
+
+    config, overrides = args.config, list(args.overrides)
+    if config is not None and "=" in config:  # only overrides given
+        overrides.insert(0, config)
+        config = None
+    print(dump_yaml(load_config(config, overrides)), end="")
+    return 0
+
+
+def run_list(args: argparse.Namespace) -> int:
+    from boardnet.core.config import bundled_config_names
+
+    print("\n".join(bundled_config_names()))
+    return 0
+
+
+# --- convert ---------------------------------------------------------------------------------------------
+
+def add_convert_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("convert", help="convert a network between formats")
+    p.add_argument("input", help="source file (a TF checkpoint may be given by its prefix)")
+    p.add_argument("output", help="destination file; its suffix picks the format")
+    p.add_argument("--from", dest="src_format", help="source format, if the suffix does not tell")
+    p.add_argument("--to", dest="dst_format", help="destination format, if the suffix does not tell")
+    p.add_argument("--features", help="NNUE feature set, e.g. HalfKAv2_hm^ (factorized) or HalfKP")
+    p.add_argument("--mapping", help="YAML mapping file (TF/Keras names -> PyTorch names)")
+    p.add_argument("--model", help="python path of the target model class, package.module:Class")
+    p.add_argument("--encoding", help="lc0 weight encoding when writing .pb.gz: LINEAR16 or FLOAT32; "
+                   ".nnue: plain or leb128 (compressed FT)")
+    p.add_argument("--net", help="which network of a training checkpoint (default: the first)")
+    p.add_argument("--ema", action="store_true", default=None, help="take a training checkpoint's EMA weights")
+    p.add_argument("--outputs", nargs="*", help="ONNX: extra intermediate outputs to export, e.g. /block3")
+    p.add_argument("--slots", nargs="?", const="", metavar="FILE",
+                   help="TF checkpoint: also export optimizer slots (Adam m/v, beta powers), mapped like their "
+                        "variables, to FILE (default: OUTPUT's stem + .slots.safetensors)")
+    p.set_defaults(func=run_convert)
+
+
+READ_OPTIONS = ("features", "mapping", "model", "net", "ema")
+WRITE_OPTIONS = ("features", "encoding", "outputs")
+
+
+def run_convert(args: argparse.Namespace) -> int:
+    from boardnet.core.convert import convert, detect_format
+
+    src = detect_format(args.input, args.src_format)
+    dst = detect_format(args.output, args.dst_format)
+    read_opts = {k: getattr(args, k) for k in READ_OPTIONS}
+    write_opts = {k: getattr(args, k) for k in WRITE_OPTIONS}
+    # --features describes the source when it is an .nnue file, the target otherwise.
+    if src.name == "nnue":
+        write_opts["features"] = None
+    else:
+        read_opts["features"] = None
+    if args.slots is not None and src.slots is None:
+        from boardnet.core.errors import ConversionError
+
+        raise ConversionError(f"--slots applies to TensorFlow checkpoints, not {src.name} files")
+    net = convert(args.input, args.output, src_format=src.name, dst_format=dst.name,
+                  read_options=read_opts, write_options=write_opts)
+    n_params = sum(t.numel() for t in net.state_dict.values())
+    print(f"wrote {args.output} ({dst.name}) from {args.input} ({src.name}): {net.spec.family}, "
+          f"{n_params:,} parameters")
+    if args.slots is not None:
+        from pathlib import Path
+
+        from boardnet.core.convert import write_slots
+
+        out = Path(args.slots or Path(args.output).with_name(Path(args.output).stem + ".slots.safetensors"))
+        n = write_slots(args.input, out, args.mapping)
+        print(f"wrote {out}: {n} optimizer tensors")
+    return 0
+
+
+# --- inspect ---------------------------------------------------------------------------------------------
+
+def add_inspect_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("inspect", help="print what a network, checkpoint or NNUE training-data file holds")
+    p.add_argument("file")
+    p.add_argument("--from", dest="format", help="format, if the suffix does not tell")
+    p.set_defaults(func=run_inspect)
+
+
+def run_inspect(args: argparse.Namespace) -> int:
+    from boardnet.core.convert import inspect_file
+
+    print(inspect_file(args.file, args.format))
+    return 0
+
+
+# --- verify ----------------------------------------------------------------------------------------------
+
+def add_verify_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("verify", help="compare a network's outputs with another network or a reference .npz")
+    p.add_argument("a", help="model file (any format boardnet reads, or .onnx) or reference .npz")
+    p.add_argument("b", help="model file or reference .npz (the reference for relative errors)")
+    p.add_argument("--inputs", help="npz holding the inputs (states or planes) to run both models on")
+    p.add_argument("--random", type=int, metavar="N", help="generate N valid inputs from the model's spec")
+    p.add_argument("--seed", type=int, default=0, help="seed for --random (default 0)")
+    p.add_argument("--atol", type=float, default=1e-5, help="absolute tolerance (default 1e-5)")
+    p.add_argument("--rtol", type=float, default=1e-4, help="relative tolerance (default 1e-4)")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.set_defaults(func=run_verify)
+
+
+def run_verify(args: argparse.Namespace) -> int:
+    import json
+
+    from boardnet.core.errors import VerificationError
+    from boardnet.core.verify import verify
+
+    where: list[str] = []
+    checks = verify(args.a, args.b, args.atol, args.rtol, inputs=args.inputs, random=args.random,
+                    seed=args.seed, report=where)
+    if args.json:
+        print(json.dumps([c.__dict__ for c in checks]))
+    else:
+        print(where[0])
+        for c in checks:
+            print(f"{c.name:16s} max_abs {c.max_abs:.3e}  max_rel {c.max_rel:.3e}  {'ok' if c.passed else 'FAIL'}")
+    failed = [c.name for c in checks if not c.passed]
+    if failed:
+        raise VerificationError(f"outputs differ beyond atol={args.atol} rtol={args.rtol}: {', '.join(failed)}")
+    return 0

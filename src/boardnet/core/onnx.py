@@ -1,0 +1,147 @@
+"""ONNX export with lc0's conventions (shared/specs/lc0.md §10), and running ONNX files for ``boardnet verify``.
+
+lc0 nets: input ``/input/planes [batch,112,8,8]`` (raw rule-50 count, as the engine feeds it); outputs
+``/output/policy [batch,1858]`` raw logits, ``/output/wdl [batch,3]`` softmax (VALUE_WDL) or ``/output/value
+[batch,1]`` tanh (VALUE_CLASSICAL), ``/output/mlh [batch,1]`` (moves-left nets); dynamic batch ``batch``, opset 17,
+BatchNorm folded into the convolutions. Extra outputs on request: ``/inputconv`` and ``/block{i}`` (the input
+convolution's and residual block i's activations, ``[batch, filters, 8, 8]``).
+Policy-value nets: input ``states [batch,4,H,W]``, outputs ``log_probs [batch,H·W]``, ``values [batch,1]``.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import warnings
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from boardnet.core.errors import ConversionError, FormatError
+from boardnet.core.io import atomic_write
+from boardnet.core.spec import NetFile
+
+OPSET = 17
+BLOCK_OUTPUT = re.compile(r"^/block(\d+)$")
+
+
+class _Lc0Graph(nn.Module):
+    """Lc0Net with lc0's output tuple (and requested intermediate activations appended)."""
+
+    def __init__(self, net: nn.Module, extra: list[str]) -> None:
+        super().__init__()
+        self.net, self.extra = net, extra
+
+    def forward(self, planes: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        acts = self.net.body(planes)
+        out = self.net.heads(acts[-1])
+        value = torch.softmax(out["value"], dim=1) if self.net.config["value"] == "wdl" else out["value"]
+        heads = [out["policy"], value] + ([out["mlh"]] if "mlh" in out else [])
+        taps = [acts[0] if name == "/inputconv" else acts[int(name.removeprefix("/block")) + 1] for name in self.extra]
+        return (*heads, *taps)
+
+
+class _PolicyValueGraph(nn.Module):
+    def __init__(self, net: nn.Module) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, states: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        log_probs, value = self.net(states)
+        return log_probs, value.unsqueeze(1)
+
+
+def _graph(netfile: NetFile, outputs: list[str] | None) -> tuple[nn.Module, torch.Tensor, list[str], list[str]]:
+    """(module, example input, input names, output names) for one family."""
+    from boardnet.core.build import load_net
+
+    net = load_net(netfile)
+    family = netfile.spec.family
+    if family == "lc0":
+        extra = list(outputs or [])
+        for name in extra:
+            match = BLOCK_OUTPUT.match(name)
+            if name != "/inputconv" and not (match and int(match.group(1)) < len(net.residual)):
+                raise ConversionError(f"unknown ONNX output '{name}'; expected /inputconv or /block0../block"
+                                      f"{len(net.residual) - 1}")
+        heads = ["/output/policy", "/output/wdl" if net.config["value"] == "wdl" else "/output/value"]
+        if net.config["moves_left"]:
+            heads.append("/output/mlh")
+        return _Lc0Graph(net, extra), torch.zeros(1, 112, 8, 8), ["/input/planes"], heads + extra
+    if family == "policy_value":
+        if outputs:
+            raise ConversionError("extra ONNX outputs are only supported for lc0 nets")
+        shape = (1, net.conv1.in_channels, net.height, net.width)
+        return _PolicyValueGraph(net), torch.zeros(shape), ["states"], ["log_probs", "values"]
+    raise ConversionError(f"ONNX export of {family} networks is not supported")
+
+
+def write_net(netfile: NetFile, path: str | os.PathLike[str], outputs: list[str] | None = None) -> None:
+    """Export to ONNX (opset 17, dynamic batch) atomically; see the module docstring for names."""
+    module, example, inputs, names = _graph(netfile, outputs)
+    atomic_write(path, lambda tmp: export_graph(module, example, str(tmp), inputs, names))
+
+
+def export_graph(module: nn.Module, example: torch.Tensor, target: str | io.BytesIO, inputs: list[str],
+                 outputs: list[str]) -> None:
+    """``torch.onnx.export`` with our conventions: opset :data:`OPSET`, every input/output dynamic in dim 0
+    (``batch``), TorchScript exporter, its deprecation notices silenced. ``target``: a path or a buffer."""
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(module, (example,), target, input_names=inputs, output_names=outputs,
+                          dynamic_axes={n: {0: "batch"} for n in inputs + outputs}, opset_version=OPSET,
+                          dynamo=False)
+
+
+def _session(path: str | os.PathLike[str]) -> Any:
+    import onnxruntime as ort
+
+    try:
+        return ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    except Exception as err:  # onnxruntime raises its own exception types for unreadable models
+        raise FormatError(path, f"not a loadable ONNX model ({str(err).splitlines()[0]})") from None
+
+
+def onnx_verify_outputs(path: str | os.PathLike[str], x: np.ndarray) -> dict[str, np.ndarray]:
+    """Run an ONNX file (lc0's or boardnet's) on ``x`` and return verify's keys.
+
+    lc0 graphs: ``policy_logits [B,1858]``, ``q [B]`` (= W − L), ``d [B]``; policy-value graphs: ``log_probs``,
+    ``values [B,1]``.
+    """
+    sess = _session(path)
+    inp = sess.get_inputs()[0].name
+    out = dict(zip([o.name for o in sess.get_outputs()], sess.run(None, {inp: x.astype(np.float32)})))
+    if "/output/policy" in out:
+        res = {"policy_logits": out["/output/policy"]}
+        if "/output/wdl" in out:
+            wdl = out["/output/wdl"]
+            res.update(q=wdl[:, 0] - wdl[:, 2], d=wdl[:, 1])
+        elif "/output/value" in out:
+            res.update(q=out["/output/value"][:, 0], d=np.zeros(len(x), np.float32))
+        return res
+    if "log_probs" in out:
+        return {"log_probs": out["log_probs"], "values": out["values"]}
+    raise FormatError(path, f"unknown ONNX outputs {list(out)}; expected lc0's or boardnet's names")
+
+
+def inspect_file(path: str | os.PathLike[str]) -> str:
+    """Opset, inputs and outputs (names, shapes) and node count of an ONNX file."""
+    import onnx
+
+    try:
+        model = onnx.load(str(path))
+    except Exception as err:  # protobuf decode errors from a damaged file
+        raise FormatError(path, f"not an ONNX model ({err})") from None
+    g = model.graph
+
+    def dims(v: Any) -> list[Any]:
+        return [d.dim_param or d.dim_value for d in v.type.tensor_type.shape.dim]
+
+    lines = [f"ONNX {path}: opset {', '.join(str(o.version) for o in model.opset_import)}, IR {model.ir_version}, "
+             f"{len(g.node)} nodes, {len(g.initializer)} initializers"]
+    lines += [f"input  {v.name} {dims(v)}" for v in g.input if v.name not in {i.name for i in g.initializer}]
+    lines += [f"output {v.name} {dims(v)}" for v in g.output]
+    return "\n".join(lines)

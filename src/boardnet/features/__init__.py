@@ -1,5 +1,0 @@
-"""boardnet.features: NNUE feature blocks (one module per block) and ``get_feature_set(name)``."""
-
-from boardnet.features.block import BLOCKS, FeatureBlock, FeatureSet, get_block, get_feature_set
-
-__all__ = ["BLOCKS", "FeatureBlock", "FeatureSet", "get_block", "get_feature_set"]

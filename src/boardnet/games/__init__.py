@@ -1,1 +1,0 @@
-"""Games: rules, the network input encoding and symmetries."""

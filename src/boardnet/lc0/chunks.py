@@ -1,0 +1,435 @@
+"""lc0 V6 training chunks: the record layout, gzip chunk files, PGN -> chunks, and the ``lc0_chunks`` data source.
+
+Layout: shared/specs/lc0.md §12, checked against lc0 ``src/trainingdata/trainingdata_v6.h`` and lczero-training
+``tf/chunkparser.py``: packed little-endian records of 8,356 bytes, back to back in a gzip file (one game per
+file). Bit planes are stored with the bits of every byte reversed, so ``np.unpackbits(bytes)`` (big bit order,
+chunkparser's default) yields squares a1..h8 in order; they are already in the side-to-move frame.
+
+A batch holds ``planes [B,112,8,8]`` float32, ``policy [B,1858]`` float32 (visit fractions, −1 = illegal),
+``wdl [B,3]`` float32 (game result from the side to move) and ``mlh [B]`` float32 (plies left).
+Aux planes follow boardnet's encoder (games/chess.py, = lc0's engine input for format 1): rule-50 is the raw
+count, not chunkparser's count/99.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+import shutil
+import zlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import torch
+from pydantic import Field
+
+from boardnet.core.config import ComponentConfig
+from boardnet.core.errors import FormatError
+from boardnet.core.io import atomic_write
+from boardnet.lc0.policy_map import POLICY_SIZE
+from boardnet.train.context import TrainContext
+from boardnet.train.data import DataSource
+
+V6_VERSION = 6  # trainingdata_v6.h: V6TrainingData::version
+CLASSICAL_INPUT = 1  # pblczero.NetworkFormat.INPUT_CLASSICAL_112_PLANE: the only format boardnet encodes
+BIT_PLANES = 104  # 8 history slots x 13 planes, u64 each
+# §12 field order and types; "<" = little-endian, numpy packs without padding (8,356 bytes, asserted below).
+V6_DTYPE = np.dtype([
+    ("version", "<u4"), ("input_format", "<u4"),
+    ("probabilities", "<f4", (POLICY_SIZE,)),
+    ("planes", "<u8", (BIT_PLANES,)),
+    ("castling_us_ooo", "u1"), ("castling_us_oo", "u1"), ("castling_them_ooo", "u1"), ("castling_them_oo", "u1"),
+    ("side_to_move_or_enpassant", "u1"), ("rule50_count", "u1"), ("invariance_info", "u1"), ("dummy", "u1"),
+    ("root_q", "<f4"), ("best_q", "<f4"), ("root_d", "<f4"), ("best_d", "<f4"),
+    ("root_m", "<f4"), ("best_m", "<f4"), ("plies_left", "<f4"),
+    ("result_q", "<f4"), ("result_d", "<f4"),
+    ("played_q", "<f4"), ("played_d", "<f4"), ("played_m", "<f4"),
+    ("orig_q", "<f4"), ("orig_d", "<f4"), ("orig_m", "<f4"),
+    ("visits", "<u4"), ("played_idx", "<u2"), ("best_idx", "<u2"),
+    ("policy_kld", "<f4"), ("q_st", "<f4"),
+])
+RECORD_SIZE = 8356
+assert V6_DTYPE.itemsize == RECORD_SIZE
+MAX_CHUNK_BYTES = 1 << 30  # refuse to inflate more than 1 GiB from one chunk file (gzip bomb guard)
+
+
+# ------------------------------------------------------------------------------------------- records
+
+
+def pack_bit_planes(bits: np.ndarray) -> np.ndarray:
+    """``bits [104, 8, 8]`` (0/1, [rank, file]) -> ``[104]`` u64 as stored in a V6 record."""
+    flat = np.asarray(bits, dtype=np.uint8).reshape(BIT_PLANES, 64)
+    return np.packbits(flat, axis=-1, bitorder="big").view("<u8")[:, 0]
+
+
+def record_planes(records: np.ndarray) -> np.ndarray:
+    """``[N]`` V6 records -> ``[N, 112, 8, 8]`` float32 input planes (classical format 1)."""
+    n = len(records)
+    raw = np.ascontiguousarray(records["planes"]).view(np.uint8).reshape(n, BIT_PLANES, 8)
+    planes = np.zeros((n, 112, 8, 8), np.float32)
+    planes[:, :BIT_PLANES] = np.unpackbits(raw, axis=-1, bitorder="big").reshape(n, BIT_PLANES, 8, 8)
+    aux = ("castling_us_ooo", "castling_us_oo", "castling_them_ooo", "castling_them_oo",
+           "side_to_move_or_enpassant", "rule50_count")
+    for i, name in enumerate(aux):
+        planes[:, BIT_PLANES + i] = records[name].astype(np.float32)[:, None, None]
+    planes[:, 111] = 1.0
+    return planes
+
+
+def record_wdl(records: np.ndarray) -> np.ndarray:
+    """``[N, 3]`` win/draw/loss target from ``result_q``, ``result_d`` (side to move): (½(1−d+q), d, ½(1−d−q))."""
+    q, d = records["result_q"].astype(np.float32), records["result_d"].astype(np.float32)
+    return np.stack([0.5 * (1 - d + q), d, 0.5 * (1 - d - q)], axis=1)
+
+
+def make_record(board: Any, played: Any, result_q: float, result_d: float, plies_left: int) -> np.ndarray:
+    """One V6 record for ``board`` (python-chess, with its move stack) before ``played`` was made.
+
+    The policy target is the played move as one-hot (other legal moves 0, illegal −1); without a search,
+    root/best/played q, d are the game result and m the plies left.
+    """
+    from boardnet.lc0.planes import encode, policy_index
+
+    rec = np.zeros((), V6_DTYPE)
+    rec["version"], rec["input_format"] = V6_VERSION, CLASSICAL_INPUT
+    probs = np.full(POLICY_SIZE, -1.0, np.float32)
+    for move in board.legal_moves:
+        probs[policy_index(board, move)] = 0.0
+    idx = policy_index(board, played)
+    probs[idx] = 1.0
+    rec["probabilities"] = probs
+    planes = encode(board)
+    rec["planes"] = pack_bit_planes(planes[:BIT_PLANES])
+    for i, name in enumerate(("castling_us_ooo", "castling_us_oo", "castling_them_ooo", "castling_them_oo",
+                              "side_to_move_or_enpassant")):
+        rec[name] = int(planes[BIT_PLANES + i, 0, 0])
+    rec["rule50_count"] = min(board.halfmove_clock, 255)
+    for prefix in ("root", "best", "played"):
+        rec[f"{prefix}_q"], rec[f"{prefix}_d"] = result_q, result_d
+    for name in ("root_m", "best_m", "played_m", "plies_left"):
+        rec[name] = plies_left
+    rec["result_q"], rec["result_d"] = result_q, result_d
+    rec["orig_q"] = rec["orig_d"] = rec["orig_m"] = np.nan  # §12: NaN if unknown
+    rec["played_idx"] = rec["best_idx"] = idx
+    return rec
+
+
+# ------------------------------------------------------------------------------------------- files
+
+
+def parse_records(data: bytes, path: str | Path) -> np.ndarray:
+    """Uncompressed chunk bytes -> ``[N]`` V6 records; one FormatError naming file and record otherwise."""
+    if not data:
+        raise FormatError(path, "empty chunk: no records")
+    for i in range(0, len(data), RECORD_SIZE):
+        if len(data) - i < 4:
+            break
+        version = int.from_bytes(data[i:i + 4], "little")
+        if version != V6_VERSION:
+            raise FormatError(path, f"record {i // RECORD_SIZE}: version {version}; expected {V6_VERSION} (V6 chunk)",
+                              offset=i, field="version")
+    full, rest = divmod(len(data), RECORD_SIZE)
+    if rest:
+        raise FormatError(path, f"record {full}: truncated ({rest} of {RECORD_SIZE} bytes)", offset=full * RECORD_SIZE)
+    records = np.frombuffer(data, V6_DTYPE).copy()
+    bad = np.flatnonzero(records["input_format"] != CLASSICAL_INPUT)
+    if len(bad):
+        i = int(bad[0])
+        raise FormatError(path, f"record {i}: input format {int(records['input_format'][i])}; boardnet reads "
+                          f"format {CLASSICAL_INPUT} (classical 112 planes)", offset=i * RECORD_SIZE + 4,
+                          field="input_format")
+    probs = records["probabilities"]
+    bad = np.flatnonzero(~np.all(((probs >= 0) & (probs <= 1)) | (probs == -1), axis=1))
+    if len(bad):
+        i = int(bad[0])
+        raise FormatError(path, f"record {i}: probabilities outside [0, 1] (and not −1 = illegal)",
+                          offset=i * RECORD_SIZE + 8, field="probabilities")
+    return records
+
+
+def read_chunk(path: str | Path) -> np.ndarray:
+    """``[N]`` V6 records of a gzip chunk file (a plain uncompressed file is read too)."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(2)
+            fh.seek(0)
+            stream = gzip.GzipFile(fileobj=fh) if head == b"\x1f\x8b" else fh
+            data = stream.read(MAX_CHUNK_BYTES + 1)
+    except FileNotFoundError:
+        raise FormatError(path, "no such file") from None
+    except (OSError, EOFError, zlib.error) as err:
+        raise FormatError(path, f"not a readable gzip chunk (truncated or corrupt?): {err}") from None
+    if len(data) > MAX_CHUNK_BYTES:
+        raise FormatError(path, f"chunk inflates to more than {MAX_CHUNK_BYTES} bytes")
+    return parse_records(data, path)
+
+
+def write_chunk(path: str | Path, records: np.ndarray) -> None:
+    """Write ``[N]`` V6 records as one gzip chunk file, atomically."""
+    data = np.ascontiguousarray(records, V6_DTYPE).tobytes()
+
+    def write(tmp: str) -> None:
+        with gzip.open(tmp, "wb", compresslevel=6) as fh:
+            fh.write(data)
+
+    atomic_write(path, write)
+
+
+# --------------------------------------------------------------------------------------------- PGN
+
+RESULTS = {"1-0": 1.0, "0-1": -1.0, "1/2-1/2": 0.0}  # white's score
+
+
+def game_records(game: Any) -> np.ndarray:
+    """V6 records of every position of a python-chess game (with a decisive or drawn Result header)."""
+    white = RESULTS[game.headers.get("Result", "*")]
+    moves = list(game.mainline_moves())
+    board = game.board()
+    records = np.zeros(len(moves), V6_DTYPE)
+    for ply, move in enumerate(moves):
+        q = white if board.turn else -white  # result from the side to move
+        records[ply] = make_record(board, move, q, 1.0 if white == 0 else 0.0, len(moves) - ply)
+        board.push(move)
+    return records
+
+
+def iter_pgn_games(path: str | Path) -> Iterator[tuple[Any, str | None]]:
+    """``(game, why_skipped)`` for each game of a PGN file; ``why_skipped`` is None for a usable game."""
+    import chess.pgn
+
+    class QuietBuilder(chess.pgn.GameBuilder):
+        def handle_error(self, error: Exception) -> None:  # counted by the caller instead of logged
+            self.game.errors.append(error)
+
+    try:
+        fh = open(path, encoding="utf-8", errors="replace")  # noqa: SIM115 (closed by the with below)
+    except OSError as err:
+        raise FormatError(path, f"cannot read PGN ({err.strerror})") from None
+    with fh:
+        while True:
+            game = chess.pgn.read_game(fh, Visitor=QuietBuilder)
+            if game is None:
+                return
+            if game.errors:
+                yield game, f"broken ({game.errors[0]})"
+            elif game.headers.get("Result", "*") not in RESULTS:
+                yield game, "no result"
+            elif game.next() is None:
+                yield game, "no moves"
+            else:
+                yield game, None
+
+
+def pgn_records(path: str | Path) -> np.ndarray:
+    """All positions of the usable games of a PGN file as ``[N]`` V6 records."""
+    parts = [game_records(g) for g, why in iter_pgn_games(path) if why is None]
+    return np.concatenate(parts) if parts else np.zeros(0, V6_DTYPE)
+
+
+def pgn_to_chunks(pgn: str | Path, out_dir: str | Path) -> dict[str, int]:
+    """One chunk file per usable game of ``pgn`` in ``out_dir``; returns counts (games, positions, skipped...)."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    counts = {"games": 0, "positions": 0, "skipped": 0, "broken": 0}
+    for game, why in iter_pgn_games(pgn):
+        if why is not None:
+            counts["skipped"] += 1
+            counts["broken"] += why.startswith("broken")
+            continue
+        records = game_records(game)
+        counts["games"] += 1
+        counts["positions"] += len(records)
+        write_chunk(out / f"{Path(pgn).stem}-{counts['games']:06d}.gz", records)
+    return counts
+
+
+# -------------------------------------------------------------------------------------- data source
+
+
+def find_files(paths: list[str]) -> list[Path]:
+    """Chunk files (``*.gz``) and PGN files (``*.pgn``) named by ``paths`` (files or directories), sorted."""
+    found: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            found += sorted(f for f in p.rglob("*") if f.is_file() and f.name.endswith((".gz", ".pgn")))
+        elif p.is_file():
+            found.append(p)
+        else:
+            raise FormatError(p, "no such file or directory")
+    return found
+
+
+PGN_CACHE_PART = 50_000  # records per cached part (~420 MB inflated, under MAX_CHUNK_BYTES)
+
+
+def cached_pgn_records(path: Path, cache_dir: Path) -> np.ndarray:
+    """:func:`pgn_records`, converted once: the records are kept as gzip V6 parts (``part-NNNNN.chunk``, not
+    ``.gz``, so a data directory holding the run is not picked up twice) in ``cache_dir/<stem>-<key>/``, the key
+    hashing the PGN's path, size and mtime; later epochs read them back (~10x faster than python-chess's
+    conversion). A cache that fails to read is dropped and rebuilt."""
+    try:
+        st = path.stat()
+    except OSError:
+        return pgn_records(path)  # names the file in its error
+    key = hashlib.sha256(f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}".encode()).hexdigest()[:16]
+    where = cache_dir / f"{path.stem}-{key}"
+    if where.is_dir():
+        try:
+            parts = [read_chunk(p) for p in sorted(where.glob("part-*.chunk"))]
+            return np.concatenate(parts) if parts else np.zeros(0, V6_DTYPE)
+        except FormatError:
+            shutil.rmtree(where, ignore_errors=True)
+    records = pgn_records(path)
+    tmp = cache_dir / f".{where.name}.tmp{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    for i in range(0, len(records), PGN_CACHE_PART):
+        write_chunk(tmp / f"part-{i // PGN_CACHE_PART:05d}.chunk", records[i:i + PGN_CACHE_PART])
+    try:
+        tmp.rename(where)  # whole or not at all
+    except OSError:  # another process (DDP rank) finished first
+        shutil.rmtree(tmp, ignore_errors=True)
+    return records
+
+
+def read_positions(path: Path, pgn_cache: Path | None = None) -> np.ndarray:
+    """``[N]`` V6 records of a chunk file or a PGN file (converted, through ``pgn_cache`` when given)."""
+    if path.suffix != ".pgn":
+        return read_chunk(path)
+    return cached_pgn_records(path, pgn_cache) if pgn_cache is not None else pgn_records(path)
+
+
+def records_to_batch(records: np.ndarray) -> dict[str, torch.Tensor]:
+    """``[N]`` records -> ``planes [N,112,8,8]``, ``policy [N,1858]``, ``wdl [N,3]``, ``mlh [N]`` tensors."""
+    return {
+        "planes": torch.from_numpy(record_planes(records)),
+        "policy": torch.from_numpy(np.ascontiguousarray(records["probabilities"], np.float32)),
+        "wdl": torch.from_numpy(record_wdl(records)),
+        "mlh": torch.from_numpy(records["plies_left"].astype(np.float32)),
+    }
+
+
+class Lc0ChunkData(DataSource):
+    """Positions streamed from V6 chunk files (and PGN files) through a shuffle buffer.
+
+    Files are split into training and validation files (the last ``validation_fraction`` of them, sorted by
+    name); training files are visited in a new random order each epoch, sharded by DDP rank. Each batch draws
+    positions at random from a buffer of ``shuffle_buffer`` positions, refilled from the files (lczero-training's
+    shuffle buffer; it decorrelates the positions of one game). A PGN file is converted once per run and read
+    back from ``<run>/pgn-cache/`` afterwards.
+    """
+
+    class Config(ComponentConfig):
+        type: Literal["lc0_chunks"] = "lc0_chunks"
+        paths: list[str]
+        shuffle_buffer: int = Field(20000, gt=0)
+        validation_fraction: float = Field(0.0, ge=0, lt=1)
+        validation_positions: int = Field(4096, gt=0)
+        validation_batch: int = Field(512, gt=0)
+
+    def __init__(self, cfg: Any, ctx: TrainContext) -> None:
+        super().__init__(cfg, ctx)
+        files = find_files(cfg.paths)
+        if not files:
+            raise FormatError(", ".join(cfg.paths), "no chunk (.gz) or PGN files")
+        n_val = int(len(files) * cfg.validation_fraction) if len(files) > 1 else 0
+        self.val_files = files[len(files) - n_val:] if n_val else []
+        self.files = files[: len(files) - n_val][ctx.rank::ctx.world_size]
+        if not self.files:
+            raise FormatError(", ".join(cfg.paths), f"no training files for rank {ctx.rank}")
+        self.pgn_cache = ctx.run_dir / "pgn-cache"  # PGN files are converted once per run (see cached_pgn_records)
+        self.order = ctx.rng.permutation(len(self.files))
+        self.file_cursor = 0
+        self.epoch = 0
+        self.pending = np.zeros(0, V6_DTYPE)  # records of the current file not yet in the buffer
+        self.buffer = np.zeros(0, V6_DTYPE)
+        self.drop: np.ndarray | None = None  # buffer rows served by the last batch, removed by _compact
+        self.served = 0
+
+    def _next_file(self) -> np.ndarray:
+        if self.file_cursor >= len(self.files):
+            self.order = self.ctx.rng.permutation(len(self.files))
+            self.file_cursor = 0
+            self.epoch += 1
+        path = self.files[int(self.order[self.file_cursor])]
+        self.file_cursor += 1
+        return read_positions(path, self.pgn_cache)
+
+    def _fill(self, want: int) -> None:
+        """Top the buffer up to ``max(shuffle_buffer, want)`` positions."""
+        target = max(self.cfg.shuffle_buffer, want)
+        parts: list[np.ndarray] = []
+        have = len(self.buffer) - (0 if self.drop is None else len(self.drop))
+        empty_reads = 0
+        while have < target:
+            if not len(self.pending):
+                self.pending = self._next_file()
+                empty_reads = empty_reads + 1 if not len(self.pending) else 0
+                if empty_reads > len(self.files):
+                    raise FormatError(self.files[0].parent, "the training files hold no positions")
+                continue
+            take = self.pending[: target - have]
+            self.pending = self.pending[len(take):]
+            parts.append(take)
+            have += len(take)
+        self._compact(parts)
+
+    def _compact(self, new: list[np.ndarray]) -> None:
+        """Buffer = its rows not in ``drop`` (order kept), then ``new``: one copy of the buffer per batch."""
+        if self.drop is None and not new:
+            return
+        keep = np.ones(len(self.buffer), bool)
+        if self.drop is not None:
+            keep[self.drop] = False
+        kept = int(keep.sum())
+        out = np.empty(kept + sum(len(p) for p in new), V6_DTYPE)
+        np.compress(keep, self.buffer, out=out[:kept])
+        at = kept
+        for p in new:
+            out[at : at + len(p)] = p
+            at += len(p)
+        self.buffer, self.drop = out, None
+
+    def next_batch(self, batch_size: int) -> dict[str, torch.Tensor]:
+        self._fill(batch_size)
+        pick = self.ctx.rng.choice(len(self.buffer), size=batch_size, replace=False)
+        batch = self.buffer[pick]
+        self.drop = pick  # removed on the next fill (or checkpoint), together with the refill
+        self.served += batch_size
+        return records_to_batch(batch)
+
+    def validation_batches(self) -> list[dict[str, torch.Tensor]]:
+        if not hasattr(self, "_val"):
+            parts, have = [], 0
+            for path in self.val_files:
+                if have >= self.cfg.validation_positions:
+                    break
+                recs = read_positions(path, self.pgn_cache)[: self.cfg.validation_positions - have]
+                parts.append(recs)
+                have += len(recs)
+            recs = np.concatenate(parts) if parts else np.zeros(0, V6_DTYPE)
+            step = self.cfg.validation_batch
+            self._val = [records_to_batch(recs[i:i + step]) for i in range(0, len(recs), step)]
+        return self._val
+
+    def stats(self) -> dict[str, float]:
+        return {"epoch": self.epoch + self.file_cursor / len(self.files), "positions": float(self.served)}
+
+    def state_dict(self) -> dict[str, Any]:
+        self._compact([])
+        return {"order": torch.from_numpy(self.order.astype(np.int64)), "file_cursor": self.file_cursor,
+                "epoch": self.epoch, "served": self.served,
+                "pending": torch.from_numpy(self.pending.view(np.uint8).copy()),
+                "buffer": torch.from_numpy(self.buffer.view(np.uint8).copy())}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.order = state["order"].numpy()
+        self.file_cursor = int(state["file_cursor"])
+        self.epoch = int(state["epoch"])
+        self.served = int(state["served"])
+        self.pending = state["pending"].numpy().view(V6_DTYPE).copy()
+        self.buffer = state["buffer"].numpy().view(V6_DTYPE).copy()
+        self.drop = None

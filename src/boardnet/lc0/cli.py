@@ -1,0 +1,89 @@
+"""``boardnet lc0 eval NET --fen F [--moves ...] [--pgn FILE]``: an lc0 net's top moves and W/D/L;
+``boardnet lc0 pgn2chunks GAMES.pgn OUT/``: V6 training chunks from games."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("lc0", help="Leela Chess Zero tools (evaluate a position, make training chunks)")
+    lsub = p.add_subparsers(dest="lc0_command", required=True)
+    e = lsub.add_parser("eval", help="policy (legal moves, softmax) and W/D/L of a position")
+    e.add_argument("net", help="lc0 net (.pb.gz) or anything boardnet converts from one (.pt, .safetensors)")
+    e.add_argument("--fen", help="start position (default: the standard start)")
+    e.add_argument("--moves", nargs="*", default=[], help="UCI moves played from the start position (history)")
+    e.add_argument("--pgn", help="evaluate the final position of the first game in this PGN file")
+    e.add_argument("--top", type=int, default=5, help="how many moves to print (default 5)")
+    e.set_defaults(func=run_eval)
+    c = lsub.add_parser("pgn2chunks", help="V6 training chunks (one gzip file per game) from a PGN file")
+    c.add_argument("pgn", help="games (PGN); broken games and games without a result are skipped and counted")
+    c.add_argument("out", help="output directory for the chunk files")
+    c.set_defaults(func=run_pgn2chunks)
+
+
+def _board(args: argparse.Namespace) -> Any:
+    """The position with its history; bad FENs, illegal moves and unreadable PGNs are one clear error."""
+    import chess
+    import chess.pgn
+
+    from boardnet.core.errors import FormatError
+
+    if args.pgn:
+        try:
+            with open(args.pgn, encoding="utf-8", errors="replace") as fh:
+                game = chess.pgn.read_game(fh)
+        except OSError as err:
+            raise FormatError(args.pgn, f"cannot read PGN ({err.strerror})") from None
+        if game is None or game.errors:
+            raise FormatError(args.pgn, "no readable game" if game is None else f"broken game: {game.errors[0]}")
+        board = game.board()
+        for move in game.mainline_moves():
+            board.push(move)
+        return board
+    try:
+        board = chess.Board(args.fen) if args.fen else chess.Board()
+    except ValueError as err:
+        raise FormatError(None, f"invalid FEN {args.fen!r}: {err}", field="--fen") from None
+    for i, uci in enumerate(args.moves):
+        try:
+            move = chess.Move.from_uci(uci)
+        except ValueError:
+            move = None
+        if move is None or move not in board.legal_moves:
+            raise FormatError(None, f"move {i + 1} '{uci}' is not legal in {board.fen()}", field="--moves")
+        board.push(move)
+    return board
+
+
+def run_eval(args: argparse.Namespace) -> int:
+    import torch
+
+    from boardnet.core.build import load_net
+    from boardnet.core.convert import read_net
+    from boardnet.core.errors import ConversionError
+    from boardnet.lc0.planes import encode, legal_policy
+
+    board = _board(args)
+    nf = read_net(args.net)
+    if nf.spec.family != "lc0":
+        raise ConversionError(f"{args.net} holds a {nf.spec.family} network, not an lc0 net")
+    net = load_net(nf)
+    with torch.no_grad():
+        out = net.verify_outputs(torch.from_numpy(encode(board))[None])
+    q, d = float(out["q"][0]), float(out["d"][0])
+    print(board.fen())
+    for move, p in legal_policy(board, out["policy_logits"][0].numpy())[: args.top]:
+        print(f"  {board.san(move):8s} {move.uci():6s} {100 * p:6.2f}%")
+    print(f"W {100 * (1 + q - d) / 2:.1f}%  D {100 * d:.1f}%  L {100 * (1 - q - d) / 2:.1f}%  (side to move; Q {q:+.4f})")
+    return 0
+
+
+def run_pgn2chunks(args: argparse.Namespace) -> int:
+    from boardnet.lc0.chunks import pgn_to_chunks
+
+    n = pgn_to_chunks(args.pgn, args.out)
+    print(f"{args.pgn}: {n['games']} games -> {n['positions']} positions in {n['games']} chunk files in {args.out}; "
+          f"{n['skipped']} games skipped ({n['broken']} broken, {n['skipped'] - n['broken']} without result/moves)")
+    return 0

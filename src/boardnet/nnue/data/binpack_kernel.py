@@ -1,0 +1,760 @@
+"""Compiled ``.binpack`` chunk decoder and encoder: stems + movetext to and from ``.bin`` records (numba, no
+python-chess).
+
+The same format and rules as :mod:`boardnet.nnue.data.binpack` (read its docstring first): boards are kept as
+bitboards (``bb[0..5]`` pawns..kings, ``col[0..1]`` white/black pieces, ``castle`` = rook squares that keep a
+castling right), moves are played the python-chess way for "king takes own rook" castling, and the en-passant
+square follows Stockfish's ``isEpPossible``. Each position is written as the 32-byte packed sfen of
+:func:`boardnet.nnue.data.bin.pack_sfen` plus score, ``.bin`` move code, ply and result.
+
+:func:`decode_chunk` stops at the first malformed stem or movetext and reports it (with the chunk offset, for
+diagnostics); the caller (``nnue_binpack._decode_chunk``) then re-reads that chunk with the Python reader for
+the full message.
+
+:func:`encode_records` writes decoded ``.bin`` records as chunk bodies, byte for byte what the Python writer
+(``nnue_binpack.encode_binpack``) makes of the same records, python-chess's move semantics included (a ``.bin``
+castling code is read as the king's move; ``is_castling``/``is_en_passant`` decide the stem's move type). A record
+only that writer handles exactly (a move that is not pseudo-legal or takes a king, a ply above 16383) stops it
+with ENC_ODD, and the caller hands the whole file to the Python writer.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from boardnet.nnue.data.bin import SFEN_PIECE_CODE, STREAM_SQUARES
+
+# error codes of decode_chunk
+OK, FULL, BAD = 0, 1, 2
+
+_KNIGHT_STEPS = ((1, 2), (2, 1), (2, -1), (1, -2), (-1, -2), (-2, -1), (-2, 1), (-1, 2))
+_KING_STEPS = ((1, 0), (1, 1), (0, 1), (-1, 1), (-1, 0), (-1, -1), (0, -1), (1, -1))
+
+
+def _step_table(steps: tuple[tuple[int, int], ...]) -> np.ndarray:
+    """``uint64 [64]``: squares one step (file, rank) away from each square."""
+    out = np.zeros(64, np.uint64)
+    for sq in range(64):
+        f, r = sq & 7, sq >> 3
+        for df, dr in steps:
+            if 0 <= f + df < 8 and 0 <= r + dr < 8:
+                out[sq] |= np.uint64(1) << np.uint64(8 * (r + dr) + f + df)
+    return out
+
+
+KNIGHT = _step_table(_KNIGHT_STEPS)
+KING = _step_table(_KING_STEPS)
+# PAWN_ATTACKS[colour, sq]: squares a pawn of ``colour`` (0 white, 1 black) on ``sq`` attacks
+PAWN_ATTACKS = np.stack([_step_table(((-1, 1), (1, 1))), _step_table(((-1, -1), (1, -1)))])
+ROOK_DIRS = np.array([[1, 0], [-1, 0], [0, 1], [0, -1]], np.int64)
+BISHOP_DIRS = np.array([[1, 1], [1, -1], [-1, 1], [-1, -1]], np.int64)
+RANK_1, RANK_8 = np.uint64(0xFF), np.uint64(0xFF << 56)
+
+# binpack move type (normal, promotion, castling, en passant) -> Stockfish .bin move type
+BIN_KIND = np.array([0, 1, 3, 2], np.int64)
+
+PAWN, KNIGHT_T, BISHOP, ROOK, QUEEN, KING_T = 0, 1, 2, 3, 4, 5
+NO_PIECE = 6
+
+
+@njit(cache=True, inline="always")
+def _bit(sq: int) -> np.uint64:
+    return np.uint64(1) << np.uint64(sq)
+
+
+@njit(cache=True, inline="always")
+def _popcount(x: np.uint64) -> int:
+    n = 0
+    while x:
+        x &= x - np.uint64(1)
+        n += 1
+    return n
+
+
+@njit(cache=True, inline="always")
+def _lsb(x: np.uint64) -> int:
+    """Lowest set square of ``x``; callers pass a non-empty bitboard (0 gives 0, never an endless loop)."""
+    for n in range(64):
+        if (x >> np.uint64(n)) & np.uint64(1):
+            return n
+    return 0
+
+
+@njit(cache=True, inline="always")
+def _nth(x: np.uint64, n: int) -> int:
+    """Square of the ``n``-th set bit (ascending) of ``x``."""
+    for _ in range(n):
+        x &= x - np.uint64(1)
+    return _lsb(x)
+
+
+@njit(cache=True)
+def _slide(sq: int, occ: np.uint64, dirs: np.ndarray) -> np.uint64:
+    """Sliding attacks from ``sq`` along ``dirs [k, 2]`` (file, rank steps), stopping at occupied squares."""
+    out = np.uint64(0)
+    f0, r0 = sq & 7, sq >> 3
+    for k in range(dirs.shape[0]):
+        f, r = f0 + dirs[k, 0], r0 + dirs[k, 1]
+        while 0 <= f < 8 and 0 <= r < 8:
+            b = _bit(8 * r + f)
+            out |= b
+            if occ & b:
+                break
+            f += dirs[k, 0]
+            r += dirs[k, 1]
+    return out
+
+
+@njit(cache=True)
+def _piece_type(bb: np.ndarray, sq: int) -> int:
+    b = _bit(sq)
+    for t in range(6):
+        if bb[t] & b:
+            return t
+    return NO_PIECE
+
+
+@njit(cache=True)
+def _stockfish_ep(bb: np.ndarray, col: np.ndarray, stm: int, ep: int) -> int:
+    """Stockfish's en-passant square (``isEpPossible``) for candidate ``ep`` with ``stm`` to move, else -1."""
+    if ep < 0:
+        return -1
+    them = 1 - stm
+    fwd = 8 if stm == 0 else -8
+    occ = col[0] | col[1]
+    pawns = PAWN_ATTACKS[them, ep] & bb[PAWN] & col[stm]
+    if not pawns or occ & _bit(ep) or not (0 <= ep + fwd < 64 and 0 <= ep - fwd < 64):
+        return -1
+    if occ & _bit(ep + fwd) or not (bb[PAWN] & col[them] & _bit(ep - fwd)):
+        return -1
+    kings = bb[KING_T] & col[stm]
+    if not kings:
+        return -1
+    king = _lsb(kings)
+    diag = (bb[BISHOP] | bb[QUEEN]) & col[them]
+    line = (bb[ROOK] | bb[QUEEN]) & col[them]
+    empty = np.uint64(0)
+    if not ((diag & _slide(king, empty, BISHOP_DIRS)) | (line & _slide(king, empty, ROOK_DIRS))):
+        return ep
+    while pawns:
+        sq = _lsb(pawns)
+        pawns &= pawns - np.uint64(1)
+        captured = 8 * (sq >> 3) + (ep & 7)
+        o = ((occ ^ _bit(sq)) | _bit(ep)) ^ _bit(captured)
+        if not ((_slide(king, o, BISHOP_DIRS) & diag) | (_slide(king, o, ROOK_DIRS) & line)):
+            return ep
+    return -1
+
+
+@njit(cache=True)
+def _destinations(bb: np.ndarray, col: np.ndarray, castle: np.uint64, stm: int, ep: int, frm: int,
+                  pt: int) -> tuple[np.uint64, int, bool]:
+    """(pseudo-legal destinations, castlings available, promotes) of the ``pt`` piece on ``frm``."""
+    our, occ = col[stm], col[0] | col[1]
+    if pt == PAWN:
+        targets = col[1 - stm] | (_bit(ep) if ep >= 0 else np.uint64(0))
+        dest = PAWN_ATTACKS[stm, frm] & targets
+        fwd = 8 if stm == 0 else -8
+        rank = frm >> 3
+        if not occ & _bit(frm + fwd):
+            dest |= _bit(frm + fwd)
+            if rank == (1 if stm == 0 else 6) and not occ & _bit(frm + 2 * fwd):
+                dest |= _bit(frm + 2 * fwd)
+        return dest, 0, rank == (6 if stm == 0 else 1)
+    if pt == KING_T:
+        return KING[frm] & ~our, _popcount(castle & (RANK_1 if stm == 0 else RANK_8)), False
+    if pt == KNIGHT_T:
+        return KNIGHT[frm] & ~our, 0, False
+    att = np.uint64(0)
+    if pt in (BISHOP, QUEEN):
+        att |= _slide(frm, occ, BISHOP_DIRS)
+    if pt in (ROOK, QUEEN):
+        att |= _slide(frm, occ, ROOK_DIRS)
+    return att & ~our, 0, False
+
+
+@njit(cache=True)
+def bits_for(n: int) -> int:
+    """Bits to code an index below ``n`` (``(n-1).bit_length()``, 0 for n <= 1)."""
+    b = 0
+    n -= 1
+    while n > 0:
+        b += 1
+        n >>= 1
+    return b
+
+
+@njit(cache=True)
+def _read(buf: np.ndarray, start: int, end: int, pos: int, n: int) -> tuple[int, int]:
+    """MSB-first read of ``n`` bits at bit ``pos`` of ``buf[start:end]`` -> (value or -1 past the end, pos)."""
+    v = 0
+    for _ in range(n):
+        byte = start + (pos >> 3)
+        if byte >= end:
+            return -1, pos
+        v = (v << 1) | ((np.int64(buf[byte]) >> (7 - (pos & 7))) & 1)
+        pos += 1
+    return v, pos
+
+
+@njit(cache=True)
+def unsigned_to_signed(u: int) -> int:
+    """arithmetic.h zigzag decode uint16 -> int16 (inverse of :func:`signed_to_unsigned`)."""
+    r = ((u << 15) | (u >> 1)) & 0xFFFF
+    if r & 0x8000:
+        r ^= 0x7FFF
+    return r - 0x10000 if r & 0x8000 else r
+
+
+@njit(cache=True)
+def int16(v: int) -> int:
+    """``v`` wrapped to int16."""
+    v &= 0xFFFF
+    return v - 0x10000 if v & 0x8000 else v
+
+
+@njit(cache=True)
+def _put(sfen: np.ndarray, row: int, cursor: int, value: int, n: int) -> int:
+    """LSB-first write of ``n`` bits of ``value`` at bit ``cursor`` of ``sfen[row]`` (zeroed beforehand)."""
+    for k in range(n):
+        if (value >> k) & 1:
+            c = cursor + k
+            sfen[row, c >> 3] |= np.uint8(1 << (c & 7))
+    return cursor + n
+
+
+@njit(cache=True)
+def _emit(sfen: np.ndarray, row: int, bb: np.ndarray, col: np.ndarray, castle: np.uint64, stm: int, ep: int,
+          rule50: int, fullmove: int) -> None:
+    """Packed sfen of the board into ``sfen[row]`` (the layout of ``nnue_bin.pack_sfen``)."""
+    for k in range(32):
+        sfen[row, k] = 0
+    c = _put(sfen, row, 0, stm, 1)
+    c = _put(sfen, row, c, _lsb(bb[KING_T] & col[0]), 6)
+    c = _put(sfen, row, c, _lsb(bb[KING_T] & col[1]), 6)
+    for i in range(64):
+        sq = STREAM_SQUARES[i]
+        pt = _piece_type(bb, sq)
+        if pt == NO_PIECE:
+            c += 1
+        elif pt != KING_T:
+            c = _put(sfen, row, c, SFEN_PIECE_CODE[pt + 1], 4)  # table by python-chess type
+            c = _put(sfen, row, c, 1 if col[1] & _bit(sq) else 0, 1)
+    for sq in (7, 0, 63, 56):  # H1, A1, H8, A8
+        c = _put(sfen, row, c, 1 if castle & _bit(sq) else 0, 1)
+    if ep >= 0:
+        c = _put(sfen, row, c, 1, 1)
+        c = _put(sfen, row, c, ep, 6)
+    else:
+        c += 1
+    c = _put(sfen, row, c, rule50 & 63, 6)
+    c = _put(sfen, row, c, fullmove & 255, 8)
+    c = _put(sfen, row, c, (fullmove >> 8) & 255, 8)
+    _put(sfen, row, c, (rule50 >> 6) & 1, 1)
+
+
+@njit(cache=True)
+def _decompress(buf: np.ndarray, off: int, bb: np.ndarray, col: np.ndarray) -> tuple[bool, np.uint64, int, int]:
+    """24-byte CompressedPosition at ``off`` into ``bb``/``col`` -> (valid, castle, stm, ep)."""
+    for t in range(6):
+        bb[t] = 0
+    col[0] = 0
+    col[1] = 0
+    occ = np.uint64(0)
+    for k in range(8):
+        occ = (occ << np.uint64(8)) | np.uint64(buf[off + k])
+    castle, stm, ep = np.uint64(0), 0, -1
+    if _popcount(occ) > 32:
+        return False, castle, stm, ep
+    i = 0
+    rest = occ
+    while rest:
+        sq = _lsb(rest)
+        rest &= rest - np.uint64(1)
+        nib = (np.int64(buf[off + 8 + i // 2]) >> (4 * (i & 1))) & 15
+        i += 1
+        rank = sq >> 3
+        if nib < 12:
+            pt, colour = nib // 2, nib % 2
+        elif nib == 12:  # pawn that just double-pushed, its ep square capturable
+            if rank != 3 and rank != 4:
+                return False, castle, stm, ep
+            pt, colour = PAWN, 0 if rank == 3 else 1
+            ep = sq - 8 if rank == 3 else sq + 8
+        elif nib == 13 or nib == 14:  # rook with its castling right
+            colour = nib - 13
+            if (colour == 0 and sq != 0 and sq != 7) or (colour == 1 and sq != 56 and sq != 63):
+                return False, castle, stm, ep
+            pt = ROOK
+            castle |= _bit(sq)
+        else:  # 15: black king, black to move
+            pt, colour, stm = KING_T, 1, 1
+        if pt == PAWN and (rank == 0 or rank == 7):
+            return False, castle, stm, ep
+        bb[pt] |= _bit(sq)
+        col[colour] |= _bit(sq)
+    for colour in range(2):
+        kings = bb[KING_T] & col[colour]
+        if _popcount(kings) != 1:
+            return False, castle, stm, ep
+        home = 4 if colour == 0 else 60
+        back = RANK_1 if colour == 0 else RANK_8
+        if castle & back and _lsb(kings) != home:
+            return False, castle, stm, ep
+    return True, castle, stm, ep
+
+
+@njit(cache=True)
+def _push(bb: np.ndarray, col: np.ndarray, castle: np.uint64, stm: int, frm: int, to: int, promo: int,
+          rule50: int) -> tuple[bool, np.uint64, int, int]:
+    """Play a pseudo-legal move the python-chess way (king onto its own rook = castling; ``promo`` -1 or a
+    piece type) -> (valid, castle, candidate ep square or -1, rule50). Capturing a king is invalid."""
+    them = 1 - stm
+    pt = _piece_type(bb, frm)
+    fb, tb = _bit(frm), _bit(to)
+    if bb[KING_T] & col[them] & tb:
+        return False, castle, -1, rule50
+    capture = (col[them] & tb) != 0
+    new_ep = -1
+    if pt == KING_T and col[stm] & tb:  # castling
+        rank = frm >> 3
+        short = (to & 7) > (frm & 7)
+        king_to = 8 * rank + (6 if short else 2)
+        rook_to = 8 * rank + (5 if short else 3)
+        bb[KING_T] &= ~fb
+        col[stm] &= ~fb
+        bb[ROOK] &= ~tb
+        col[stm] &= ~tb
+        bb[KING_T] |= _bit(king_to)
+        bb[ROOK] |= _bit(rook_to)
+        col[stm] |= _bit(king_to) | _bit(rook_to)
+        rule50 += 1
+    else:
+        if capture:
+            for t in range(6):
+                bb[t] &= ~tb
+            col[them] &= ~tb
+        elif pt == PAWN and (frm & 7) != (to & 7):  # en passant: the captured pawn is behind ``to``
+            victim = _bit(to - 8 if stm == 0 else to + 8)
+            bb[PAWN] &= ~victim
+            col[them] &= ~victim
+            capture = True
+        bb[pt] &= ~fb
+        col[stm] &= ~fb
+        bb[pt if promo < 0 else promo] |= tb
+        col[stm] |= tb
+        if pt == PAWN and (to - frm == 16 or frm - to == 16):
+            new_ep = (frm + to) // 2
+        rule50 = 0 if capture or pt == PAWN else rule50 + 1
+    castle &= ~fb & ~tb
+    if pt == KING_T:
+        castle &= ~(RANK_1 if stm == 0 else RANK_8)
+    return True, castle, new_ep, rule50
+
+
+@njit(cache=True)
+def _stem_move_ok(bb: np.ndarray, col: np.ndarray, castle: np.uint64, stm: int, ep: int, frm: int, to: int,
+                  kind: int, promo: int) -> bool:
+    """Whether the stem's move (binpack kinds: 0 normal, 1 promotion, 2 castling, 3 en passant) is pseudo-legal
+    in the stem position, as ``nnue_binpack._move_index`` checks before playing it."""
+    if not col[stm] & _bit(frm):
+        return False
+    pt = _piece_type(bb, frm)
+    dest, _, promotes = _destinations(bb, col, castle, stm, ep, frm, pt)
+    if pt == KING_T and col[stm] & _bit(to):
+        return (castle & _bit(to)) != 0
+    if promotes:
+        return kind == 1 and (dest & _bit(to)) != 0
+    return kind != 1 and (dest & _bit(to)) != 0
+
+
+@njit(cache=True)
+def decode_chunk(buf: np.ndarray, sfen: np.ndarray, score: np.ndarray, move: np.ndarray, ply: np.ndarray,
+                 result: np.ndarray) -> tuple[int, int, int, int]:
+    """Decode one chunk ``buf uint8 [L]`` into the output rows (``sfen uint8 [C, 32]``, ``score int16 [C]``,
+    ``move uint16 [C]``, ``ply uint16 [C]``, ``result int8 [C]``).
+
+    Returns ``(rows written, stems, status, chunk offset)``: status OK; FULL when ``C`` rows are not enough;
+    BAD at the first malformed stem or movetext (offset of its stem).
+    """
+    stems = 0
+    bb = np.zeros(6, np.uint64)
+    col = np.zeros(2, np.uint64)
+    cap = sfen.shape[0]
+    n = 0
+    off = 0
+    size = buf.shape[0]
+    while off + 34 <= size:
+        stem_at = off
+        valid, castle, stm, ep = _decompress(buf, off, bb, col)
+        if not valid:
+            return n, stems, BAD, stem_at
+        mcode = (np.int64(buf[off + 24]) << 8) | np.int64(buf[off + 25])
+        s = unsigned_to_signed((np.int64(buf[off + 26]) << 8) | np.int64(buf[off + 27]))
+        pr = (np.int64(buf[off + 28]) << 8) | np.int64(buf[off + 29])
+        rule50 = (np.int64(buf[off + 30]) << 8) | np.int64(buf[off + 31])
+        nplies = (np.int64(buf[off + 32]) << 8) | np.int64(buf[off + 33])
+        p = pr & 0x3FFF
+        res = unsigned_to_signed(pr >> 14)
+        if res < -1 or res > 1:
+            return n, stems, BAD, stem_at
+        kind, frm, to, promo = mcode >> 14, (mcode >> 8) & 63, (mcode >> 2) & 63, mcode & 3
+        bin_move = 0
+        if mcode:
+            bin_move = (BIN_KIND[kind] << 14) | (frm << 6) | to
+            if kind == 1:
+                bin_move |= promo << 12
+        if n >= cap:
+            return n, stems, FULL, stem_at
+        _emit(sfen, n, bb, col, castle, stm, ep, rule50, p // 2 + 1)
+        score[n], move[n], ply[n], result[n] = s, bin_move, p, res
+        n += 1
+        stems += 1
+        off += 34
+        if nplies == 0:
+            continue
+        if mcode == 0 or not _stem_move_ok(bb, col, castle, stm, ep, frm, to, kind, promo):
+            return n, stems, BAD, stem_at
+        if n + nplies > cap:
+            return n, stems, FULL, stem_at
+        pos = 0
+        last = -s
+        promo_t = promo + 1 if kind == 1 else -1  # binpack promotion 0..3 = knight..queen = types 1..4
+        for _ in range(nplies):
+            valid, castle, cand, rule50 = _push(bb, col, castle, stm, frm, to, promo_t, rule50)
+            if not valid:
+                return n, stems, BAD, stem_at
+            stm = 1 - stm
+            ep = _stockfish_ep(bb, col, stm, cand)
+            p += 1
+            res = -res
+            # next move: piece index, then destination index
+            our = col[stm]
+            npieces = _popcount(our)
+            pid, pos = _read(buf, off, size, pos, bits_for(npieces))
+            if pid < 0 or pid >= npieces:
+                return n, stems, BAD, stem_at
+            frm = _nth(our, pid)
+            pt = _piece_type(bb, frm)
+            dest, ncastle, promotes = _destinations(bb, col, castle, stm, ep, frm, pt)
+            ndest = _popcount(dest)
+            nmoves = ndest * 4 if promotes else ndest + ncastle
+            mid, pos = _read(buf, off, size, pos, bits_for(nmoves))
+            if mid < 0 or mid >= nmoves:
+                return n, stems, BAD, stem_at
+            promo_t = -1
+            if promotes:
+                to = _nth(dest, mid // 4)
+                promo_t = mid % 4 + 1
+                bin_move = (1 << 14) | ((mid % 4) << 12) | (frm << 6) | to
+            elif mid >= ndest:  # castling, long first when that right exists
+                long_right = (castle & _bit(0 if stm == 0 else 56)) != 0
+                to = 8 * (frm >> 3) + (0 if (mid == ndest and long_right) else 7)
+                bin_move = (3 << 14) | (frm << 6) | to
+            else:
+                to = _nth(dest, mid)
+                bin_move = ((2 if (to == ep and pt == PAWN) else 0) << 14) | (frm << 6) | to
+            # score: zigzag VLE of 4-bit blocks, low first, each followed by a "more" bit
+            u = 0
+            for k in range(4):  # 4 blocks hold any uint16; a 5th means a corrupt stream
+                block, pos = _read(buf, off, size, pos, 5)
+                if block < 0:
+                    return n, stems, BAD, stem_at
+                u |= (block & 15) << (4 * k)
+                if not block >> 4:
+                    break
+            else:
+                return n, stems, BAD, stem_at
+            s = int16(last + unsigned_to_signed(u & 0xFFFF))
+            last = -s
+            _emit(sfen, n, bb, col, castle, stm, ep, rule50, p // 2 + 1)
+            score[n], move[n], ply[n], result[n] = s, bin_move, min(p, 0xFFFF), res
+            n += 1
+        off += (pos + 7) >> 3
+    return n, stems, OK, off
+
+
+# ---------------------------------------------------------------- encoding (``.bin`` records -> binpack)
+
+# encode_records flags: the record index it stopped at is returned with one of these
+ENC_OK, ENC_ODD = 0, 1
+STEM_BYTES = 34  # 32-byte stem + 2-byte ply count
+E1, E8 = 4, 60
+
+
+@njit(cache=True)
+def _load(pieces: np.ndarray, i: int, bb: np.ndarray, col: np.ndarray) -> None:
+    """Bitboards of ``Decoded.pieces[i]`` (codes 1..6 white pawn..king, 7..12 black)."""
+    for t in range(6):
+        bb[t] = 0
+    col[0] = 0
+    col[1] = 0
+    for sq in range(64):
+        code = pieces[i, sq]
+        if code > 0:
+            bb[(code - 1) % 6] |= _bit(sq)
+            col[1 if code > 6 else 0] |= _bit(sq)
+
+
+@njit(cache=True)
+def _clean_castle(bb: np.ndarray, col: np.ndarray, castling: np.ndarray, i: int) -> np.uint64:
+    """python-chess ``clean_castling_rights`` of the K, Q, k, q flags ``castling[i]`` (rook squares)."""
+    rights = np.uint64(0)
+    for k, sq in ((0, 7), (1, 0), (2, 63), (3, 56)):
+        if castling[i, k]:
+            rights |= _bit(sq)
+    rights &= bb[ROOK]
+    white = rights & RANK_1 & col[0]
+    black = rights & RANK_8 & col[1]
+    if not (bb[KING_T] & col[0] & _bit(E1)):
+        white = np.uint64(0)
+    if not (bb[KING_T] & col[1] & _bit(E8)):
+        black = np.uint64(0)
+    return white | black
+
+
+@njit(cache=True)
+def _compress(out: np.ndarray, off: int, bb: np.ndarray, col: np.ndarray, castle: np.uint64, stm: int,
+              ep: int) -> None:
+    """24-byte CompressedPosition at ``out[off]`` (``nnue_binpack.compress_position``)."""
+    occ = col[0] | col[1]
+    for k in range(8):
+        out[off + k] = np.uint8((occ >> np.uint64(56 - 8 * k)) & np.uint64(255))
+    for k in range(16):
+        out[off + 8 + k] = 0
+    ep_rank = 3 if stm == 1 else 4
+    i = 0
+    rest = occ
+    while rest:
+        sq = _lsb(rest)
+        rest &= rest - np.uint64(1)
+        pt = _piece_type(bb, sq)
+        black = 1 if col[1] & _bit(sq) else 0
+        code = 2 * pt + black
+        if pt == PAWN and ep >= 0 and (sq & 7) == (ep & 7) and (sq >> 3) == ep_rank:
+            code = 12
+        elif pt == ROOK and castle & _bit(sq):
+            code = 14 if black else 13
+        elif pt == KING_T and black and stm == 1:
+            code = 15
+        out[off + 8 + i // 2] |= np.uint8(code << (4 * (i & 1)))
+        i += 1
+
+
+@njit(cache=True)
+def signed_to_unsigned(v: int) -> int:
+    """arithmetic.h zigzag of an int16: ``0 -> 0, -1 -> 1, 1 -> 2, -2 -> 3 ...`` (uint16)."""
+    v &= 0xFFFF
+    if v & 0x8000:
+        v ^= 0x7FFF
+    return ((v << 1) | (v >> 15)) & 0xFFFF
+
+
+@njit(cache=True)
+def _python_move(code: int) -> tuple[int, int, int]:
+    """``(from, to, promotion type or -1)`` of a ``.bin`` move code as ``nnue_bin.decode_move`` reads it
+    (castling: the king's target square)."""
+    frm, to, kind = (code >> 6) & 63, code & 63, code >> 14
+    if kind == 3:
+        return frm, 8 * (frm >> 3) + (6 if (to & 7) > (frm & 7) else 2), -1
+    if kind == 1:
+        return frm, to, ((code >> 12) & 3) + 1
+    return frm, to, -1
+
+
+@njit(cache=True)
+def _is_castling(bb: np.ndarray, col: np.ndarray, stm: int, frm: int, to: int) -> bool:
+    """python-chess ``Board.is_castling``."""
+    if not bb[KING_T] & _bit(frm):
+        return False
+    return abs((frm & 7) - (to & 7)) > 1 or (bb[ROOK] & col[stm] & _bit(to)) != 0
+
+
+@njit(cache=True)
+def _stem_move(bb: np.ndarray, col: np.ndarray, stm: int, raw_ep: int, frm: int, to: int, promo: int) -> int:
+    """CompressedMove of a python-chess move (``nnue_binpack.pack_move``; ``raw_ep``: the board's own ep)."""
+    if _is_castling(bb, col, stm, frm, to):
+        return (2 << 14) | (frm << 8) | ((8 * (frm >> 3) + (7 if (to & 7) > (frm & 7) else 0)) << 2)
+    if promo >= 0:
+        return (1 << 14) | (frm << 8) | (to << 2) | (promo - 1)
+    diff = abs(to - frm)
+    if raw_ep == to and bb[PAWN] & _bit(frm) and (diff == 7 or diff == 9) and not (col[0] | col[1]) & _bit(to):
+        return (3 << 14) | (frm << 8) | (to << 2)
+    return (frm << 8) | (to << 2)
+
+
+@njit(cache=True)
+def _put_bits(out: np.ndarray, base: int, pos: int, value: int, n: int) -> int:
+    """MSB-first write of ``n`` bits at bit ``pos`` after byte ``base`` (bytes zeroed beforehand)."""
+    for k in range(n - 1, -1, -1):
+        if (value >> k) & 1:
+            out[base + (pos >> 3)] |= np.uint8(1 << (7 - (pos & 7)))
+        pos += 1
+    return pos
+
+
+@njit(cache=True)
+def _move_bits(out: np.ndarray, base: int, pos: int, bb: np.ndarray, col: np.ndarray, castle: np.uint64, stm: int,
+               ep: int, frm: int, to: int, promo: int) -> tuple[int, bool]:
+    """Movetext code of a python-chess move (``nnue_binpack._move_index``) -> (bit pos, ok)."""
+    our = col[stm]
+    if not our & _bit(frm):
+        return pos, False
+    dest, ncastle, promotes = _destinations(bb, col, castle, stm, ep, frm, _piece_type(bb, frm))
+    ndest = _popcount(dest)
+    below = _bit(to) - np.uint64(1)
+    if _is_castling(bb, col, stm, frm, to):
+        short = 1 if (to & 7) > (frm & 7) else 0
+        corner = 8 * (frm >> 3) + (7 if short else 0)
+        if not castle & _bit(corner):
+            return pos, False
+        long_right = 1 if castle & _bit(0 if stm == 0 else 56) else 0
+        move_id, nmoves = ndest - 1 + long_right + short, ndest + ncastle
+    elif promotes:
+        if promo < 0 or not dest & _bit(to):
+            return pos, False
+        move_id, nmoves = _popcount(dest & below) * 4 + promo - 1, ndest * 4
+    else:
+        if promo >= 0 or not dest & _bit(to):
+            return pos, False
+        move_id, nmoves = _popcount(dest & below), ndest + ncastle
+    pos = _put_bits(out, base, pos, _popcount(our & (_bit(frm) - np.uint64(1))), bits_for(_popcount(our)))
+    return _put_bits(out, base, pos, move_id, bits_for(nmoves)), True
+
+
+@njit(cache=True)
+def _playable(bb: np.ndarray, col: np.ndarray, castle: np.uint64, stm: int, ep: int, frm: int, to: int,
+              promo: int) -> tuple[bool, int, int]:
+    """Whether a python-chess move can be chained exactly as the readers replay it (pseudo-legal, no king
+    captured, castling a standard e-file king move onto an empty target) -> (ok, kernel ``to``, promotion)."""
+    if _is_castling(bb, col, stm, frm, to):
+        rank = frm >> 3
+        if frm != 8 * rank + 4 or (to != 8 * rank + 6 and to != 8 * rank + 2) or (col[0] | col[1]) & _bit(to):
+            return False, to, promo
+        rook = 8 * rank + (7 if to > frm else 0)
+        ok = _stem_move_ok(bb, col, castle, stm, ep, frm, rook, 2, 0)
+        return ok, rook, -1
+    if bb[KING_T] & col[1 - stm] & _bit(to):
+        return False, to, promo
+    kind = 1 if promo >= 0 else 0
+    return _stem_move_ok(bb, col, castle, stm, ep, frm, to, kind, max(promo - 1, 0)), to, promo
+
+
+@njit(cache=True)
+def _same_as_chain(pieces: np.ndarray, castling: np.ndarray, raw_ep: np.ndarray, turn: np.ndarray,
+                   rule50: np.ndarray, i: int, bb: np.ndarray, col: np.ndarray, e_bb: np.ndarray,
+                   e_col: np.ndarray, castle: np.uint64, stm: int, ep: int, r50: int) -> bool:
+    """Whether record ``i`` is the chain's position (``nnue_binpack._same_position``): pieces, side to move,
+    castling rights, Stockfish ep square and rule50 agree."""
+    if turn[i] != stm or rule50[i] != r50:
+        return False
+    _load(pieces, i, e_bb, e_col)
+    if e_col[0] != col[0] or e_col[1] != col[1]:
+        return False
+    for t in range(6):
+        if e_bb[t] != bb[t]:
+            return False
+    return _clean_castle(bb, col, castling, i) == castle and _stockfish_ep(bb, col, stm, np.int64(raw_ep[i])) == ep
+
+
+@njit(cache=True)
+def _put_vle(out: np.ndarray, base: int, pos: int, u: int) -> int:
+    """Score VLE: 4-bit blocks, low first, each followed by a "more" bit."""
+    while True:
+        more = 1 if u > 15 else 0
+        pos = _put_bits(out, base, pos, (u & 15) | (more << 4), 5)
+        u >>= 4
+        if not more:
+            return pos
+
+
+@njit(cache=True)
+def _write_stem(out: np.ndarray, at: int, bb: np.ndarray, col: np.ndarray, castle: np.uint64, stm: int, ep: int,
+                mcode: int, score: int, ply: int, result: int, r50: int) -> None:
+    """32-byte stem at ``out[at]`` (``nnue_binpack.pack_stem``); the ply count after it is patched later."""
+    _compress(out, at, bb, col, castle, stm, ep)
+    pr = (ply & 0x3FFF) | (signed_to_unsigned(result) << 14)
+    for k, v in enumerate((mcode, signed_to_unsigned(score), pr, min(r50, 0xFFFF))):
+        out[at + 24 + 2 * k] = np.uint8((v >> 8) & 255)
+        out[at + 25 + 2 * k] = np.uint8(v & 255)
+
+
+@njit(cache=True)
+def encode_records(pieces: np.ndarray, castling: np.ndarray, raw_ep: np.ndarray, turn: np.ndarray,
+                   rule50: np.ndarray, score: np.ndarray, move: np.ndarray, ply: np.ndarray, result: np.ndarray,
+                   final: bool, chunk_size: int, cur_len: int, out: np.ndarray,
+                   cuts: np.ndarray) -> tuple[int, int, int, int, int]:
+    """Encode decoded ``.bin`` records (the :class:`boardnet.nnue.data.bin.Decoded` arrays, ``N`` rows) as
+    binpack chunk bodies into the zeroed ``out uint8 [>= 34 * N]``, exactly as ``nnue_binpack.encode_binpack``.
+
+    ``cur_len``: bytes already in the open chunk; ``cuts [N]`` receives the ``out`` offsets where a new chunk
+    starts. Unless ``final``, a move chain still open at the end is left out (the next call starts at its stem).
+    Returns ``(records consumed, bytes written, cuts, open-chunk bytes, status)``; status ENC_ODD (records
+    consumed = that record) where a record needs the Python writer's own handling: a move that is not
+    pseudo-legal or captures a king, a ply above 16383, a result outside -1..1, a chained record without move.
+    """
+    n = pieces.shape[0]
+    bb = np.zeros(6, np.uint64)
+    col = np.zeros(2, np.uint64)
+    e_bb = np.zeros(6, np.uint64)
+    e_col = np.zeros(2, np.uint64)
+    w, ncuts = 0, 0  # bytes of closed chains in ``out``; chunk starts recorded
+    chained = False  # (bb, col, c_*) hold the previous record's position after its move
+    c_castle, c_stm, c_ep, c_r50, c_ply, c_result = np.uint64(0), 0, -1, 0, 0, 0
+    open_chain = False
+    stem_rec, stem_at, pre_cuts, pre_len = 0, 0, 0, cur_len  # the open chain: record, offset, state before it
+    pos, nplies, last = 0, 0, 0  # movetext bits, plies, minus the last score
+    for i in range(n):
+        p, res, sc = np.int64(ply[i]), np.int64(result[i]), np.int64(score[i])
+        if p > 0x3FFF or res < -1 or res > 1:
+            return i, w, ncuts, cur_len, ENC_ODD
+        frm, to, promo = _python_move(np.int64(move[i])) if move[i] else (0, 0, -1)
+        if (chained and nplies < 0xFFFF and c_ply + 1 == p and c_result == -res
+                and _same_as_chain(pieces, castling, raw_ep, turn, rule50, i, bb, col, e_bb, e_col, c_castle, c_stm,
+                                   c_ep, c_r50)):
+            if not move[i]:
+                return i, w, ncuts, cur_len, ENC_ODD
+            pos, ok = _move_bits(out, stem_at + STEM_BYTES, pos, bb, col, c_castle, c_stm, c_ep, frm, to, promo)
+            if not ok:
+                return i, w, ncuts, cur_len, ENC_ODD
+            pos = _put_vle(out, stem_at + STEM_BYTES, pos, signed_to_unsigned(int16(sc - last)))
+            last = -sc
+            nplies += 1
+            castle, stm, ep, r50 = c_castle, c_stm, c_ep, c_r50
+        else:
+            if open_chain:  # close it: ply count, padded movetext
+                out[stem_at + 32] = np.uint8(nplies >> 8)
+                out[stem_at + 33] = np.uint8(nplies & 255)
+                w = stem_at + STEM_BYTES + ((pos + 7) >> 3)
+                cur_len += w - stem_at
+            pre_cuts, pre_len = ncuts, cur_len
+            if cur_len >= chunk_size:
+                cuts[ncuts] = w
+                ncuts += 1
+                cur_len = 0
+            open_chain, stem_rec, stem_at = True, i, w
+            _load(pieces, i, bb, col)
+            stm, r50 = np.int64(turn[i]), np.int64(rule50[i])
+            castle = _clean_castle(bb, col, castling, i)
+            ep = _stockfish_ep(bb, col, stm, np.int64(raw_ep[i]))
+            mcode = _stem_move(bb, col, stm, np.int64(raw_ep[i]), frm, to, promo) if move[i] else 0
+            _write_stem(out, stem_at, bb, col, castle, stm, ep, mcode, sc, p, res, r50)
+            pos, nplies, last = 0, 0, -sc
+        chained = move[i] != 0
+        if chained:
+            ok, kto, kpromo = _playable(bb, col, castle, stm, ep, frm, to, promo)
+            if not ok:
+                return i, w, ncuts, cur_len, ENC_ODD
+            _, c_castle, cand, c_r50 = _push(bb, col, castle, stm, frm, kto, kpromo, r50)
+            c_stm = 1 - stm
+            c_ep = _stockfish_ep(bb, col, c_stm, cand)
+            c_ply, c_result = p, res
+    if not open_chain:
+        return n, w, ncuts, cur_len, ENC_OK
+    if not final:  # leave the open chain to the next call, which re-decides its chunk cut too
+        return stem_rec, stem_at, pre_cuts, pre_len, ENC_OK
+    out[stem_at + 32] = np.uint8(nplies >> 8)
+    out[stem_at + 33] = np.uint8(nplies & 255)
+    w = stem_at + STEM_BYTES + ((pos + 7) >> 3)
+    return n, w, ncuts, cur_len + (w - stem_at), ENC_OK

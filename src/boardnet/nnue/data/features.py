@@ -1,0 +1,179 @@
+"""Vectorized sparse feature indices and position filters for decoded ``.bin`` boards.
+
+Input: piece lists ``list_sq/list_code [N,32] int8`` and boards ``pieces [N,64] int8`` from
+:mod:`boardnet.nnue.data.bin` (codes 0 empty, 1..6 white pawn..king, 7..12 black), ``turn [N]`` (0 white). Output indices are the REAL feature indices of the block
+(spec ``nnue.md`` §6.1 HalfKP, §6.3 HalfKAv2_hm), same values as the per-position functions in
+``boardnet.nnue.features``; a factorized model adds its virtual rows itself.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from boardnet.nnue.features import halfka_v2_hm, halfkp
+
+MAX_ACTIVE = 32
+_SQ = np.arange(64)
+_FILE, _RANK = _SQ % 8, _SQ // 8
+
+
+def _index_table(features: str) -> np.ndarray:
+    """``[2, 64, 13, 64] int32`` feature index by (perspective, own king square, piece code, square); -1 = none.
+
+    Built from the block's formulas (§6.1, §6.3) once, so a batch needs one gather per (position, square).
+    """
+    persp = np.arange(2)[:, None, None, None]
+    king = np.arange(64)[None, :, None, None]
+    code = np.arange(13)[None, None, :, None]
+    sq = _SQ[None, None, None, :]
+    ptype = (code - 1) % 6 + 1
+    plane = 2 * (ptype - 1) + ((code > 6).astype(np.int64) != persp)
+    if features == halfka_v2_hm.NAME:
+        flip = np.where(king % 8 < 4, 7, 0) ^ (56 * persp)
+        oking = king ^ flip
+        bucket = 4 * (7 - oking // 8) + (7 - oking % 8)
+        plane = np.where(ptype == 6, 10, plane)
+        idx = 64 * halfka_v2_hm.PLANES * bucket + (sq ^ flip) + 64 * plane
+        valid = code > 0
+    elif features == halfkp.NAME:
+        rot = 63 * persp
+        idx = 1 + 641 * (king ^ rot) + (sq ^ rot) + 64 * plane
+        valid = (code > 0) & (ptype != 6)
+    else:
+        raise ValueError(f"unknown feature set {features!r} (HalfKAv2_hm, HalfKP)")
+    return np.where(valid, idx, -1).astype(np.int32)
+
+
+_TABLES: dict[str, np.ndarray] = {}
+
+
+def _table(features: str) -> np.ndarray:
+    """Flat ``int64`` copy of :func:`_index_table` (cached): ``take`` then yields int64 indices directly."""
+    if features not in _TABLES:
+        _TABLES[features] = _index_table(features).astype(np.int64).ravel()
+    return _TABLES[features]
+
+
+def _piece_offsets(list_sq: np.ndarray, list_code: np.ndarray) -> np.ndarray:
+    """``[N,32] int16`` table offset ``code << 6 | square`` of each list slot (pad square 64 -> 0, code 0)."""
+    return (list_code.astype(np.int16) << 6) | (list_sq & 63)
+
+
+# Rows per step of the feature gather: its ``[rows,2,32] int64`` offsets buffer (4 MiB) stays in the cache.
+_GATHER_ROWS = 8192
+
+
+def sparse_batch(
+    list_sq: np.ndarray, list_code: np.ndarray, turn: np.ndarray, features: str
+) -> dict[str, np.ndarray]:
+    """Model inputs: ``indices [N,2,32] int64`` (stm, nstm; -1 padded) and ``bucket [N] int64``.
+
+    ``bucket`` is the layer-stack index ``(piece_count - 1) // 4`` (kings counted). The lists must end with
+    the white then the black king (as :class:`boardnet.nnue.data.bin.Decoded` has them). One table gather for
+    both perspectives: ``[N,2,1]`` king offsets + ``[N,1,32]`` piece offsets, in cache-sized row blocks.
+    """
+    n = len(turn)
+    count = np.count_nonzero(list_code, axis=1)
+    rows = np.arange(n)
+    # the lists end with the white king then the black king (Decoded's order)
+    king_sq = np.stack([list_sq[rows, count - 2], list_sq[rows, count - 1]], 1).astype(np.int64)  # [N,2]
+    persp = np.stack([turn, 1 - turn], 1).astype(np.int64)  # [N,2] stm, nstm colour
+    base = ((persp * 64 + np.take_along_axis(king_sq, persp, 1)) * 13) << 6
+    pieces = _piece_offsets(list_sq, list_code)
+    table = _table(features)
+    indices = np.empty((n, 2, MAX_ACTIVE), dtype=np.int64)
+    buf = np.empty((min(n, _GATHER_ROWS), 2, MAX_ACTIVE), dtype=np.int64)
+    for start in range(0, n, _GATHER_ROWS):
+        stop = min(n, start + _GATHER_ROWS)
+        offsets = buf[: stop - start]
+        np.add(base[start:stop, :, None], pieces[start:stop, None, :], out=offsets)
+        # offsets are in range by construction; "clip" skips numpy's bounds pass and output buffering
+        table.take(offsets, out=indices[start:stop], mode="clip")
+    bucket = (count - 1) // 4
+    return {"indices": indices, "bucket": bucket.astype(np.int64)}
+
+
+# --- in-check test (vectorized attack lookups) ---
+
+_KNIGHT_D = [(1, 2), (2, 1), (-1, 2), (-2, 1), (1, -2), (2, -1), (-1, -2), (-2, -1)]
+_KING_D = [(df, dr) for df in (-1, 0, 1) for dr in (-1, 0, 1) if df or dr]
+_ROOK_D = [(1, 0), (-1, 0), (0, 1), (0, -1)]
+_BISHOP_D = [(1, 1), (1, -1), (-1, 1), (-1, -1)]
+
+
+def _step_table(deltas: list[tuple[int, int]], steps: int) -> np.ndarray:
+    """``[len(deltas), 64, steps]`` target square of each ray step from each square, -1 off the board."""
+    t = np.full((len(deltas), 64, steps), -1, dtype=np.int64)
+    for d, (df, dr) in enumerate(deltas):
+        for k in range(1, steps + 1):
+            f, r = _FILE + k * df, _RANK + k * dr
+            ok = (f >= 0) & (f < 8) & (r >= 0) & (r < 8)
+            t[d, ok, k - 1] = (8 * r + f)[ok]
+    return t
+
+
+def _bitboards(table: np.ndarray) -> np.ndarray:
+    """``uint64`` bitboard of each row of a square table (``-1`` entries = off the board), over its last axis."""
+    bits = np.where(table >= 0, np.left_shift(np.uint64(1), np.maximum(table, 0).astype(np.uint64)), 0)
+    return np.bitwise_or.reduce(bits.astype(np.uint64), axis=-1)
+
+
+# Attack bitboards [64] (knight, king), [colour, 64] (pawn captures onto a square: squares an enemy pawn
+# attacks it from), rays [4, 64] per slider direction; rays in +square directions find their nearest
+# blocker as the lowest set bit, the others as the highest.
+_KNIGHT_BB = _bitboards(_step_table(_KNIGHT_D, 1)[:, :, 0].T)
+_KING_BB = _bitboards(_step_table(_KING_D, 1)[:, :, 0].T)
+# the side to move's king on square k is attacked by enemy pawns one rank ahead of it (white: rank + 1)
+_PAWN_BB = np.stack(
+    [
+        _bitboards(_step_table([(-1, 1), (1, 1)], 1)[:, :, 0].T),
+        _bitboards(_step_table([(-1, -1), (1, -1)], 1)[:, :, 0].T),
+    ]
+)
+_UP_D, _DOWN_D = [(1, 0), (0, 1), (1, 1), (-1, 1)], [(-1, 0), (0, -1), (-1, -1), (1, -1)]
+_RAYS_UP = _bitboards(_step_table(_UP_D, 7))
+_RAYS_DOWN = _bitboards(_step_table(_DOWN_D, 7))
+_ORTHOGONAL = np.array([True, True, False, False])  # per direction index above: rook-like, else bishop-like
+
+
+def _packed(mask: np.ndarray) -> np.ndarray:
+    """``[N] uint64`` bitboards (bit = square) of a ``[N,64] bool`` mask."""
+    return np.packbits(mask, axis=1, bitorder="little").view("<u8")[:, 0]
+
+
+def _highest_bit(b: np.ndarray) -> np.ndarray:
+    """``[N] uint64``: the highest set bit of each nonzero ``b`` (0 for 0).
+
+    float64 keeps the exponent exact here: a ray holds at most 7 set bits, so rounding the 53-bit mantissa
+    can never carry into the next power of two.
+    """
+    exponent = np.frexp(b.astype(np.float64))[1]
+    shift = (np.maximum(exponent, 1) - 1).astype(np.uint64)
+    return np.where(b != 0, np.left_shift(np.uint64(1), shift), np.uint64(0))
+
+
+def in_check(pieces: np.ndarray, turn: np.ndarray) -> np.ndarray:
+    """``[N] bool``: the side to move is in check (``pieces [N,64]`` codes, ``turn [N]`` 0 white).
+
+    Bitboards per position: knight/king/pawn attack tables from the own king's square, and for each slider
+    direction the nearest piece on the ray from the king (lowest or highest set bit of ray & occupied).
+    """
+    stm = turn.astype(np.int64)
+    # enemy piece codes become 1..6 (own pieces and empty squares land outside 1..6)
+    rel = pieces - (6 * (1 - turn)).astype(pieces.dtype)[:, None]
+    king = np.argmax(pieces == (6 + 6 * turn).astype(pieces.dtype)[:, None], 1)
+    occupied = _packed(pieces != 0)
+    check = (_KNIGHT_BB.take(king) & _packed(rel == 2)) != 0
+    check |= (_KING_BB.take(king) & _packed(rel == 6)) != 0
+    check |= (_PAWN_BB.ravel().take(stm * 64 + king) & _packed(rel == 1)) != 0
+    queens = rel == 5
+    rook_like = _packed(queens | (rel == 4))
+    bishop_like = _packed(queens | (rel == 3))
+    one = np.uint64(1)
+    for d in range(4):
+        sliders = rook_like if _ORTHOGONAL[d] else bishop_like
+        up = _RAYS_UP[d].take(king) & occupied
+        check |= (up & (~up + one) & sliders) != 0
+        down = _RAYS_DOWN[d].take(king) & occupied
+        check |= (_highest_bit(down) & sliders) != 0
+    return check

@@ -1,0 +1,122 @@
+"""Score positions with a UCI engine and write Stockfish ``.bin`` training data (``boardnet nnue label``).
+
+Inputs: ``.pgn`` (every position of every game; result from the game's ``Result`` header), or text files
+with one position per line: a FEN, an EPD (first four fields), or ``fen | score | result`` (score ignored,
+result kept). Each position gets the engine's score at ``depth`` (side to move, converted from UCI
+centipawns to Stockfish 15.1 internal units: ``cp * 208 / 100``; mates -> +-(32000 - plies)) and its best
+move. Illegal positions and lines that are no position are skipped and counted.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import chess
+import chess.engine
+import chess.pgn
+
+from boardnet.core.errors import FormatError
+from boardnet.nnue.data.bin import write_bin
+
+PAWN_VALUE_EG = 208  # Stockfish 15.1: UCI cp = internal * 100 / PawnValueEg
+VALUE_MATE = 32000
+MAX_SCORE = 32000
+
+
+@dataclass
+class LabelStats:
+    positions: int = 0
+    skipped: int = 0
+    reasons: dict[str, int] = field(default_factory=dict)
+
+    def skip(self, why: str) -> None:
+        self.skipped += 1
+        self.reasons[why] = self.reasons.get(why, 0) + 1
+
+
+def _result_for(result: str, turn: chess.Color) -> int:
+    """Game result from the side to move: 1 win, 0 draw/unknown, -1 loss."""
+    white = {"1-0": 1, "0-1": -1}.get(result.strip(), 0)
+    return white if turn == chess.WHITE else -white
+
+
+def parse_line(line: str) -> tuple[chess.Board, int] | None:
+    """``(board, result_stm)`` of a text line (FEN, EPD, or ``fen | score | result``); None if empty/comment."""
+    text = line.strip()
+    if not text or text.startswith("#"):
+        return None
+    parts = [p.strip() for p in text.split("|")]
+    fields = parts[0].split()
+    fen = " ".join(fields[:6]) if len(fields) >= 6 and fields[4].isdigit() else " ".join(fields[:4]) + " 0 1"
+    board = chess.Board(fen)  # ValueError on a bad FEN
+    result = 0
+    if len(parts) >= 3:
+        result = int(float(parts[2]))
+        if result not in (-1, 0, 1):
+            raise ValueError(f"result {parts[2]!r} not in -1, 0, 1")
+    return board, result
+
+
+def iter_positions(path: str | os.PathLike[str], stats: LabelStats) -> Iterator[tuple[chess.Board, int]]:
+    """Positions and side-to-move results of a PGN or text file."""
+    p = Path(path)
+    if not p.exists():
+        raise FormatError(p, "no such file")
+    if p.suffix.lower() == ".pgn":
+        with open(p, encoding="utf-8", errors="replace") as fh:
+            while (game := chess.pgn.read_game(fh)) is not None:
+                result = game.headers.get("Result", "*")
+                board = game.board()
+                for move in game.mainline_moves():
+                    yield board.copy(), _result_for(result, board.turn)
+                    board.push(move)
+        return
+    with open(p, encoding="utf-8", errors="replace") as fh:
+        for line in fh:
+            try:
+                parsed = parse_line(line)
+            except ValueError:
+                stats.skip("illegal or unreadable FEN")
+                continue
+            if parsed is not None:
+                yield parsed
+
+
+def engine_score(score: chess.engine.PovScore, turn: chess.Color) -> int:
+    """UCI score -> internal units from the side to move, clamped to int16 range."""
+    s = score.pov(turn)
+    if s.is_mate():
+        m = s.mate()
+        return VALUE_MATE - abs(2 * m) if m > 0 else -(VALUE_MATE - abs(2 * m))
+    return max(-MAX_SCORE, min(MAX_SCORE, round(s.score() * PAWN_VALUE_EG / 100)))
+
+
+def label(
+    inputs: list[str], out: str | os.PathLike[str], engine_path: str, depth: int, limit: int | None = None
+) -> LabelStats:
+    """Score every position of ``inputs`` with the engine at ``depth`` and write ``out`` (.bin)."""
+    stats = LabelStats()
+    records = []
+    with chess.engine.SimpleEngine.popen_uci(engine_path) as engine:
+        for path in inputs:
+            for board, result in iter_positions(path, stats):
+                if limit is not None and len(records) >= limit:
+                    break
+                if not board.is_valid() or board.king(chess.WHITE) is None or board.king(chess.BLACK) is None:
+                    stats.skip("illegal position")
+                    continue
+                if board.is_game_over():
+                    stats.skip("game over (no move)")
+                    continue
+                info = engine.analyse(board, chess.engine.Limit(depth=depth))
+                move = info.get("pv", [None])[0]
+                if move is None or "score" not in info:
+                    stats.skip("engine gave no move")
+                    continue
+                ply = 2 * (board.fullmove_number - 1) + (board.turn == chess.BLACK)
+                records.append((board, engine_score(info["score"], board.turn), move, ply, result))
+    stats.positions = write_bin(out, records)
+    return stats

@@ -1,0 +1,337 @@
+"""NNUE training data source (``data: {type: nnue, ...}``): ``.bin``, ``.binpack`` and text files -> sparse
+batches.
+
+Pipeline (one chunk at a time: ``chunk_size`` records of a ``.bin`` or text file, or one whole ``.binpack``
+chunk; in worker processes when ``num_workers > 0``):
+read raw records -> vectorized decode -> filters (like nnue-pytorch: random skipping, early-ply skip,
+best move is a capture, side to move in check, VALUE_NONE scores) -> shuffle inside the chunk -> feature
+indices. Chunks are visited in a seeded random order each epoch, so shuffling spans the files at chunk
+granularity and fully inside a chunk (``chunk_size`` is the shuffle buffer). Chunk ``i`` of an epoch goes to
+DDP rank ``i % world_size``.
+
+Batch keys: ``indices [B,2,32] int64`` (stm, nstm real feature indices, -1 padded), ``bucket [B] int64``,
+``score [B] float32`` (engine score, side to move, internal units), ``outcome [B] float32`` (game result
+for the side to move: 1 win, 0.5 draw, 0 loss), ``ply [B] int64``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import torch
+from pydantic import Field
+
+from boardnet.core.config import ComponentConfig
+from boardnet.core.errors import FormatError
+from boardnet.nnue.data.bin import RECORD_DTYPE, Decoded, count_records, decode_records, read_raw
+from boardnet.nnue.data.binpack import binpack_blocks, chunk_offsets, read_chunk
+from boardnet.nnue.data.features import in_check, sparse_batch
+from boardnet.nnue.data.text import TEXT_SUFFIXES, read_text
+from boardnet.train.context import TrainContext
+from boardnet.train.data import DataSource
+
+VALUE_NONE = 32002  # Stockfish "no score" marker; such records are never trained on
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Which positions to drop (nnue-pytorch ``SkipConfig`` semantics; probabilities per position)."""
+
+    random_skip: float = 0.0
+    early_ply_skip: int = 0
+    skip_captures: bool = True
+    skip_in_check: bool = True
+
+
+def keep_mask(dec: Decoded, filters: Filters, rng: np.random.Generator) -> np.ndarray:
+    """``[N] bool`` of records that pass ``filters``."""
+    keep = np.abs(dec.score.astype(np.int32)) != VALUE_NONE
+    if filters.early_ply_skip:
+        keep &= dec.ply > filters.early_ply_skip
+    if filters.random_skip:
+        keep &= rng.random(len(dec)) >= filters.random_skip
+    if filters.skip_captures:
+        keep &= ~dec.is_capture()
+    if filters.skip_in_check and keep.any():
+        idx = np.flatnonzero(keep)
+        keep[idx[in_check(dec.pieces.take(idx, axis=0), dec.turn[idx])]] = False
+    return keep
+
+
+def to_batch(dec: Decoded, features: str, rows: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """Model inputs and targets of decoded records (keys in the module docstring); ``X^`` emits X's indices.
+
+    ``rows``: optional ``[B]`` index array of the records to emit, in order (only the fields a batch needs
+    are gathered; the boards are not copied).
+    """
+    pick = (lambda a: a) if rows is None else (lambda a: a.take(rows, axis=0))  # take: faster than a[rows]
+    batch = sparse_batch(pick(dec.list_sq), pick(dec.list_code), pick(dec.turn), features.rstrip("^"))
+    batch["score"] = pick(dec.score).astype(np.float32)
+    batch["outcome"] = (pick(dec.result).astype(np.float32) + 1) / 2
+    batch["ply"] = pick(dec.ply).astype(np.int64)
+    return batch
+
+
+_TEXT_CACHE: dict[str, np.ndarray] = {}  # text files are parsed once per process, then sliced like .bin
+
+
+def is_text(path: str) -> bool:
+    return path.lower().endswith(TEXT_SUFFIXES)
+
+
+def is_binpack(path: str) -> bool:
+    return path.lower().endswith(".binpack")
+
+
+# ``count`` of a training chunk that is one whole ``.binpack`` chunk; its ``start`` is the chunk's file offset
+BINPACK_CHUNK = -1
+
+
+def read_records(
+    path: str, start: int = 0, count: int | None = None, *, skip_bad: bool = False
+) -> np.ndarray:
+    """Raw records ``start .. start+count`` of a ``.bin``, text (good lines only, parsed and cached) or
+    ``.binpack`` file; ``count == BINPACK_CHUNK``: the ``.binpack`` chunk at file offset ``start``."""
+    if is_binpack(path):
+        return _binpack_records(path, start, count)
+    if is_text(path):
+        if path not in _TEXT_CACHE:
+            _TEXT_CACHE[path] = read_text(path)[0]
+        arr = _TEXT_CACHE[path]
+        return arr[start : len(arr) if count is None else start + count]
+    return read_raw(path, start, count, skip_bad=skip_bad)
+
+
+def _binpack_records(path: str, start: int, count: int | None) -> np.ndarray:
+    """One ``.binpack`` chunk (``count == BINPACK_CHUNK``), else positions ``start .. start+count`` in file
+    order, decoding chunks from the first one only until that many are read."""
+    if count == BINPACK_CHUNK:
+        return read_chunk(path, start)
+    parts, have = [np.zeros(0, dtype=RECORD_DTYPE)], 0
+    for block in binpack_blocks(path):
+        if count is not None and have >= start + count:
+            break
+        parts.append(block)
+        have += len(block)
+    arr = np.concatenate(parts)
+    return arr[start : len(arr) if count is None else start + count]
+
+
+def load_positions(
+    path: str,
+    features: str,
+    *,
+    start: int = 0,
+    count: int | None = None,
+    filters: Filters | None = None,
+    skip_bad: bool = False,
+    seed: int = 0,
+) -> dict[str, np.ndarray]:
+    """Records ``start..start+count`` of one data file as a batch dict (filtered when ``filters`` given)."""
+    raw = read_records(path, start, count, skip_bad=skip_bad)
+    dec, _ = decode_records(raw, path=path, first_index=start, skip_bad=skip_bad)
+    if filters is not None:
+        dec = dec.select(keep_mask(dec, filters, np.random.default_rng(seed)))
+    return to_batch(dec, features)
+
+
+class ChunkStream(torch.utils.data.IterableDataset):
+    """Endless stream of processed chunks (numpy batch dicts) for one rank, deterministic in the seed.
+
+    ``chunks`` is a list of ``(path, start, count)``; epoch ``e`` visits them in ``permutation(seed, e)``,
+    keeps those with ``i % world_size == rank``, starting after ``skip`` chunks of epoch ``epoch``. Under a
+    DataLoader with workers, worker ``w`` processes every ``num_workers``-th of those (the loader returns them
+    in order, so the stream is the same with any number of workers).
+    """
+
+    def __init__(
+        self,
+        chunks: list[tuple[str, int, int]],
+        features: str,
+        filters: Filters,
+        *,
+        seed: int,
+        rank: int,
+        world_size: int,
+        epoch: int = 0,
+        skip: int = 0,
+        skip_bad: bool = False,
+    ) -> None:
+        super().__init__()
+        self.chunks, self.features, self.filters = chunks, features, filters
+        self.seed, self.rank, self.world_size = seed, rank, world_size
+        self.epoch, self.skip, self.skip_bad = epoch, skip, skip_bad
+
+    def schedule(self) -> Iterator[tuple[int, int, tuple[str, int, int]]]:
+        """``(epoch, index_in_epoch, chunk)`` for this rank, forever."""
+        epoch, skip = self.epoch, self.skip
+        while True:
+            order = np.random.default_rng([self.seed, epoch]).permutation(len(self.chunks))
+            mine = [int(c) for i, c in enumerate(order) if i % self.world_size == self.rank]
+            for j, c in enumerate(mine[skip:], start=skip):
+                yield epoch, j, self.chunks[c]
+            epoch, skip = epoch + 1, 0
+
+    def process(self, epoch: int, j: int, chunk: tuple[str, int, int]) -> dict[str, np.ndarray]:
+        path, start, count = chunk
+        rng = np.random.default_rng([self.seed, epoch, j, self.rank])
+        raw = read_records(path, start, count, skip_bad=self.skip_bad)
+        first = 0 if count == BINPACK_CHUNK else start  # record index for error messages
+        dec, _ = decode_records(raw, path=path, first_index=first, skip_bad=self.skip_bad)
+        kept = np.flatnonzero(keep_mask(dec, self.filters, rng))
+        batch = to_batch(dec, self.features, kept[rng.permutation(len(kept))])  # shuffled kept records
+        batch["epoch"] = np.array([epoch, j + 1], dtype=np.int64)  # position marker for resuming
+        return batch
+
+    def __iter__(self) -> Iterator[dict[str, np.ndarray]]:
+        info = torch.utils.data.get_worker_info()
+        wid, nw = (0, 1) if info is None else (info.id, info.num_workers)
+        for k, (epoch, j, chunk) in enumerate(self.schedule()):
+            if k % nw == wid:
+                yield self.process(epoch, j, chunk)
+
+
+class NnueData(DataSource):
+    """Sparse NNUE batches from Stockfish ``.bin``/``.binpack`` or text training data, see the module docstring."""
+
+    class Config(ComponentConfig):
+        type: Literal["nnue"] = "nnue"
+        paths: list[str] = Field(min_length=1)
+        # a factorized set ("^") gets the same REAL indices; the model adds its virtual rows itself
+        features: Literal["HalfKAv2_hm", "HalfKAv2_hm^", "HalfKP", "HalfKP^"] = "HalfKAv2_hm"
+        chunk_size: int = Field(65536, gt=0)
+        num_workers: int = Field(0, ge=0)
+        random_skip: float = Field(0.0, ge=0, lt=1)
+        early_ply_skip: int = Field(0, ge=0)
+        skip_captures: bool = True
+        skip_in_check: bool = True
+        skip_bad: bool = False
+        validation_path: str | None = None
+        validation_size: int = Field(16384, ge=0)
+        seed: int = 0
+
+    def __init__(self, cfg: Any, ctx: TrainContext) -> None:
+        super().__init__(cfg, ctx)
+        self.filters = Filters(cfg.random_skip, cfg.early_ply_skip, cfg.skip_captures, cfg.skip_in_check)
+        self.chunks = []
+        for path in cfg.paths:
+            try:
+                if is_binpack(path):
+                    # streamed: each .binpack chunk (~400k positions for Stockfish's 1 MiB chunks) is one
+                    # training chunk (shuffle window), decoded when its turn comes
+                    offsets = chunk_offsets(path)
+                    self.chunks += [(path, offset, BINPACK_CHUNK) for offset in offsets]
+                    if ctx.is_main:
+                        print(f"{path}: {len(offsets)} binpack chunks, streamed")
+                    continue
+                if is_text(path):
+                    arr, tstats = read_text(path)
+                    _TEXT_CACHE[path] = arr
+                    n = len(arr)
+                    if ctx.is_main:
+                        print(f"{path}: {tstats.summary()}")
+                else:
+                    n = count_records(path, skip_bad=cfg.skip_bad)
+            except FileNotFoundError:
+                raise FormatError(path, "no such file") from None
+            self.chunks += [(path, s, min(cfg.chunk_size, n - s)) for s in range(0, n, cfg.chunk_size)]
+        if not self.chunks:
+            raise FormatError(cfg.paths[0], "no training records")
+        self.seed = cfg.seed  # same on every rank: all ranks must agree on the chunk order to shard it
+        self.epoch, self.done = 0, 0
+        self.pending: list[dict[str, np.ndarray]] = []
+        self.n_pending, self.offset = 0, 0
+        self.positions = 0
+        self.wait_s = 0.0
+        self._iter: Iterator[dict[str, Any]] | None = None
+        self._loader: Any = None
+
+    def _stream(self) -> Iterator[dict[str, Any]]:
+        if self._iter is None:
+            ds = ChunkStream(
+                self.chunks,
+                self.cfg.features,
+                self.filters,
+                seed=self.seed,
+                rank=self.ctx.rank,
+                world_size=self.ctx.world_size,
+                epoch=self.epoch,
+                skip=self.done,
+                skip_bad=self.cfg.skip_bad,
+            )
+            if self.cfg.num_workers:
+                self._loader = torch.utils.data.DataLoader(
+                    ds,
+                    batch_size=None,
+                    num_workers=self.cfg.num_workers,
+                    prefetch_factor=2,
+                    persistent_workers=False,
+                )
+                self._iter = iter(self._loader)
+            else:
+                self._iter = iter(ds)
+        return self._iter
+
+    def next_batch(self, batch_size: int) -> dict[str, torch.Tensor]:
+        t0 = time.perf_counter()
+        stream = self._stream()
+        while self.n_pending < batch_size:
+            chunk = next(stream)
+            marker = np.asarray(chunk.pop("epoch"))
+            self.epoch, self.done = int(marker[0]), int(marker[1])
+            chunk = {k: np.asarray(v) for k, v in chunk.items()}
+            if len(chunk["bucket"]):
+                self.pending.append(chunk)
+                self.n_pending += len(chunk["bucket"])
+        # rows are served as views of the pending chunks (self.offset rows of the first one are used up);
+        # only a batch that spans two chunks is copied
+        parts, need = [], batch_size
+        while need:
+            head = self.pending[0]
+            size = min(need, len(head["bucket"]) - self.offset)
+            parts.append({k: v[self.offset : self.offset + size] for k, v in head.items()})
+            self.offset += size
+            need -= size
+            if self.offset == len(head["bucket"]):
+                self.pending.pop(0)
+                self.offset = 0
+        merged = parts[0] if len(parts) == 1 else {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+        batch = {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in merged.items()}
+        self.n_pending -= batch_size
+        self.positions += batch_size
+        self.wait_s += time.perf_counter() - t0
+        return batch
+
+    def validation_batches(self) -> list[dict[str, torch.Tensor]]:
+        if not self.cfg.validation_path or not self.cfg.validation_size:
+            return []
+        if not hasattr(self, "_val"):
+            arrays = load_positions(
+                self.cfg.validation_path,
+                self.cfg.features,
+                count=self.cfg.validation_size,
+                filters=Filters(0.0, self.cfg.early_ply_skip, self.cfg.skip_captures, self.cfg.skip_in_check),
+                skip_bad=self.cfg.skip_bad,
+            )
+            self._val = [{k: torch.from_numpy(v) for k, v in arrays.items()}] if len(arrays["bucket"]) else []
+        return self._val
+
+    def stats(self) -> dict[str, float]:
+        return {"epoch": float(self.epoch), "loader_wait_s": self.wait_s}
+
+    def state_dict(self) -> dict[str, Any]:
+        """Seed and chunk position; rows of a partly used chunk are not saved (resume starts at the next chunk)."""
+        return {"seed": self.seed, "epoch": self.epoch, "done": self.done}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.close()
+        self.seed, self.epoch, self.done = int(state["seed"]), int(state["epoch"]), int(state["done"])
+        self.pending, self.n_pending, self.offset = [], 0, 0
+
+    def close(self) -> None:
+        self._iter = None
+        self._loader = None

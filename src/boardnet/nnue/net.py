@@ -1,0 +1,355 @@
+"""Float NNUE models (spec ``nnue.md`` §3, §4, §8) with optional factorized feature sets (§6.2, §6.4, §6.5).
+
+- :class:`NnueNet`: SF15.1 SFNNv5, HalfKAv2_hm[^] 1024x2 + PSQT8, 8 layer stacks 16-32-1 chosen by piece count.
+- :class:`NnueHalfKP`: SF12 HalfKP[^] 256x2-32-32-1.
+
+Batch (what the data loader emits; the ForwardInjector passes ``in: [indices, bucket]``):
+
+- ``indices [B, 2, A] int64``: REAL feature indices for (side to move, side not to move), padded with -1
+  (A = 32 covers both feature sets). A factorized model adds the virtual rows itself via the feature set's
+  factor map, so the same data trains ``HalfKP`` and ``HalfKP^``.
+- ``bucket [B] int64``: layer-stack / PSQT bucket ``(piece_count_including_kings - 1) // 4``; ignored by HalfKP.
+
+Output ``[B]`` float, side to move, in units of 600 internal points (NP ``nnue2score``).
+
+Weights: ``ft_weight [rows, L1]`` and ``ft_psqt [rows, 8]`` have ``rows = num_real + num_virtual``; virtual rows
+start at zero so a fresh factorized model equals its plain coalesced model. :meth:`quantize` coalesces and
+returns the integer NetFile :func:`boardnet.nnue.file.write_net` writes; :func:`dequantize` is the inverse.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from pydantic import Field
+from torch import nn
+
+from boardnet.core.config import ComponentConfig
+from boardnet.core.errors import ConversionError
+from boardnet.core.spec import ModelSpec, NetFile
+from boardnet.nnue.features import FeatureSet, get_feature_set
+
+# §8 quantization constants (same numbers for the HalfKP era)
+FT_ONE = 127.0
+HIDDEN_SCALE = 64.0
+NNUE2SCORE = 600.0
+OUT_SCALE = 16.0
+HIDDEN_CLIP = 127.0 / HIDDEN_SCALE
+OUT_CLIP = 127.0 * 127.0 / (NNUE2SCORE * OUT_SCALE)
+BIAS_SCALE = HIDDEN_SCALE * FT_ONE  # 8128
+OUT_W_SCALE = NNUE2SCORE * OUT_SCALE / FT_ONE  # 9600 / 127
+OUT_B_SCALE = NNUE2SCORE * OUT_SCALE  # 9600, also PSQT
+MAX_ACTIVE = 32
+SFNNV5_ARCH = "halfkav2_hm_1024x2-16-32x8"
+HALFKP_ARCH = "halfkp_256x2-32-32"
+# §6.4 NP PSQT init in internal units: P, N, B, R, Q, K
+PSQT_PIECE_VALUES = (126, 781, 825, 1276, 2538, 0)
+
+
+def _q(x: torch.Tensor, scale: float, dtype: torch.dtype) -> torch.Tensor:
+    """``round(x * scale)`` saturated to ``dtype``.
+
+    Training keeps hidden/output weights within +-127 steps (:meth:`clip_weights`); saturating instead of
+    clamping the float keeps a stored -128 (as in any int8 file) exact through dequantize -> quantize.
+    """
+    info = torch.iinfo(dtype)
+    return torch.round(x.detach().double() * scale).clamp(info.min, info.max).to(dtype)
+
+
+def _plain_fs(features: str, allowed: tuple[str, ...]) -> FeatureSet:
+    if features not in allowed:
+        raise ValueError(f"features {features!r}; this model takes {' or '.join(allowed)}")
+    return get_feature_set(features)
+
+
+class _SparseFT(nn.Module):
+    """Feature transformer over sparse real indices: embedding-bag sums, never a dense 22,528-wide matmul."""
+
+    fs: FeatureSet
+    fc0: nn.Linear
+    fc1: nn.Linear
+    fc2: nn.Linear
+
+    def _init_ft(self, features: str, l1: int, psqt: int) -> None:
+        self.features = features
+        self.fs = get_feature_set(features)
+        self.description: str | None = None  # .nnue description to write; None = the format's default
+        rows = self.fs.num_rows
+        w = torch.randn(rows, l1) * 0.01
+        w[self.fs.num_real:] = 0  # virtual rows start at zero (§6.5)
+        self.ft_weight = nn.Parameter(w)
+        self.ft_bias = nn.Parameter(torch.full((l1,), 0.3))
+        if psqt:
+            self.ft_psqt = nn.Parameter(torch.zeros(rows, psqt))
+        # factor map as a non-persistent buffer so it follows .to(device) and stays out of the state dict
+        self.register_buffer("factor_map", torch.from_numpy(self.fs.factor_map), persistent=False)
+
+    def rows(self, idx: torch.Tensor) -> torch.Tensor:
+        """Real indices ``[N, A]`` (-1 pad) -> embedding rows incl. factors ``[N, A * (1 + n_factors)]``."""
+        if self.factor_map.shape[1] == 0:
+            return idx
+        virt = torch.where((idx >= 0).unsqueeze(-1), self.factor_map[idx.clamp(min=0)], -1)
+        return torch.cat([idx, virt.flatten(1)], 1)
+
+    def fold(self, table: torch.Tensor) -> torch.Tensor:
+        """Differentiable coalescing ``[num_rows, D] -> [num_real, D]`` (real row + its factor rows)."""
+        fmap = self.factor_map
+        real = table[: self.fs.num_real]
+        for k in range(fmap.shape[1]):
+            col = fmap[:, k]
+            if bool((col < 0).any()):  # only multi-block sets pad with -1; the masked path costs ~50% more
+                real = real + torch.where((col >= 0).unsqueeze(1), table[col.clamp(min=0)], 0)
+            else:
+                real = real + table[col]
+        return real
+
+    def ft_bags(self, idx: torch.Tensor, tables: list[torch.Tensor]) -> list[torch.Tensor]:
+        """``sum`` of each table's rows for real indices ``idx [N, A]``, factor rows included -> ``[N, D]`` each.
+
+        Two exact ways to the same sums: gather the factor rows per feature (small batches), or fold the
+        virtual rows into the real ones once and gather real rows only, when the batch touches more rows
+        (``N * A * n_factors``) than the table has; at batch 16384 that halves the feature-transformer traffic.
+        """
+        n_fact = self.factor_map.shape[1]
+        if n_fact and idx.numel() * n_fact > self.fs.num_real:
+            return [self.bag(self.fold(t), idx) for t in tables]
+        rows = self.rows(idx)
+        return [self.bag(t, rows) for t in tables]
+
+    @staticmethod
+    def bag(table: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+        """``sum_j table[rows[n, j]]`` over ``rows >= 0`` -> ``[N, D]`` (no [N, A, D] intermediate).
+
+        The -1 padding is dropped and the bags passed as offsets: ~13% faster forward+backward than
+        per-sample 0/1 weights at batch 16384 (1 CPU thread).
+        """
+        valid = rows >= 0
+        counts = valid.sum(1)
+        offsets = torch.cumsum(counts, 0) - counts
+        return F.embedding_bag(rows[valid], table, offsets, mode="sum")
+
+    @torch.no_grad()
+    def clip_weights(self) -> None:
+        """Keep the quantized hidden/output weights (``fc0``, ``fc1``, ``fc2`` of every subclass) inside int8
+        (§8); call after every optimizer step."""
+        self.fc0.weight.clamp_(-HIDDEN_CLIP, HIDDEN_CLIP)
+        self.fc1.weight.clamp_(-HIDDEN_CLIP, HIDDEN_CLIP)
+        self.fc2.weight.clamp_(-OUT_CLIP, OUT_CLIP)
+
+    def coalesced_ft(self) -> dict[str, torch.Tensor]:
+        """FT tensors with virtual rows folded in (§6.5): ``ft_weight [num_real, L1]`` (+ ``ft_psqt``)."""
+        out = {"ft_weight": self.fs.coalesce(self.ft_weight.detach()), "ft_bias": self.ft_bias.detach().clone()}
+        if hasattr(self, "ft_psqt"):
+            out["ft_psqt"] = self.fs.coalesce(self.ft_psqt.detach())
+        return out
+
+    def coalesced(self) -> nn.Module:
+        """The same network on the plain feature set (virtual rows folded in): same float outputs."""
+        kwargs = dict(self.spec().config)
+        kwargs["features"] = self.fs.plain_name
+        plain = type(self)(**kwargs)
+        sd = {k: v.detach().clone() for k, v in self.state_dict().items()}
+        sd.update(self.coalesced_ft())
+        plain.load_state_dict(sd)
+        plain.description = self.description
+        return plain
+
+    def spec(self) -> ModelSpec:
+        raise NotImplementedError
+
+    def _meta(self) -> dict:
+        return {} if self.description is None else {"description": self.description}
+
+    @classmethod
+    def from_spec(cls, spec: ModelSpec) -> _SparseFT:
+        """Float model of a float spec (``.pt``); quantized ``.nnue`` tensors go through :func:`dequantize`."""
+        if spec.meta.get("quantized") or "arch" in spec.config:
+            raise ConversionError(f"{spec.config.get('arch')} holds quantized integers; use "
+                                  "boardnet.nnue.net.dequantize (or boardnet convert NET.nnue NET.pt)")
+        model = cls(**spec.config)
+        model.description = spec.meta.get("description")
+        return model
+
+
+class NnueNet(_SparseFT):
+    """SFNNv5: HalfKAv2_hm[^] -> 1024x2 (+PSQT 8) -> pairwise product -> 8 stacks of 16 -> sqr/CReLU 30 -> 32 -> 1.
+
+    Args:
+        features: ``"HalfKAv2_hm^"`` (factorized, A 768 virtual rows) or ``"HalfKAv2_hm"``.
+        l1: feature transformer width per perspective; l2: first stack layer outputs minus the skip output;
+        l3: second stack layer width; stacks: layer stacks; psqt: PSQT buckets.
+    """
+
+    class Config(ComponentConfig):
+        type: Literal["nnue"] = "nnue"
+        features: Literal["HalfKAv2_hm^", "HalfKAv2_hm"] = "HalfKAv2_hm^"
+        l1: int = Field(1024, gt=0, multiple_of=2)
+        l2: int = Field(15, gt=0)
+        l3: int = Field(32, gt=0)
+        stacks: int = Field(8, gt=0)
+        psqt: int = Field(8, gt=0)
+
+    def __init__(self, features: str = "HalfKAv2_hm^", l1: int = 1024, l2: int = 15, l3: int = 32,
+                 stacks: int = 8, psqt: int = 8) -> None:
+        super().__init__()
+        _plain_fs(features, ("HalfKAv2_hm^", "HalfKAv2_hm"))
+        self.l1, self.l2, self.l3, self.stacks, self.psqt = l1, l2, l3, stacks, psqt
+        self._init_ft(features, l1, psqt)
+        self._init_psqt()
+        self.fc0 = nn.Linear(l1, (l2 + 1) * stacks)
+        self.fc1 = nn.Linear(2 * l2, l3 * stacks)
+        self.fc2 = nn.Linear(l3, stacks)
+
+    @torch.no_grad()
+    def _init_psqt(self) -> None:
+        """§6.4: material values (negated for the opponent's pieces) / 600 in every bucket; virtual rows 0."""
+        n = self.fs.num_real
+        plane = (torch.arange(n) % 704) // 64  # 0..10, 10 = either king
+        value = torch.tensor(PSQT_PIECE_VALUES + (0,) * 5, dtype=torch.float32)[plane // 2]
+        value = torch.where(plane % 2 == 1, -value, value) / NNUE2SCORE
+        self.ft_psqt[:n] = value[:, None]
+
+    def spec(self) -> ModelSpec:
+        return ModelSpec("nnue", {"features": self.features, "l1": self.l1, "l2": self.l2, "l3": self.l3,
+                                  "stacks": self.stacks, "psqt": self.psqt}, self._meta())
+
+    def forward(self, indices: torch.Tensor, bucket: torch.Tensor) -> torch.Tensor:
+        """``indices [B, 2, A]`` real indices (stm, nstm; -1 pad), ``bucket [B]`` -> ``[B]`` (x600 internal)."""
+        b = indices.shape[0]
+        acc, psq = self.ft_bags(indices.reshape(b * 2, -1), [self.ft_weight, self.ft_psqt])
+        acc = (acc + self.ft_bias).reshape(b, 2, self.l1)
+        psq = psq.reshape(b, 2, -1)
+        psq = psq.gather(2, bucket.view(b, 1, 1).expand(b, 2, 1))[..., 0]
+        a = acc.clamp(0, 1)
+        half = self.l1 // 2
+        u = (a[..., :half] * a[..., half:] * (127 / 128)).reshape(b, self.l1)
+        sel = torch.arange(b, device=indices.device)
+        y0 = self.fc0(u).view(b, self.stacks, -1)[sel, bucket]
+        x1 = torch.cat([(y0[:, : self.l2] ** 2 * (127 / 128)).clamp(0, 1), y0[:, : self.l2].clamp(0, 1)], 1)
+        x2 = self.fc1(x1).view(b, self.stacks, -1)[sel, bucket].clamp(0, 1)
+        y2 = (x2 * self.fc2.weight[bucket]).sum(1) + self.fc2.bias[bucket]
+        return y2 + y0[:, self.l2] + (psq[:, 0] - psq[:, 1]) / 2
+
+    @torch.no_grad()
+    def quantize(self, description: str | None = None) -> NetFile:
+        """Integer tensors in ``.nnue`` layout (§8 scales), virtual rows coalesced, as ``read_net`` gives them."""
+        ft = self.coalesced_ft()
+        sd = {"ft.bias": _q(ft["ft_bias"], FT_ONE, torch.int16), "ft.weight": _q(ft["ft_weight"], FT_ONE, torch.int16),
+              "ft.psqt": _q(ft["ft_psqt"], OUT_B_SCALE, torch.int32)}
+        w0 = self.fc0.weight.view(self.stacks, self.l2 + 1, -1)
+        b0 = self.fc0.bias.view(self.stacks, -1)
+        w1 = self.fc1.weight.view(self.stacks, self.l3, -1)
+        b1 = self.fc1.bias.view(self.stacks, -1)
+        pad_in = -(-2 * self.l2 // 32) * 32  # §3 padding rule: inputs padded to a multiple of 32
+        for k in range(self.stacks):
+            sd[f"stacks.{k}.l1.weight"] = _q(w0[k], HIDDEN_SCALE, torch.int8)
+            sd[f"stacks.{k}.l1.bias"] = _q(b0[k], BIAS_SCALE, torch.int32)
+            wk = F.pad(w1[k], (0, pad_in - 2 * self.l2))
+            sd[f"stacks.{k}.l2.weight"] = _q(wk, HIDDEN_SCALE, torch.int8)
+            sd[f"stacks.{k}.l2.bias"] = _q(b1[k], BIAS_SCALE, torch.int32)
+            sd[f"stacks.{k}.out.weight"] = _q(self.fc2.weight[k: k + 1], OUT_W_SCALE, torch.int8)
+            sd[f"stacks.{k}.out.bias"] = _q(self.fc2.bias[k: k + 1], OUT_B_SCALE, torch.int32)
+        return NetFile(_quantized_spec(SFNNV5_ARCH, self.fs.plain_name, description or self.description), sd)
+
+    @torch.no_grad()
+    def load_quantized(self, net: NetFile) -> None:
+        """Set float weights from integer ``.nnue`` tensors (inverse of :meth:`quantize`; zero virtual rows)."""
+        sd = net.state_dict
+        f32 = {k: v.to(torch.float32) for k, v in sd.items()}
+        self.ft_weight.copy_(self.fs.expand(f32["ft.weight"] / FT_ONE))
+        self.ft_bias.copy_(f32["ft.bias"] / FT_ONE)
+        self.ft_psqt.copy_(self.fs.expand(f32["ft.psqt"] / OUT_B_SCALE))
+        ks = range(self.stacks)
+        self.fc0.weight.copy_(torch.cat([f32[f"stacks.{k}.l1.weight"] for k in ks]) / HIDDEN_SCALE)
+        self.fc0.bias.copy_(torch.cat([f32[f"stacks.{k}.l1.bias"] for k in ks]) / BIAS_SCALE)
+        self.fc1.weight.copy_(torch.cat([f32[f"stacks.{k}.l2.weight"][:, : 2 * self.l2] for k in ks]) / HIDDEN_SCALE)
+        self.fc1.bias.copy_(torch.cat([f32[f"stacks.{k}.l2.bias"] for k in ks]) / BIAS_SCALE)
+        self.fc2.weight.copy_(torch.cat([f32[f"stacks.{k}.out.weight"] for k in ks]) / OUT_W_SCALE)
+        self.fc2.bias.copy_(torch.cat([f32[f"stacks.{k}.out.bias"] for k in ks]) / OUT_B_SCALE)
+
+
+class NnueHalfKP(_SparseFT):
+    """SF12 HalfKP[^] 256x2-32-32-1: clipped ReLU after the FT and both hidden layers (§3, §9.2).
+
+    Args:
+        features: ``"HalfKP^"`` (HalfK 64 + P 640 virtual rows) or ``"HalfKP"``.
+        l1, l2, l3: widths (the ``.nnue`` format is 256, 32, 32).
+    """
+
+    class Config(ComponentConfig):
+        type: Literal["nnue_halfkp"] = "nnue_halfkp"
+        features: Literal["HalfKP^", "HalfKP"] = "HalfKP^"
+        l1: int = Field(256, gt=0)
+        l2: int = Field(32, gt=0)
+        l3: int = Field(32, gt=0)
+
+    def __init__(self, features: str = "HalfKP^", l1: int = 256, l2: int = 32, l3: int = 32) -> None:
+        super().__init__()
+        _plain_fs(features, ("HalfKP^", "HalfKP"))
+        self.l1, self.l2, self.l3 = l1, l2, l3
+        self._init_ft(features, l1, 0)
+        self.fc0 = nn.Linear(2 * l1, l2)
+        self.fc1 = nn.Linear(l2, l3)
+        self.fc2 = nn.Linear(l3, 1)
+
+    def spec(self) -> ModelSpec:
+        return ModelSpec("nnue_halfkp", {"features": self.features, "l1": self.l1, "l2": self.l2, "l3": self.l3},
+                         self._meta())
+
+    def forward(self, indices: torch.Tensor, bucket: torch.Tensor | None = None) -> torch.Tensor:
+        """``indices [B, 2, A]`` real HalfKP indices (stm, nstm; -1 pad) -> ``[B]`` (x600 internal)."""
+        b = indices.shape[0]
+        acc = self.ft_bags(indices.reshape(b * 2, -1), [self.ft_weight])[0] + self.ft_bias
+        x = acc.reshape(b, 2 * self.l1).clamp(0, 1)
+        x = self.fc0(x).clamp(0, 1)
+        x = self.fc1(x).clamp(0, 1)
+        return self.fc2(x)[:, 0]
+
+    @torch.no_grad()
+    def quantize(self, description: str | None = None) -> NetFile:
+        """Integer tensors of the SF12 ``.nnue`` layout (virtual rows coalesced)."""
+        ft = self.coalesced_ft()
+        sd = {"ft.bias": _q(ft["ft_bias"], FT_ONE, torch.int16), "ft.weight": _q(ft["ft_weight"], FT_ONE, torch.int16)}
+        for name, fc, last in (("l1", self.fc0, False), ("l2", self.fc1, False), ("out", self.fc2, True)):
+            sd[f"stacks.0.{name}.weight"] = _q(fc.weight, OUT_W_SCALE if last else HIDDEN_SCALE, torch.int8)
+            sd[f"stacks.0.{name}.bias"] = _q(fc.bias, OUT_B_SCALE if last else BIAS_SCALE, torch.int32)
+        return NetFile(_quantized_spec(HALFKP_ARCH, self.fs.plain_name, description or self.description), sd)
+
+    @torch.no_grad()
+    def load_quantized(self, net: NetFile) -> None:
+        """Float weights from integer SF12 ``.nnue`` tensors (zero virtual rows)."""
+        f32 = {k: v.to(torch.float32) for k, v in net.state_dict.items()}
+        self.ft_weight.copy_(self.fs.expand(f32["ft.weight"] / FT_ONE))
+        self.ft_bias.copy_(f32["ft.bias"] / FT_ONE)
+        for name, fc, last in (("l1", self.fc0, False), ("l2", self.fc1, False), ("out", self.fc2, True)):
+            fc.weight.copy_(f32[f"stacks.0.{name}.weight"] / (OUT_W_SCALE if last else HIDDEN_SCALE))
+            fc.bias.copy_(f32[f"stacks.0.{name}.bias"] / (OUT_B_SCALE if last else BIAS_SCALE))
+
+
+def _quantized_spec(arch: str, features: str, description: str | None) -> ModelSpec:
+    meta: dict = {"quantized": True}
+    if description is not None:
+        meta["description"] = description
+    return ModelSpec("nnue", {"arch": arch, "features": features}, meta)
+
+
+_BY_ARCH: dict[str, type[_SparseFT]] = {SFNNV5_ARCH: NnueNet, HALFKP_ARCH: NnueHalfKP}
+
+
+def dequantize(net: NetFile, features: str | None = None) -> NnueNet | NnueHalfKP:
+    """Float model of a quantized ``.nnue`` NetFile; ``features`` = the file's block or its ``^`` variant
+    (virtual rows added as zeros so factorized training resumes with identical outputs)."""
+    arch = net.spec.config.get("arch")
+    file_features = net.spec.config.get("features")
+    if arch not in _BY_ARCH:
+        raise ConversionError(f"nnue arch {arch!r} has no float model; known: {', '.join(_BY_ARCH)}")
+    features = features or file_features
+    if features not in (file_features, f"{file_features}^"):
+        raise ConversionError(f"--features {features} does not match the file's feature set {file_features} "
+                              f"(use {file_features} or {file_features}^)")
+    model = _BY_ARCH[arch](features=features)
+    model.load_quantized(net)
+    model.description = net.spec.meta.get("description")  # kept so quantize() writes the same bytes
+    return model

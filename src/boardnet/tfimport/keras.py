@@ -1,0 +1,217 @@
+"""Keras 3 weights: ``.weights.h5`` (h5py) and ``.keras`` (zip: ``config.json`` + ``model.weights.h5``).
+
+Keras 3 stores a layer's variables as h5 datasets ``layers/<group>/vars/<i>`` where ``<group>`` is
+positional: the snake-case class name plus a per-class counter in the model's layer order (``conv2d``,
+``conv2d_1``, ..., ``dense``, ``dense_1``; tf-conversion.md §2.2), not the user's layer name. Readable names
+``<layer name>/<variable>`` (e.g. ``evaluation_conv/kernel``, the same names a TF2 checkpoint's object graph
+gives) are recovered as follows:
+
+- ``.keras``: the layer list of ``config.json`` gives every layer's class and name in model order; counting
+  per class reproduces the group names. The ``name`` attribute of each ``vars`` group must agree.
+- ``.weights.h5`` (no config): the ``name`` attribute Keras 3 writes on ``layers/<group>/vars`` names the
+  layer; the class comes from the group name (``conv2d_3`` -> ``conv2d``). Same-class layers keep their model
+  order (the counter); the order *between* classes is not recorded in the file, so groups are listed sorted
+  by name. A group without the attribute keeps its group name.
+
+Variable names by position: Conv*/Dense ``kernel``, ``bias`` (no bias when ``use_bias`` is false);
+BatchNormalization ``gamma``, ``beta`` (when ``scale``/``center``), ``moving_mean``, ``moving_variance``;
+LayerNormalization ``gamma``, ``beta``; Embedding ``embeddings``. Other classes, or a count that does not
+fit, keep the index (``layer/0``).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from boardnet.core.errors import FormatError
+
+_MAX_BYTES = 4 << 30  # refuse absurd dataset sizes before allocating
+_MAX_CONFIG_BYTES = 64 << 20
+_KERNEL_BIAS = ("Conv1D", "Conv2D", "Conv3D", "Conv1DTranspose", "Conv2DTranspose", "Conv3DTranspose",
+                "DepthwiseConv2D", "Dense")
+
+
+@dataclass(frozen=True)
+class KerasLayer:
+    """One layer of a Keras model: h5 ``group`` (``conv2d_3``), ``name`` (``evaluation_conv``), ``class_name``."""
+
+    group: str
+    name: str
+    class_name: str
+    config: dict[str, Any]
+
+
+def snake_case(class_name: str) -> str:
+    """Keras' class-name -> auto-name rule: ``Conv2D`` -> ``conv2d``, ``BatchNormalization`` -> ``batch_normalization``."""
+    s = re.sub(r"\W+", "", class_name)
+    s = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", s)
+    return re.sub(r"([a-z])([A-Z])", r"\1_\2", s).lower()
+
+
+def variable_names(class_name: str, config: dict[str, Any], count: int) -> list[str]:
+    """Names of a layer's ``count`` variables in h5 order (see module docstring); indices when unknown."""
+    if class_name in _KERNEL_BIAS:
+        names = ["kernel", "bias"] if config.get("use_bias", True) else ["kernel"]
+    elif class_name == "BatchNormalization":
+        names = (["gamma"] if config.get("scale", True) else []) + (["beta"] if config.get("center", True) else [])
+        names += ["moving_mean", "moving_variance"]
+    elif class_name == "LayerNormalization":
+        names = (["gamma"] if config.get("scale", True) else []) + (["beta"] if config.get("center", True) else [])
+    elif class_name == "Embedding":
+        names = ["embeddings"]
+    else:
+        names = []
+    return names if len(names) == count else [str(i) for i in range(count)]
+
+
+def layers_from_config(config: dict[str, Any], path: Path) -> list[KerasLayer]:
+    """``config.json`` -> layers in model order with their positional h5 group names."""
+    try:
+        entries = config["config"]["layers"]
+        specs = [(str(e["class_name"]), str(e["config"]["name"]), dict(e["config"])) for e in entries]
+    except (KeyError, TypeError) as e:
+        raise FormatError(path, f"config.json has no layers list with class_name/config.name ({e})",
+                          field="config.json") from None
+    counts: dict[str, int] = {}
+    out = []
+    for class_name, name, cfg in specs:
+        base = snake_case(class_name)
+        n = counts.get(base, 0)
+        counts[base] = n + 1
+        out.append(KerasLayer(base if n == 0 else f"{base}_{n}", name, class_name, cfg))
+    return out
+
+
+def _class_from_group(group: str) -> str:
+    """``conv2d_3`` -> ``Conv2D`` for the classes whose variable names are known; else ``""``."""
+    base = re.sub(r"_\d+$", "", group)
+    known = {snake_case(c): c for c in (*_KERNEL_BIAS, "BatchNormalization", "LayerNormalization", "Embedding")}
+    return known.get(base, "")
+
+
+def _read_h5(fileobj: object, path: Path) -> tuple[dict[str, dict[str, np.ndarray]], dict[str, str]]:
+    """({group: {index: array}}, {group: name attribute}) for every layer group under ``layers/``."""
+    import h5py
+
+    arrays: dict[str, dict[str, np.ndarray]] = {}
+    names: dict[str, str] = {}
+    try:
+        with h5py.File(fileobj, "r") as f:
+            if "layers" not in f or not isinstance(f["layers"], h5py.Group):
+                raise FormatError(path, "no 'layers' group: not a Keras 3 weights file", field="layers")
+            for group, g in f["layers"].items():
+                vars_ = g.get("vars") if isinstance(g, h5py.Group) else None
+                if not isinstance(vars_, h5py.Group):
+                    raise FormatError(path, "layer group without a 'vars' group", field=f"layers/{group}")
+                if "name" in vars_.attrs:
+                    attr = vars_.attrs["name"]
+                    names[group] = attr.decode() if isinstance(attr, bytes) else str(attr)
+                arrays[group] = {}
+                for idx, ds in vars_.items():
+                    where = f"layers/{group}/vars/{idx}"
+                    if not isinstance(ds, h5py.Dataset) or ds.dtype.kind != "f" \
+                            or ds.size * ds.dtype.itemsize > _MAX_BYTES:
+                        raise FormatError(path, f"unexpected entry {getattr(ds, 'dtype', 'group')} "
+                                          f"{getattr(ds, 'shape', '')}", field=where)
+                    arrays[group][idx] = np.asarray(ds[()], dtype=np.float32)
+    except (OSError, KeyError, ValueError, TypeError) as e:
+        raise FormatError(path, f"unreadable HDF5: {e}") from None
+    for group, vs in arrays.items():
+        if sorted(vs, key=lambda k: (len(k), k)) != [str(i) for i in range(len(vs))]:
+            raise FormatError(path, f"variables {sorted(vs)} are not numbered 0..{len(vs) - 1}",
+                              field=f"layers/{group}/vars")
+    return arrays, names
+
+
+def _open(path: str | os.PathLike[str]) -> tuple[object, dict[str, Any] | None, Path]:
+    """(h5 file object, parsed config.json or None, path) for a ``.keras`` or ``.weights.h5`` file."""
+    p = Path(path)
+    if p.suffix != ".keras":
+        if not p.exists():
+            raise FormatError(p, "file not found")
+        return str(p), None, p
+    try:
+        with zipfile.ZipFile(p) as z:
+            infos = {n: z.getinfo(n) for n in ("model.weights.h5", "config.json")}
+            for n, info in infos.items():
+                if info.file_size > (_MAX_BYTES if n.endswith(".h5") else _MAX_CONFIG_BYTES):
+                    raise FormatError(p, f"{n} of {info.file_size} bytes", field=n)
+            data = z.read(infos["model.weights.h5"])
+            config = json.loads(z.read(infos["config.json"]))
+    except (zipfile.BadZipFile, KeyError, OSError, EOFError) as e:
+        raise FormatError(p, f"not a .keras archive with model.weights.h5 and config.json: {e}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise FormatError(p, f"config.json is not valid JSON: {e}", field="config.json") from None
+    if not isinstance(config, dict):
+        raise FormatError(p, "config.json is not an object", field="config.json")
+    return io.BytesIO(data), config, p
+
+
+def read_layers(path: str | os.PathLike[str]) -> tuple[list[KerasLayer], dict[str, dict[str, np.ndarray]]]:
+    """Layers (model order for ``.keras``; sorted by group for ``.weights.h5``) and their arrays by group."""
+    fileobj, config, p = _open(path)
+    arrays, attr_names = _read_h5(fileobj, p)
+    if config is None:
+        layers = [KerasLayer(g, attr_names.get(g, g), _class_from_group(g), {}) for g in sorted(arrays)]
+        return layers, arrays
+    layers = layers_from_config(config, p)
+    by_group = {la.group: la for la in layers}
+    stray = sorted(set(arrays) - set(by_group))
+    if stray:
+        raise FormatError(p, f"weight groups {stray} have no layer in config.json", field="config.json")
+    for g, attr in attr_names.items():
+        if by_group[g].name != attr:
+            raise FormatError(p, f"config.json puts layer {by_group[g].name!r} at group {g}, whose name "
+                              f"attribute says {attr!r}", field=f"layers/{g}/vars")
+    return [la for la in layers if la.group in arrays], arrays
+
+
+def read_variables(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
+    """``.keras`` or ``.weights.h5`` -> {h5 path ``layers/<group>/vars/<i>``: array} (Keras layouts)."""
+    return read_named(path)[0]
+
+
+def readable_names(path: str | os.PathLike[str]) -> dict[str, str]:
+    """h5 path -> ``<layer name>/<variable name>`` (e.g. ``layers/conv2d_3/vars/0`` -> ``evaluation_conv/kernel``)."""
+    return read_named(path)[1]
+
+
+def read_named(path: str | os.PathLike[str]) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+    """Both of the above from one read of the file: ``({h5 path: array}, {h5 path: layer/variable})``."""
+    layers, arrays = read_layers(path)
+    variables, names = {}, {}
+    for la in layers:
+        group = arrays[la.group]
+        for i, v in enumerate(variable_names(la.class_name, la.config, len(group))):
+            key = f"layers/{la.group}/vars/{i}"
+            variables[key], names[key] = group[str(i)], f"{la.name}/{v}"
+    return variables, names
+
+
+def read_net(path: str | os.PathLike[str], mapping: str | None = None,
+             model: str | None = None):  # noqa: ANN201 - NetFile
+    """Keras file -> NetFile via ``mapping`` (file or built-in name; default: the built-in that fits).
+
+    The mapping's sources may be the h5 paths or the readable ``layer/variable`` names (tried in that order).
+    """
+    from boardnet.tfimport.mapping import select_mapping, to_netfile
+
+    variables, m = select_mapping(*read_named(path), mapping, path)
+    return to_netfile(variables, m, model)
+
+
+def inspect_file(path: str | os.PathLike[str]) -> str:
+    """One line per weight: ``h5path [shape] float32 = layer/variable``."""
+    v, names = read_named(path)
+    lines = [f"Keras weights {path}: {len(v)} arrays"]
+    lines += [f"{k} [{','.join(map(str, a.shape))}] float32 = {names[k]}" for k, a in v.items()]
+    return "\n".join(lines)

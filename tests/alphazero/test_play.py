@@ -1,0 +1,77 @@
+"""CLI: play through stdin (garbled/illegal input, EOF), selfplay --out, arena, and a tiny end-to-end train."""
+
+from __future__ import annotations
+
+import argparse
+import io
+
+import numpy as np
+import pytest
+
+from boardnet.alphazero import cli as play
+from boardnet.alphazero.games.gomoku import Gomoku
+from boardnet.cli import main
+
+
+def _play(stdin: str, *extra: str) -> str:
+    parser = argparse.ArgumentParser()
+    sub = parser.add_subparsers()
+    play.add_play_parser(sub)
+    args = parser.parse_args(["play", "pure:30", "--size", "5", "--n-in-row", "4", *extra])
+    out = io.StringIO()
+    assert play.run_play(args, stdin=io.StringIO(stdin), stdout=out) == 0
+    return out.getvalue()
+
+
+def test_play_bad_input_then_eof():
+    text = _play("hello\n9,9\n1,2,3\nz1\n0,0\n0,0\na1\n", "--human-first")
+    assert "cannot read 'hello'" in text and "off the 5x5 board" in text and "cannot read '1,2,3'" in text
+    assert "'z1' is off the 5x5 board" in text
+    assert "'0,0' is taken" in text and "'a1' is taken" in text  # a1 == 0,0
+    assert "pure:30 plays" in text and text.rstrip().endswith("bye")
+
+
+def test_play_game_to_the_end():
+    # The human (second) fills the board cell by cell: every answer is legal or gets "taken"; the game ends.
+    moves = "".join(f"{r},{c}\n" for r in range(5) for c in range(5))
+    text = _play(moves)
+    assert "wins" in text or "draw" in text
+
+
+def test_parse_move_coordinates():
+    g = Gomoku(8, 5)
+    assert play.parse_move("2,3", g) == 19 and play.parse_move(" c4 ", g) == 26 and play.parse_move("H8", g) == 63
+    for bad in ("", "3", "c", "c0", "i1", "-1,2", "a,b"):
+        with pytest.raises(ValueError):
+            play.parse_move(bad, g)
+    assert all(play.parse_move(play.square_name(g, m), g) == m for m in range(64))  # names read back
+
+
+def test_selfplay_and_arena_commands(tmp_path, capsys):
+    out = tmp_path / "games.npz"
+    assert main(["selfplay", "gomoku-6x6", "--games", "2", "--playouts", "10", "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "games/s" in text and "playouts/s" in text
+    d = np.load(out)
+    assert d["planes"].shape[1:] == (4, 6, 6) and len(d["pi"]) == len(d["z"]) > 0
+    assert main(["arena", "pure:60", "pure:2", "--games", "2", "--size", "5", "--n-in-row", "4"]) == 0
+    assert "A pure:60" in capsys.readouterr().out
+    assert main(["arena", str(tmp_path / "missing.pt"), "pure:2"]) == 2
+    assert main(["arena", "pure:x", "pure:2"]) == 2
+
+
+@pytest.mark.slow
+def test_train_gomoku_end_to_end(tmp_path, capsys):
+    run = tmp_path / "run"
+    args = ["train", "gomoku-6x6", "train.iterations=3", "train.batch_size=32", "data.mcts.playouts=16",
+            "evaluators.0.every=3", "evaluators.0.playouts=16", "evaluators.0.games=2",
+            "evaluators.0.opponent.playouts=16", "train.checkpoint_every=3", "--run-dir", str(run)]
+    assert main(args) == 0
+    assert (run / "checkpoints").is_dir() and (run / "metrics.csv").exists()
+    metrics = (run / "metrics.csv").read_text()
+    assert "eval/win_rate" in metrics and "data/games_per_s" in metrics
+    # The trained net plays: arena against pure MCTS from its checkpoint.
+    ckpt = sorted((run / "checkpoints").iterdir())[-1]
+    assert main(["arena", str(ckpt), "pure:10", "--games", "2", "--playouts", "10"]) == 0
+    # Resume for 2 more iterations (buffer and arena state come back from the checkpoint).
+    assert main([*args[:2], "train.iterations=5", *args[3:]]) == 0

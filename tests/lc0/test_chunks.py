@@ -1,0 +1,212 @@
+"""V6 chunks: layout facts, record <-> 112 planes, PGN -> records, validation, fuzz, and the data source."""
+
+from __future__ import annotations
+
+import gzip
+import random
+from pathlib import Path
+
+import chess
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from boardnet.core.errors import BoardnetError, FormatError
+from boardnet.lc0.chunks import (
+    RECORD_SIZE,
+    V6_DTYPE,
+    Lc0ChunkData,
+    make_record,
+    pgn_records,
+    read_chunk,
+    record_planes,
+    record_wdl,
+    write_chunk,
+)
+from boardnet.lc0.planes import encode, policy_index
+from boardnet.train.context import TrainContext
+
+PGN = """[Event "win"]
+[Result "1-0"]
+
+1. e4 e5 2. Bc4 Nc6 3. Qh5 Nf6 4. Qxf7# 1-0
+
+[Event "broken"]
+[Result "0-1"]
+
+1. e4 e5 2. Ke3 Nf6 0-1
+
+[Event "draw from FEN"]
+[Result "1/2-1/2"]
+[FEN "r3k2r/8/8/3pP3/8/8/8/R3K2R w KQkq d6 0 30"]
+[SetUp "1"]
+
+30. exd6 O-O-O 31. O-O Rd7 1/2-1/2
+"""
+
+
+def random_games(n: int, plies: int, seed: int = 0) -> list[chess.Board]:
+    """Positions (with history) along random games: captures, castling, promotions, black to move."""
+    rng = random.Random(seed)
+    out = []
+    for _ in range(n):
+        board = chess.Board()
+        for _ in range(plies):
+            moves = list(board.legal_moves)
+            if not moves:
+                break
+            board.push(rng.choice(moves))
+            out.append(board.copy())
+    return out
+
+
+def test_layout_matches_trainingdata_v6() -> None:
+    # offsets of lc0 trainingdata_v6.h (shared/specs/lc0.md §12)
+    offsets = {"probabilities": 8, "planes": 7440, "castling_us_ooo": 8272, "side_to_move_or_enpassant": 8276,
+               "rule50_count": 8277, "invariance_info": 8278, "root_q": 8280, "plies_left": 8304, "result_q": 8308,
+               "played_q": 8316, "orig_q": 8328, "visits": 8340, "played_idx": 8344, "best_idx": 8346,
+               "policy_kld": 8348, "q_st": 8352}
+    assert RECORD_SIZE == V6_DTYPE.itemsize == 8356
+    assert {k: V6_DTYPE.fields[k][1] for k in offsets} == offsets
+
+
+def test_start_position_bitboards_are_bit_reversed_bytes() -> None:
+    rec = make_record(chess.Board(), chess.Move.from_uci("e2e4"), 1.0, 0.0, 7)
+    # our P N B R Q K: e1 king is bit 4 of byte 0, stored reversed (chunkparser unpacks bytes MSB first)
+    assert int(rec["planes"][0]) == 0xFF00 and int(rec["planes"][5]) == 0x08 and int(rec["planes"][4]) == 0x10
+    assert rec["version"] == 6 and rec["input_format"] == 1 and rec["played_idx"] == 322  # e2e4 = 322 (§7)
+    assert rec["probabilities"][322] == 1 and (rec["probabilities"] == 0).sum() == 19
+    assert (rec["probabilities"] == -1).sum() == 1858 - 20
+
+
+def test_record_planes_equal_encoder_after_chunk_round_trip(tmp_path: Path) -> None:
+    boards = random_games(6, 120) + [chess.Board("r3k2r/8/8/3pP3/8/8/8/R3K2R w KQkq d6 0 30")]
+    recs = np.stack([make_record(b, next(iter(b.legal_moves)), 0.0, 1.0, 3) for b in boards
+                     if any(b.legal_moves)])
+    write_chunk(tmp_path / "c.gz", recs)
+    back = read_chunk(tmp_path / "c.gz")
+    assert back.tobytes() == recs.tobytes()
+    planes = record_planes(back)
+    expected = np.stack([encode(b) for b in boards if any(b.legal_moves)])
+    assert planes.shape == (len(back), 112, 8, 8) and np.array_equal(planes, expected)
+    assert planes[:, 108].max() == 1 and planes[:, 109].max() > 1  # black to move and raw rule-50 occur
+
+
+def test_pgn_targets_policy_wdl_plies_left(tmp_path: Path) -> None:
+    (tmp_path / "g.pgn").write_text(PGN)
+    recs = pgn_records(tmp_path / "g.pgn")
+    assert len(recs) == 7 + 4  # the broken game is skipped
+    wdl = record_wdl(recs)
+    # 1-0: white to move wins, black to move loses; then a draw
+    assert np.array_equal(wdl[:7], np.array([[1, 0, 0], [0, 0, 1]] * 3 + [[1, 0, 0]], np.float32))
+    assert np.array_equal(wdl[7:], np.tile(np.array([0, 1, 0], np.float32), (4, 1)))
+    assert recs["plies_left"].tolist() == [7, 6, 5, 4, 3, 2, 1, 4, 3, 2, 1]
+    board = chess.Board("r3k2r/8/8/3pP3/8/8/8/R3K2R w KQkq d6 0 30")
+    for rec, uci in zip(recs[7:], ["e5d6", "e8c8", "e1g1", "d8d7"]):
+        move = chess.Move.from_uci(uci)
+        assert rec["played_idx"] == policy_index(board, move) == int(np.argmax(rec["probabilities"]))
+        assert (rec["probabilities"] >= 0).sum() == board.legal_moves.count()
+        assert np.array_equal(record_planes(rec[None])[0], encode(board))
+        board.push(move)
+
+
+def _raw_chunk(tmp_path: Path, data: bytes) -> Path:
+    path = tmp_path / "bad.gz"
+    path.write_bytes(gzip.compress(data))
+    return path
+
+
+def test_bad_chunks_name_file_and_record(tmp_path: Path) -> None:
+    recs = np.stack([make_record(b, next(iter(b.legal_moves)), 1.0, 0.0, 1) for b in random_games(1, 3)])
+    good = recs.tobytes()
+    wrong = bytearray(good)
+    wrong[RECORD_SIZE:RECORD_SIZE + 4] = (5).to_bytes(4, "little")
+    cases = {
+        bytes(wrong): "record 1: version 5",
+        good[:-100]: f"record 2: truncated ({RECORD_SIZE - 100} of {RECORD_SIZE} bytes)",
+        b"": "empty chunk",
+    }
+    fmt = bytearray(good)
+    fmt[4:8] = (3).to_bytes(4, "little")
+    cases[bytes(fmt)] = "record 0: input format 3"
+    probs = recs.copy()
+    probs["probabilities"][2, 5] = 7.0
+    cases[probs.tobytes()] = "record 2: probabilities"
+    for data, words in cases.items():
+        with pytest.raises(FormatError) as err:
+            read_chunk(_raw_chunk(tmp_path, data))
+        assert words in str(err.value) and "bad.gz" in str(err.value)
+    (tmp_path / "cut.gz").write_bytes(gzip.compress(good)[:-30])
+    with pytest.raises(FormatError, match="cut.gz"):
+        read_chunk(tmp_path / "cut.gz")
+
+
+@settings(max_examples=25, deadline=None)
+@given(cut=st.floats(0.0, 1.0), flip=st.integers(0, 10**9), raw=st.booleans())
+def test_fuzz_truncate_and_flip(tmp_path_factory: pytest.TempPathFactory, cut: float, flip: int, raw: bool) -> None:
+    recs = np.stack([make_record(b, next(iter(b.legal_moves)), -1.0, 0.0, 2) for b in random_games(1, 2, seed=3)])
+    blob = bytearray(recs.tobytes() if raw else gzip.compress(recs.tobytes()))
+    blob = blob[: max(1, int(len(blob) * cut))] if cut < 1 else blob
+    blob[flip % len(blob)] ^= 0x5A
+    path = tmp_path_factory.mktemp("fuzz") / "f.gz"
+    path.write_bytes(bytes(blob))
+    try:
+        out = read_chunk(path)
+    except BoardnetError:
+        return
+    assert out.dtype == V6_DTYPE and len(out) >= 1  # a flip inside a value may still be a valid record
+
+
+def _source(tmp_path: Path, **cfg: object) -> Lc0ChunkData:
+    for i, board_list in enumerate([random_games(1, 30, seed=s) for s in range(4)]):
+        recs = np.stack([make_record(b, next(iter(b.legal_moves)), 0.0, 1.0, 30 - j)
+                         for j, b in enumerate(board_list) if any(b.legal_moves)])
+        write_chunk(tmp_path / f"g{i}.gz", recs)
+    config = Lc0ChunkData.Config(paths=[str(tmp_path)], **cfg)
+    ctx = TrainContext(cfg=None, run_dir=tmp_path, device=torch.device("cpu"), rng=np.random.default_rng(1))
+    return Lc0ChunkData(config, ctx)
+
+
+def test_data_source_batches_split_and_resume(tmp_path: Path) -> None:
+    data = _source(tmp_path, shuffle_buffer=40, validation_fraction=0.25, validation_batch=16)
+    assert [p.name for p in data.val_files] == ["g3.gz"] and len(data.files) == 3
+    batch = data.next_batch(32)
+    assert batch["planes"].shape == (32, 112, 8, 8) and batch["policy"].shape == (32, 1858)
+    assert batch["wdl"].shape == (32, 3) and batch["mlh"].shape == (32,)
+    assert torch.all(batch["wdl"][:, 1] == 1) and torch.all(batch["planes"][:, 111] == 1)
+    assert torch.allclose((batch["policy"].clamp(min=0)).sum(1), torch.ones(32))
+    val = data.validation_batches()
+    assert sum(len(b["mlh"]) for b in val) == 30 and len(val[0]["mlh"]) == 16
+    state, rng_state = data.state_dict(), data.ctx.rng.bit_generator.state
+    ahead = [data.next_batch(32) for _ in range(4)]  # crosses an epoch boundary (90 training positions)
+    resumed = _source(tmp_path, shuffle_buffer=40, validation_fraction=0.25, validation_batch=16)
+    resumed.load_state_dict(state)
+    resumed.ctx.rng.bit_generator.state = rng_state  # the trainer restores the run's generator
+    for want, got in zip(ahead, [resumed.next_batch(32) for _ in range(4)]):
+        assert all(torch.equal(want[k], got[k]) for k in want)
+    assert data.stats()["epoch"] >= 1
+
+
+def test_pgn_is_converted_once_per_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first epoch converts a PGN and caches it under <run>/pgn-cache; later reads give the same records
+    without converting; a damaged cache is rebuilt; the cache is not picked up as training data."""
+    import boardnet.lc0.chunks as lc0c
+
+    data_dir, run = tmp_path / "data", tmp_path / "run"
+    data_dir.mkdir()
+    (data_dir / "g.pgn").write_text(PGN)
+    want = pgn_records(data_dir / "g.pgn")
+    ctx = TrainContext(cfg=None, run_dir=run, device=torch.device("cpu"), rng=np.random.default_rng(1))
+    source = Lc0ChunkData(Lc0ChunkData.Config(paths=[str(data_dir)], shuffle_buffer=4), ctx)
+    first = source._next_file()
+    assert first.tobytes() == want.tobytes()
+    parts = list((run / "pgn-cache").glob("g-*/part-*.chunk"))
+    assert len(parts) == 1
+    converted = []
+    monkeypatch.setattr(lc0c, "pgn_records", lambda p: converted.append(p) or want)
+    assert source._next_file().tobytes() == want.tobytes() and not converted
+    parts[0].write_bytes(parts[0].read_bytes()[:20])  # truncated cache part
+    assert source._next_file().tobytes() == want.tobytes() and len(converted) == 1
+    assert lc0c.find_files([str(run)]) == []  # cached parts are not chunk files to train on

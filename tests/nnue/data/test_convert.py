@@ -1,0 +1,90 @@
+"""Training-data conversion between .bin, .binpack, .plain and .txt, and the `boardnet nnue data` command."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from boardnet.cli import main
+from boardnet.core.errors import FormatError
+from boardnet.nnue.data.bin import decode_records, read_raw
+from boardnet.nnue.data.binpack import read_binpack, write_binpack
+from boardnet.nnue.data.convert import convert_data, data_summary
+from tests.nnue.data.test_binpack import random_games
+
+
+@pytest.fixture(scope="module")
+def binpack(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("conv") / "g.binpack"
+    write_binpack(path, random_games(12, seed=8), chunk_size=2000)  # castling, ep, under-promotions, chunks
+    return path
+
+
+def test_round_trips_are_exact(binpack: Path, tmp_path: Path) -> None:
+    """binpack -> bin -> plain -> bin gives the same records; bin -> binpack gives the same positions, and the
+    same bytes when the source was written with the default (1 MiB) chunks, like Stockfish's files."""
+    as_bin, as_plain, back_bin, back_pack = (tmp_path / n for n in ("a.bin", "a.plain", "b.bin", "b.binpack"))
+    n = convert_data(binpack, as_bin)
+    assert n > 500
+    assert convert_data(as_bin, as_plain) == n
+    assert convert_data(as_plain, back_bin) == n
+    assert back_bin.read_bytes() == as_bin.read_bytes()
+    assert convert_data(as_bin, back_pack) == n
+    assert read_binpack(back_pack).tobytes() == read_binpack(binpack).tobytes()
+    one_chunk = tmp_path / "one.binpack"
+    write_binpack(one_chunk, random_games(12, seed=8))
+    again = tmp_path / "again.binpack"
+    convert_data(back_pack, again)
+    assert again.read_bytes() == back_pack.read_bytes() == one_chunk.read_bytes()
+
+
+def test_text_keeps_positions_and_labels(binpack: Path, tmp_path: Path) -> None:
+    as_bin, as_txt = tmp_path / "a.bin", tmp_path / "a.txt"
+    convert_data(binpack, as_bin)
+    convert_data(as_bin, as_txt)
+    txt_bin = tmp_path / "t.bin"
+    convert_data(as_txt, txt_bin)
+    a, _ = decode_records(read_raw(as_bin))
+    b, _ = decode_records(read_raw(txt_bin))
+    assert [a.fen(i) for i in range(len(a))] == [b.fen(i) for i in range(len(b))]
+    assert (a.score == b.score).all() and (a.result == b.result).all()
+    assert (b.move == 0).all()  # the line format stores no move
+
+
+def test_summary_and_cli(binpack: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    text = data_summary(binpack)
+    assert "format: binpack" in text and "move chains:" in text and text.count(" | score ") == 3
+    out = tmp_path / "c.plain"
+    assert main(["nnue", "data", str(binpack), str(out)]) == 0
+    assert "positions to" in capsys.readouterr().out and out.read_text().startswith("fen ")
+    assert main(["nnue", "data", str(out)]) == 0
+    assert "format: plain" in capsys.readouterr().out
+    cut = tmp_path / "cut.plain"
+    cut.write_text(out.read_text()[:300])  # a record cut short: counted, not fatal
+    assert main(["nnue", "data", str(cut), str(tmp_path / "cut.bin")]) == 0
+    assert "1 skipped (first: record at line" in capsys.readouterr().out
+    assert main(["inspect", str(binpack)]) == 0
+    assert "format: binpack" in capsys.readouterr().out
+    with pytest.raises(FormatError, match="unknown training-data suffix '.csv'"):
+        convert_data(binpack, tmp_path / "x.csv")
+    for missing in ("m.bin", "m.binpack", "m.plain"):
+        with pytest.raises(FormatError, match="no such file"):
+            data_summary(tmp_path / missing)
+        with pytest.raises(FormatError, match="no such file"):
+            convert_data(tmp_path / missing, tmp_path / "out.bin")
+    assert not (tmp_path / "out.bin").exists()
+
+
+def test_a_record_binpack_cannot_hold_is_one_error(binpack: Path, tmp_path: Path) -> None:
+    """The compiled writer hands an odd record to the Python writer, whose refusal names the file and position;
+    no partial output is left behind."""
+    as_bin = tmp_path / "a.bin"
+    convert_data(binpack, as_bin)
+    raw = read_raw(as_bin).copy()
+    raw["ply"][123] = 0x4000  # binpack stores 14 bits of ply
+    odd = tmp_path / "odd.bin"
+    odd.write_bytes(raw.tobytes())
+    with pytest.raises(FormatError, match=r"odd\.bin.*position 123: .*ply 16384"):
+        convert_data(odd, tmp_path / "odd.binpack")
+    assert not list(tmp_path.glob("*odd.binpack*"))

@@ -15,7 +15,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     lab = nsub.add_parser("label", help="score positions (PGN/EPD/FEN text) with a UCI engine -> Stockfish .bin data")
     lab.add_argument("inputs", nargs="+", help=".pgn files, or text files with a FEN/EPD (or 'fen | score | result') per line")
     lab.add_argument("--out", "-o", required=True, help="output .bin (PackedSfenValue records)")
-    lab.add_argument("--depth", type=int, default=8, help="search depth per position (default 8)")
+    lab.add_argument("--depth", type=int, help="search depth per position (default 8 when no limit is given)")
+    lab.add_argument("--nodes", type=int, help="search nodes per position")
+    lab.add_argument("--movetime", type=int, metavar="MS", help="search time per position in milliseconds")
+    lab.add_argument("--threads", type=int, help="engine Threads option")
+    lab.add_argument("--hash", type=int, metavar="MB", help="engine Hash option (MB)")
+    lab.add_argument("--cp-scale", type=float, help="internal units per pawn of an engine boardnet does not know "
+                     "(Stockfish releases are recognised from their id name)")
     lab.add_argument("--engine", default=None, help="UCI engine binary (default: stockfish on PATH or /usr/games/stockfish)")
     lab.add_argument("--limit", type=int, default=None, help="stop after this many positions")
     lab.set_defaults(func=run_label)
@@ -54,9 +60,13 @@ def run_label(args: argparse.Namespace) -> int:
     from boardnet.nnue.data.label import label
 
     engine = args.engine or shutil.which("stockfish") or "/usr/games/stockfish"
-    stats = label(args.inputs, args.out, engine, args.depth, args.limit)
+    options = {k: v for k, v in (("Threads", args.threads), ("Hash", args.hash)) if v is not None}
+    stats = label(args.inputs, args.out, engine, args.depth, args.limit, nodes=args.nodes,
+                  movetime=None if args.movetime is None else args.movetime / 1000, options=options,
+                  cp_scale=args.cp_scale)
     why = ", ".join(f"{k}: {v}" for k, v in sorted(stats.reasons.items()))
-    print(f"wrote {stats.positions} positions to {args.out}; skipped {stats.skipped}" + (f" ({why})" if why else ""))
+    print(f"wrote {stats.positions} positions to {args.out} (scores in {stats.units} units); "
+          f"skipped {stats.skipped}" + (f" ({why})" if why else ""))
     return 0
 
 

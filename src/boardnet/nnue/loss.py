@@ -15,6 +15,7 @@ import torch
 from pydantic import Field
 
 from boardnet.core.config import EvaluatorConfig, LossConfig
+from boardnet.nnue.units import PAWN_UNITS
 from boardnet.train.context import TrainContext
 from boardnet.train.evaluators import Evaluator, _eval_ctx
 from boardnet.train.losses import Loss, _get
@@ -77,7 +78,10 @@ class NnueAgreementEvaluator(Evaluator):
 
     Returns ``val/nnue_sign_agree`` (fraction of positions where net and engine agree on the sign, engine
     scores of exactly 0 skipped), ``val/nnue_mae_cp`` (mean |net - engine| in internal units / ``cp_unit``,
-    i.e. centipawns with the default 2.08 = PawnValueEg/100 of Stockfish 15.1), ``val/nnue_wdl_mae``.
+    i.e. centipawns of the engine that labelled the data: 3.61 for Stockfish 15.1 (``NormalizeToPawnValue``
+    361 / 100, what ``boardnet nnue label`` stores with Debian's stockfish), 3.28 for SF16, 3.56 for SF16.1, 2.08
+    for SF12-15.0; SF17+ is material-dependent, about 3.5-4.2, see :mod:`boardnet.nnue.units`),
+    ``val/nnue_wdl_mae``.
     """
 
     class Config(EvaluatorConfig):
@@ -86,7 +90,7 @@ class NnueAgreementEvaluator(Evaluator):
         indices: str = "indices"
         bucket: str = "bucket"
         nnue2score: float = NNUE2SCORE
-        cp_unit: float = 2.08
+        cp_unit: float = Field(PAWN_UNITS["15.1"] / 100, gt=0)
 
     def evaluate(self, ctx: TrainContext) -> dict[str, float]:
         batches = ctx.data.validation_batches() if ctx.data is not None else []

@@ -2,9 +2,11 @@
 
 Inputs: ``.pgn`` (every position of every game; result from the game's ``Result`` header), or text files
 with one position per line: a FEN, an EPD (first four fields), or ``fen | score | result`` (score ignored,
-result kept). Each position gets the engine's score at ``depth`` (side to move, converted from UCI
-centipawns to Stockfish 15.1 internal units: ``cp * 208 / 100``; mates -> +-(32000 - plies)) and its best
-move. Illegal positions and lines that are no position are skipped and counted.
+result kept). Each position gets the engine's score (side to move) and its best move. Scores are stored in the
+labelling engine's internal units: its UCI ``score cp`` converted back with that engine's own rule
+(:mod:`boardnet.nnue.units`, picked from its ``id name``: SF15.1 361 per pawn, SF16 328, SF17+ the WDL model's
+material-dependent ``a``; an unknown engine needs ``cp_scale``); mates -> +-(32000 - plies). Illegal positions and
+lines that are no position are skipped and counted.
 """
 
 from __future__ import annotations
@@ -20,8 +22,8 @@ import chess.pgn
 
 from boardnet.core.errors import FormatError
 from boardnet.nnue.data.bin import write_bin
+from boardnet.nnue.units import EngineUnits, units_for_engine
 
-PAWN_VALUE_EG = 208  # Stockfish 15.1: UCI cp = internal * 100 / PawnValueEg
 VALUE_MATE = 32000
 MAX_SCORE = 32000
 
@@ -30,6 +32,7 @@ MAX_SCORE = 32000
 class LabelStats:
     positions: int = 0
     skipped: int = 0
+    units: str = ""  # the engine whose centipawn rule converted the scores
     reasons: dict[str, int] = field(default_factory=dict)
 
     def skip(self, why: str) -> None:
@@ -85,22 +88,37 @@ def iter_positions(path: str | os.PathLike[str], stats: LabelStats) -> Iterator[
                 yield parsed
 
 
-def engine_score(score: chess.engine.PovScore, turn: chess.Color) -> int:
-    """UCI score -> internal units from the side to move, clamped to int16 range."""
-    s = score.pov(turn)
+def engine_score(score: chess.engine.PovScore, board: chess.Board, units: EngineUnits) -> int:
+    """UCI score -> the engine's internal units from the side to move, clamped to int16 range."""
+    s = score.pov(board.turn)
     if s.is_mate():
         m = s.mate()
         return VALUE_MATE - abs(2 * m) if m > 0 else -(VALUE_MATE - abs(2 * m))
-    return max(-MAX_SCORE, min(MAX_SCORE, round(s.score() * PAWN_VALUE_EG / 100)))
+    return max(-MAX_SCORE, min(MAX_SCORE, units.from_cp(s.score(), board)))
+
+
+def search_limit(depth: int | None = None, nodes: int | None = None, movetime: float | None = None) -> chess.engine.Limit:
+    """The engine's search limit per position (``movetime`` in seconds); depth 8 when nothing is given."""
+    if depth is None and nodes is None and movetime is None:
+        depth = 8
+    return chess.engine.Limit(depth=depth, nodes=nodes, time=movetime)
 
 
 def label(
-    inputs: list[str], out: str | os.PathLike[str], engine_path: str, depth: int, limit: int | None = None
+    inputs: list[str], out: str | os.PathLike[str], engine_path: str, depth: int | None = None,
+    limit: int | None = None, *, nodes: int | None = None, movetime: float | None = None,
+    options: dict[str, int] | None = None, cp_scale: float | None = None,
 ) -> LabelStats:
-    """Score every position of ``inputs`` with the engine at ``depth`` and write ``out`` (.bin)."""
+    """Score every position of ``inputs`` with the engine (``depth`` / ``nodes`` / ``movetime`` seconds per
+    position, UCI ``options`` such as Threads and Hash) and write ``out`` (.bin) in the engine's own units."""
     stats = LabelStats()
     records = []
+    search = search_limit(depth, nodes, movetime)
     with chess.engine.SimpleEngine.popen_uci(engine_path) as engine:
+        units = units_for_engine(engine.id.get("name", engine_path), cp_scale)
+        stats.units = units.name
+        if options:
+            engine.configure(options)
         for path in inputs:
             for board, result in iter_positions(path, stats):
                 if limit is not None and len(records) >= limit:
@@ -111,12 +129,12 @@ def label(
                 if board.is_game_over():
                     stats.skip("game over (no move)")
                     continue
-                info = engine.analyse(board, chess.engine.Limit(depth=depth))
+                info = engine.analyse(board, search)
                 move = info.get("pv", [None])[0]
                 if move is None or "score" not in info:
                     stats.skip("engine gave no move")
                     continue
                 ply = 2 * (board.fullmove_number - 1) + (board.turn == chess.BLACK)
-                records.append((board, engine_score(info["score"], board.turn), move, ply, result))
+                records.append((board, engine_score(info["score"], board, units), move, ply, result))
     stats.positions = write_bin(out, records)
     return stats

@@ -137,6 +137,8 @@ class TrainConfig(StrictModel):
     tensorboard: bool = True
     plot: bool = True
     progress: bool = True
+    progress_every_s: float = Field(10.0, ge=0)  # without a terminal: at most one progress line this often
+    loggers: list[Literal["wandb", "mlflow"]] = []  # optional trackers, used when their package is installed
     threads: int | None = Field(None, gt=0)
 
 
@@ -349,7 +351,8 @@ def dump_yaml(cfg: Config) -> str:
 
 # Keys that may change between a run and its resumption without making it a different run.
 RESUMABLE_KEYS = {("train", "iterations"), ("train", "progress"), ("train", "out"), ("train", "tensorboard"),
-                  ("train", "plot"), ("train", "threads"), ("train", "device")}
+                  ("train", "plot"), ("train", "threads"), ("train", "device"), ("train", "progress_every_s"),
+                  ("train", "loggers")}
 
 
 def identity_hash(cfg: Config) -> str:

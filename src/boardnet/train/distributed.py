@@ -52,3 +52,10 @@ def mean_across_ranks(value: float, device: torch.device) -> float:
     t = torch.tensor([value], dtype=torch.float64, device=device)
     dist.all_reduce(t)
     return float(t.item()) / dist.get_world_size()
+
+
+def any_true(flag: bool) -> bool:
+    """Whether ``flag`` is true on any rank (a stop request seen by one rank stops all of them together)."""
+    if not dist.is_initialized():
+        return flag
+    return any(gather_objects(bool(flag)))

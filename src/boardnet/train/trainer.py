@@ -36,7 +36,9 @@ from boardnet.train import distributed
 from boardnet.train.checkpoint import list_checkpoints, load_latest, save_checkpoint
 from boardnet.train.context import TrainContext
 from boardnet.train.ema import Ema
+from boardnet.train.loggers import build_loggers, check_available
 from boardnet.train.metrics import MetricsLog, plot_metrics
+from boardnet.train.progress import GracefulStop, Progress
 from boardnet.train.steps import Step
 
 
@@ -58,6 +60,7 @@ class Trainer:
     def __init__(self, cfg: Config, run_dir: str | Path | None = None, force: bool = False,
                  init: dict[str, str] | None = None) -> None:
         self.cfg = cfg
+        check_available(cfg.train.loggers)  # before anything is written
         self.rank, local_rank, self.world_size = distributed.world()
         device = distributed.pick_device(cfg.train.device, local_rank)
         if device.type == "cuda":
@@ -95,7 +98,11 @@ class Trainer:
         if not self._resume() and init:
             self._load_init(init)
         self._wrap_ddp()
-        self.log = MetricsLog(self.run_dir, self.iteration, cfg.train.tensorboard) if self.rank == 0 else None
+        self.log = None
+        if self.rank == 0:
+            loggers = build_loggers(cfg.train.loggers, self.run_dir, cfg.name, to_plain(cfg))
+            self.log = MetricsLog(self.run_dir, self.iteration, cfg.train.tensorboard, config_yaml=dump_yaml(cfg),
+                                  loggers=loggers)
 
     # ---------------------------------------------------------------------------------------- set-up
 
@@ -223,12 +230,14 @@ class Trainer:
         """Train until ``train.iterations``; returns the last logged metrics."""
         cfg = self.cfg.train
         last: dict[str, float] = {}
-        progress = _Progress(self.cfg, self.iteration, enabled=cfg.progress and self.rank == 0)
-        say = progress.print if self.rank == 0 else (lambda text: None)
+        progress = Progress(self.cfg.name, self.iteration, cfg.iterations, enabled=cfg.progress and self.rank == 0,
+                            every_s=cfg.progress_every_s, silent=self.rank != 0)
+        say = progress.print
         if self.resumed_from is not None:
             say(f"resuming {self.run_dir} from iteration {self.resumed_from}")
+        stop = GracefulStop(say)
         try:
-            with progress:
+            with progress, stop:
                 while self.iteration < cfg.iterations:
                     self.iteration += 1
                     self.ctx.iteration = self.iteration
@@ -241,12 +250,18 @@ class Trainer:
                                                  self.iteration == cfg.iterations):
                         self.log.log(self.iteration, metrics)
                     last = metrics
-                    progress.update(self.iteration, metrics)
-                    if self.iteration % cfg.checkpoint_every == 0 or self.iteration == cfg.iterations:
+                    stopping = distributed.any_true(stop.requested is not None)
+                    if stopping or self.iteration % cfg.checkpoint_every == 0 or self.iteration == cfg.iterations:
                         self.save()
                         if self.log is not None:
                             self.log.flush()
-                        say(_summary(self.iteration, cfg.iterations, metrics))
+                        progress.checkpoint(self.iteration, metrics)
+                    else:
+                        progress.update(self.iteration, metrics)
+                    if stopping:
+                        say(f"stopped by {stop.requested or 'another rank'} after iteration {self.iteration}/"
+                            f"{cfg.iterations}; checkpoint saved, the same command resumes from here")
+                        break
         finally:
             if self.log is not None:
                 self.log.close()
@@ -380,49 +395,3 @@ def _numpy_state_from_plain(state: list[Any]) -> tuple[Any, ...]:
 
 def _to_tuple(obj: Any) -> Any:
     return tuple(_to_tuple(x) for x in obj) if isinstance(obj, (list, tuple)) else obj
-
-
-def _summary(iteration: int, total: int, metrics: dict[str, float]) -> str:
-    keys = [k for k in metrics if k == "loss" or k.startswith(("loss/", "eval/"))]
-    keys += [k for k in ("data/games_per_s", "data/playouts_per_s") if k in metrics]
-    parts = [f"{k.split('/')[-1]}={metrics[k]:.4g}" for k in keys]
-    return f"iteration {iteration}/{total}: " + " ".join(parts) + " [checkpoint saved]"
-
-
-class _Progress:
-    """A rich progress bar with the loss terms, games/s and playouts/s; silent when disabled."""
-
-    def __init__(self, cfg: Config, start: int, enabled: bool) -> None:
-        self.enabled = enabled
-        self.progress = None
-        if enabled:
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-            self.progress = Progress(
-                TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                TimeRemainingColumn(), TextColumn("{task.fields[info]}"),
-            )
-            self.task = self.progress.add_task(cfg.name, total=cfg.train.iterations, completed=start, info="")
-
-    def __enter__(self) -> _Progress:
-        if self.progress is not None:
-            self.progress.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self.progress is not None:
-            self.progress.stop()
-
-    def update(self, iteration: int, metrics: dict[str, float]) -> None:
-        if self.progress is None:
-            return
-        show = [("loss", "loss")] + [(k, k.split("/")[-1]) for k in metrics if k.startswith("loss/")]
-        show += [("data/games_per_s", "games/s"), ("data/playouts_per_s", "playouts/s"), ("eval/win_rate", "win")]
-        info = " ".join(f"{label}={metrics[k]:.3g}" for k, label in show if k in metrics)
-        self.progress.update(self.task, completed=iteration, info=info)
-
-    def print(self, text: str) -> None:
-        if self.progress is not None:
-            self.progress.console.print(text, highlight=False, markup=False)
-        else:
-            print(text, flush=True)

@@ -1,0 +1,119 @@
+"""Strength from match results: logistic Elo with a 95% interval, and the sequential probability ratio test.
+
+Elo from a score ``s`` (points per game, 0..1) is ``-400 * log10(1 / s - 1)``. The interval comes from the
+score's standard error, mapped through that curve:
+
+- games scored one by one (trinomial: win 1, draw 1/2, loss 0): ``var = E[x^2] - s^2`` per game;
+- colour-alternated pairs from one opening (pentanomial: a pair scores 0, 1/2, 1, 3/2 or 2 points), as fishtest
+  counts them: the per-pair variance also captures how much the opening favours one colour, so the interval is
+  honest when the two games of a pair are not independent.
+
+SPRT (fishtest's and cutechess's test of H0: elo = elo0 against H1: elo = elo1 with error rates alpha, beta)
+uses the generalised log-likelihood ratio of the normal approximation (M. Van den Bergh):
+``LLR = N * (s1 - s0) * (2 * s - s0 - s1) / (2 * var)`` with ``s0``, ``s1`` the expected scores of elo0 and
+elo1 and ``s``, ``var`` the sample's mean and per-unit variance; H1 is accepted once ``LLR >= log((1 - beta) /
+alpha)``, H0 once ``LLR <= log(beta / (1 - alpha))``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+Z95 = 1.959963984540054  # two-sided 95% quantile of the normal distribution
+
+
+def elo_from_score(score: float) -> float:
+    """Logistic Elo difference of a score in (0, 1); +-inf at the ends."""
+    if score <= 0.0:
+        return -math.inf
+    if score >= 1.0:
+        return math.inf
+    return -400.0 * math.log10(1.0 / score - 1.0)
+
+
+def score_from_elo(elo: float) -> float:
+    """Expected score of an Elo difference."""
+    return 1.0 / (1.0 + 10.0 ** (-elo / 400.0))
+
+
+@dataclass(frozen=True)
+class EloEstimate:
+    """An Elo difference and its 95% interval from ``n`` units (games or pairs) of mean score ``score``."""
+
+    elo: float
+    low: float
+    high: float
+    score: float
+    n: int
+
+    def __str__(self) -> str:
+        if not math.isfinite(self.elo):
+            return f"Elo {'+' if self.elo > 0 else '-'}inf (score {self.score:.3f}, no loss or no win yet)"
+        return f"Elo {self.elo:+.1f} [{self.low:+.1f}, {self.high:+.1f}] (95%, score {self.score:.3f}, n {self.n})"
+
+
+def _estimate(points: list[float], counts: list[int], scale: float) -> tuple[float, float, int]:
+    """Mean score and per-unit variance of ``counts[i]`` units scoring ``points[i] / scale``."""
+    n = sum(counts)
+    if n == 0:
+        raise ValueError("no games played")
+    mean = sum(p / scale * c for p, c in zip(points, counts)) / n
+    var = sum((p / scale - mean) ** 2 * c for p, c in zip(points, counts)) / n
+    return mean, var, n
+
+
+def _interval(mean: float, var: float, n: int) -> EloEstimate:
+    half = Z95 * math.sqrt(var / n)
+    low, high = max(mean - half, 0.0), min(mean + half, 1.0)
+    return EloEstimate(elo_from_score(mean), elo_from_score(low), elo_from_score(high), mean, n)
+
+
+def elo_from_wdl(wins: int, draws: int, losses: int) -> EloEstimate:
+    """Elo of the side that has ``wins``, ``draws``, ``losses`` (games counted one by one)."""
+    return _interval(*_estimate([1.0, 0.5, 0.0], [wins, draws, losses], 1.0))
+
+
+def elo_from_pairs(pairs: list[int]) -> EloEstimate:
+    """Elo from pentanomial pair counts: ``pairs[k]`` pairs scored ``k / 2`` points of 2 (k = 0..4)."""
+    if len(pairs) != 5:
+        raise ValueError(f"pentanomial counts need 5 entries, got {len(pairs)}")
+    return _interval(*_estimate([0.0, 0.5, 1.0, 1.5, 2.0], pairs, 2.0))
+
+
+@dataclass(frozen=True)
+class Sprt:
+    """H0: elo = ``elo0`` vs H1: elo = ``elo1`` at error rates ``alpha`` (false H1) and ``beta`` (false H0)."""
+
+    elo0: float = 0.0
+    elo1: float = 5.0
+    alpha: float = 0.05
+    beta: float = 0.05
+
+    def __post_init__(self) -> None:
+        if not (0 < self.alpha < 1 and 0 < self.beta < 1) or self.elo1 <= self.elo0:
+            raise ValueError(f"SPRT needs 0 < alpha, beta < 1 and elo0 < elo1 (got {self})")
+
+    @property
+    def bounds(self) -> tuple[float, float]:
+        """``(lower, upper)`` LLR bounds: accept H0 at or below lower, H1 at or above upper."""
+        return math.log(self.beta / (1 - self.alpha)), math.log((1 - self.beta) / self.alpha)
+
+    def llr(self, points: list[float], counts: list[int], scale: float) -> float:
+        """Log-likelihood ratio of the results (see the module docstring); 0 before any spread is seen."""
+        mean, var, n = _estimate(points, counts, scale)
+        if var <= 0:
+            return 0.0
+        s0, s1 = score_from_elo(self.elo0), score_from_elo(self.elo1)
+        return n * (s1 - s0) * (2 * mean - s0 - s1) / (2 * var)
+
+    def llr_wdl(self, wins: int, draws: int, losses: int) -> float:
+        return self.llr([1.0, 0.5, 0.0], [wins, draws, losses], 1.0)
+
+    def llr_pairs(self, pairs: list[int]) -> float:
+        return self.llr([0.0, 0.5, 1.0, 1.5, 2.0], pairs, 2.0)
+
+    def verdict(self, llr: float) -> str | None:
+        """``"H1"`` (elo1 accepted), ``"H0"`` (elo0 accepted) or None (keep playing)."""
+        lower, upper = self.bounds
+        return "H1" if llr >= upper else "H0" if llr <= lower else None

@@ -74,7 +74,7 @@ def run_convert(args: argparse.Namespace) -> int:
     from boardnet.core.convert import convert, detect_format
 
     src = detect_format(args.input, args.src_format)
-    dst = detect_format(args.output, args.dst_format)
+    dst = detect_format(args.output, args.dst_format, option="--to")
     read_opts = {k: getattr(args, k) for k in READ_OPTIONS}
     write_opts = {k: getattr(args, k) for k in WRITE_OPTIONS}
     # --features describes the source when it is an .nnue file, the target otherwise.

@@ -58,8 +58,11 @@ FORMATS: tuple[Format, ...] = (
            "boardnet.core.io:write_safetensors", None, "boardnet net as safetensors"),
     Format("nnue-data", (".binpack", ".bin", ".plain", ".txt", ".fens"), None, None,
            "boardnet.nnue.data.convert:data_summary", "Stockfish NNUE training data (.bin, .binpack, text)"),
+    Format("npz", (".npz",), None, None, "boardnet.train.npz:inspect_file",
+           "arrays (self-play games, reference outputs)"),
+    Format("lc0-chunk", (".gz",), None, None, "boardnet.lc0.inspect:inspect_chunk", "lc0 V6 training chunk"),
     Format("pt", (".pt", ".pth"), "boardnet.core.io:read_pt", "boardnet.core.io:write_pt",
-           None, "boardnet net or training checkpoint (torch, weights_only)"),
+           "boardnet.train.inspect:inspect_file", "boardnet net or training checkpoint (torch, weights_only)"),
 )
 BY_NAME = {f.name: f for f in FORMATS}
 
@@ -73,7 +76,7 @@ def _is_tf_prefix(path: Path) -> bool:
     return not path.exists() and path.with_name(path.name + ".index").exists()
 
 
-def detect_format(path: str | os.PathLike[str], explicit: str | None = None) -> Format:
+def detect_format(path: str | os.PathLike[str], explicit: str | None = None, option: str = "--from") -> Format:
     """The format of ``path``: ``explicit`` if given, else by suffix (a TF checkpoint may be its prefix)."""
     if explicit is not None:
         if explicit not in BY_NAME:
@@ -86,7 +89,7 @@ def detect_format(path: str | os.PathLike[str], explicit: str | None = None) -> 
     for fmt in FORMATS:
         if any(name.endswith(s) for s in fmt.suffixes):
             return fmt
-    raise BoardnetError(f"{path}: cannot tell the format from the name; name it with --from/--to "
+    raise BoardnetError(f"{path}: cannot tell the format from the name; name it with {option} "
                         f"({', '.join(BY_NAME)})")
 
 
@@ -114,7 +117,7 @@ def read_net(path: str | os.PathLike[str], fmt: str | None = None, **options: An
 
 def write_net(net: NetFile, path: str | os.PathLike[str], fmt: str | None = None, **options: Any) -> None:
     """Write a :class:`NetFile` in the format ``path`` (or ``fmt``) names."""
-    f = detect_format(path, fmt)
+    f = detect_format(path, fmt, option="--to")
     _call(f, "write", f.writer, (net, path), options)
 
 

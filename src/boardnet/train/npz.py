@@ -90,3 +90,12 @@ class NpzData(DataSource):
         self.order = state["order"].numpy()
         self.cursor = int(state["cursor"])
         self.epoch = int(state["epoch"])
+
+
+def inspect_file(path: str) -> str:
+    """``boardnet inspect`` for ``.npz`` files (self-play games, reference outputs): arrays, shapes, dtypes."""
+    arrays = load_npz_arrays(path, None)
+    n = len(next(iter(arrays.values()))) if arrays else 0
+    lines = [f"npz {path}: {len(arrays)} arrays, {n} rows"]
+    lines += [f"{k} [{','.join(map(str, a.shape))}] {a.dtype}" for k, a in arrays.items()]
+    return "\n".join(lines)

@@ -56,6 +56,7 @@ NETWORKS = Registry(
     {
         "policy_value": "boardnet.alphazero.net:PolicyValueNet",
         "lc0": "boardnet.lc0.net:Lc0Net",
+        "lc0_transformer": "boardnet.lc0.transformer:Lc0Transformer",
         "lc0_train": "boardnet.lc0.train_net:Lc0TrainNet",
         "nnue": "boardnet.nnue.net:NnueNet",
         "nnue_halfkp": "boardnet.nnue.net:NnueHalfKP",

@@ -3,8 +3,8 @@
 Input ``/input/planes [batch, 112, 8, 8]`` (raw rule-50 count); outputs ``/output/policy [batch, 1858]`` raw
 logits, ``/output/wdl [batch, 3]`` softmax W/D/L (``/output/value [batch, 1]`` tanh for VALUE_CLASSICAL),
 ``/output/mlh [batch, 1]``. A multi-head net gets one output per further head: ``/output/policy/<name>``
-(optimistic, soft, opponent) and ``/output/wdl/<name>`` (q, st). lc0's ``leela2onnx`` exports one chosen head per
-file and has no names for several, so these are boardnet's. Exported by :mod:`boardnet.core.onnx` (opset 17).
+(optimistic, soft, opponent) and ``/output/wdl/<name>`` (q, st). lc0's ``leela2onnx`` exports one chosen head
+per file and has no names for several, so these are boardnet's. Exported by :mod:`boardnet.core.onnx` (opset 17).
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ from boardnet.core.errors import ConversionError
 
 
 def output_keys(cfg: dict[str, Any]) -> list[str]:
-    """Model output keys in ONNX order: ``policy``, ``policy/<name>``..., ``value``, ``value/<name>``..., ``mlh``."""
+    """Model output keys in ONNX order: ``policy``, ``policy/<name>``..., ``value``, ``value/<name>``...,
+    ``mlh``."""
     policy = ["policy"] + [f"policy/{n}" for n in list(cfg["policy_heads"])[1:]]
     value = ["value"] + [f"value/{n}" for n in list(cfg["value_heads"])[1:]]
     return policy + value + (["mlh"] if cfg.get("moves_left") else [])
@@ -47,7 +48,8 @@ class Lc0TransformerGraph(nn.Module):
                      for k in self.keys)
 
 
-def onnx_graph(net: nn.Module, outputs: list[str] | None) -> tuple[nn.Module, torch.Tensor, list[str], list[str]]:
+def onnx_graph(net: nn.Module,
+               outputs: list[str] | None) -> tuple[nn.Module, torch.Tensor, list[str], list[str]]:
     """(module, example input, input names, output names) for :func:`boardnet.core.onnx.write_net`."""
     if outputs:
         raise ConversionError("extra ONNX outputs are not supported for lc0 attention bodies")

@@ -3,7 +3,8 @@ shared/fixtures/lc0_transformer/README.md); :mod:`boardnet.lc0.weights` hands th
 
 Handles ``NETWORK_ATTENTIONBODY_WITH_HEADFORMAT`` (single heads in the top-level ``Weights`` fields),
 ``NETWORK_ATTENTIONBODY_WITH_MULTIHEADFORMAT`` (``policy_heads`` vanilla / optimistic_st / soft / opponent and
-``value_heads`` winner / q / st on one body) and the older files lc0's loader upgrades (``FixOlderWeightsFile``):
+``value_heads`` winner / q / st on one body) and the older files lc0's loader upgrades
+(``FixOlderWeightsFile``):
 ``NETWORK_SE_WITH_HEADFORMAT`` with encoder layers (BT2/BT3; with ``smolgen_w`` the FFN becomes relu² and
 smolgen swish), ``NETWORK_AB_LEGACY_WITH_MULTIHEADFORMAT``, single-head-format files carrying both head groups
 (-> multihead, PE_DENSE) and an unset ``input_embedding`` (-> PE_MAP).
@@ -31,20 +32,19 @@ from boardnet.lc0 import net_pb2 as pb
 NF = pb.NetworkFormat
 ATTENTION_NETWORKS = (NF.NETWORK_ATTENTIONBODY_WITH_HEADFORMAT, NF.NETWORK_ATTENTIONBODY_WITH_MULTIHEADFORMAT,
                       NF.NETWORK_AB_LEGACY_WITH_MULTIHEADFORMAT)
-# net.proto ActivationFunction -> Lc0Transformer activation names (lc0 v0.31 blas supports these; SOFTMAX not).
+# net.proto ActivationFunction -> Lc0Transformer activation names (lc0 v0.31 blas runs these; not SOFTMAX).
 ACTIVATION_NAMES = {NF.ACTIVATION_MISH: "mish", NF.ACTIVATION_RELU: "relu", NF.ACTIVATION_NONE: "none",
                     NF.ACTIVATION_TANH: "tanh", NF.ACTIVATION_SIGMOID: "sigmoid", NF.ACTIVATION_SELU: "selu",
                     NF.ACTIVATION_SWISH: "swish", NF.ACTIVATION_RELU_2: "relu2"}
 ACTIVATION_ENUMS = {v: k for k, v in ACTIVATION_NAMES.items()}
 VALUE_NAMES = {NF.VALUE_WDL: "wdl", NF.VALUE_CLASSICAL: "classical"}
 # multi-head names (lc0's) -> PolicyHeads / ValueHeads field, in lc0's order (the first is the default head).
-POLICY_HEAD_FIELDS = {"vanilla": "vanilla", "optimistic": "optimistic_st", "soft": "soft", "opponent": "opponent"}
+POLICY_HEAD_FIELDS = {"vanilla": "vanilla", "optimistic": "optimistic_st", "soft": "soft",
+                      "opponent": "opponent"}
 VALUE_HEAD_FIELDS = {"winner": "winner", "q": "q", "st": "st"}
-# NetworkFormat enum fields (number, name, enum) checked for values this net.proto does not know.
-ENUM_FIELDS = ((1, "input", NF.InputFormat), (2, "output", NF.OutputFormat), (3, "network", NF.NetworkStructure),
-               (4, "policy", NF.PolicyFormat), (5, "value", NF.ValueFormat), (6, "moves_left", NF.MovesLeftFormat),
-               (7, "default_activation", NF.DefaultActivation), (8, "smolgen_activation", NF.ActivationFunction),
-               (9, "ffn_activation", NF.ActivationFunction), (10, "input_embedding", NF.InputEmbeddingFormat))
+# NetworkFormat enum fields by number: a value this net.proto does not know is refused by name and number.
+ENUM_FIELDS = {1: "input", 2: "output", 3: "network", 4: "policy", 5: "value", 6: "moves_left",
+               7: "default_activation", 8: "smolgen_activation", 9: "ffn_activation", 10: "input_embedding"}
 LN = (("gammas", "weight"), ("betas", "bias"))
 WB = (("w", "weight"), ("b", "bias"))
 
@@ -61,16 +61,14 @@ def is_attention_body(net: Any) -> bool:
 
 def _check_enums(path: Path, nf: Any) -> None:
     """Refuse NetworkFormat enum values unknown to net.proto (protobuf keeps them as unknown fields)."""
-    names = {num: (name, enum) for num, name, enum in ENUM_FIELDS}
     for field in unknown_fields.UnknownFieldSet(nf):
-        if field.field_number in names:
-            name, _ = names[field.field_number]
+        name = ENUM_FIELDS.get(field.field_number)
+        if name is not None:
             raise FormatError(path, f"unknown {name} value {field.data}", field=f"format.network_format.{name}")
 
 
-def _activation(path: Path, nf: Any, field: str, default: str) -> str:
+def _activation(path: Path, field: str, value: int, default: str) -> str:
     """A resolved ActivationFunction name (ACTIVATION_DEFAULT -> the default activation)."""
-    value = getattr(nf, field)
     if value == NF.ACTIVATION_DEFAULT:
         return default
     if value not in ACTIVATION_NAMES:
@@ -79,35 +77,41 @@ def _activation(path: Path, nf: Any, field: str, default: str) -> str:
     return ACTIVATION_NAMES[value]
 
 
+def fix_older_format(net: Any) -> tuple[Any, list[str]]:
+    """lc0's ``FixOlderWeightsFile`` for attention bodies: the upgraded ``NetworkFormat`` (a copy) and what
+    changed, in words."""
+    nf, w = NF(), net.weights
+    nf.CopyFrom(net.format.network_format)
+    changes = []
+    if nf.network == NF.NETWORK_SE_WITH_HEADFORMAT:
+        nf.network = NF.NETWORK_ATTENTIONBODY_WITH_HEADFORMAT
+        changes.append("SE_WITH_HEADFORMAT with encoder layers -> ATTENTIONBODY_WITH_HEADFORMAT")
+        if w.HasField("smolgen_w"):
+            nf.ffn_activation, nf.smolgen_activation = NF.ACTIVATION_RELU_2, NF.ACTIVATION_SWISH
+            changes.append("smolgen: ffn_activation RELU_2, smolgen_activation SWISH")
+    elif nf.network == NF.NETWORK_AB_LEGACY_WITH_MULTIHEADFORMAT:
+        nf.network = NF.NETWORK_ATTENTIONBODY_WITH_MULTIHEADFORMAT
+        changes.append("AB_LEGACY_WITH_MULTIHEADFORMAT -> ATTENTIONBODY_WITH_MULTIHEADFORMAT")
+    if nf.network == NF.NETWORK_ATTENTIONBODY_WITH_HEADFORMAT:
+        if w.HasField("policy_heads") and w.HasField("value_heads"):
+            nf.network = NF.NETWORK_ATTENTIONBODY_WITH_MULTIHEADFORMAT
+            nf.input_embedding = NF.INPUT_EMBEDDING_PE_DENSE
+            changes.append("policy_heads + value_heads -> ATTENTIONBODY_WITH_MULTIHEADFORMAT, PE_DENSE")
+        if not nf.HasField("input_embedding"):
+            nf.input_embedding = NF.INPUT_EMBEDDING_PE_MAP
+            changes.append("input_embedding unset -> PE_MAP")
+    return nf, changes
+
+
 def resolve_format(path: Path, net: Any) -> dict[str, Any]:
-    """lc0's ``FixOlderWeightsFile`` for attention bodies, then the format flags as Lc0Transformer options.
+    """The (upgraded) format flags as Lc0Transformer options; refuses what lc0 v0.31.2 would not run.
 
     Returns ``network`` (the upgraded enum name), ``upgraded`` (what changed, or ""), and the config keys
     ``embedding``, ``activation``, ``ffn_activation``, ``smolgen_activation``, ``value``, ``moves_left``,
     ``multihead``, ``input_format``.
     """
-    nf = net.format.network_format
-    _check_enums(path, nf)
-    network, w = nf.network, net.weights
-    embedding, ffn, smolgen = nf.input_embedding, nf.ffn_activation, nf.smolgen_activation
-    has_embedding = nf.HasField("input_embedding")
-    changes = []
-    if network == NF.NETWORK_SE_WITH_HEADFORMAT:
-        network = NF.NETWORK_ATTENTIONBODY_WITH_HEADFORMAT
-        changes.append("SE_WITH_HEADFORMAT with encoder layers -> ATTENTIONBODY_WITH_HEADFORMAT")
-        if w.HasField("smolgen_w"):
-            ffn, smolgen = NF.ACTIVATION_RELU_2, NF.ACTIVATION_SWISH
-            changes.append("smolgen: ffn_activation RELU_2, smolgen_activation SWISH")
-    elif network == NF.NETWORK_AB_LEGACY_WITH_MULTIHEADFORMAT:
-        network = NF.NETWORK_ATTENTIONBODY_WITH_MULTIHEADFORMAT
-        changes.append("AB_LEGACY_WITH_MULTIHEADFORMAT -> ATTENTIONBODY_WITH_MULTIHEADFORMAT")
-    if network == NF.NETWORK_ATTENTIONBODY_WITH_HEADFORMAT:
-        if w.HasField("policy_heads") and w.HasField("value_heads"):
-            network, embedding, has_embedding = NF.NETWORK_ATTENTIONBODY_WITH_MULTIHEADFORMAT, NF.INPUT_EMBEDDING_PE_DENSE, True
-            changes.append("policy_heads + value_heads -> ATTENTIONBODY_WITH_MULTIHEADFORMAT, PE_DENSE")
-        if not has_embedding:
-            embedding = NF.INPUT_EMBEDDING_PE_MAP
-            changes.append("input_embedding unset -> PE_MAP")
+    _check_enums(path, net.format.network_format)
+    nf, changes = fix_older_format(net)
     if nf.policy != NF.POLICY_ATTENTION:
         raise FormatError(path, f"attention body with policy {NF.PolicyFormat.Name(nf.policy)}; lc0 runs only "
                           "POLICY_ATTENTION on attention bodies", field="format.network_format.policy")
@@ -115,15 +119,14 @@ def resolve_format(path: Path, net: Any) -> dict[str, Any]:
         raise FormatError(path, f"unsupported value format {NF.ValueFormat.Name(nf.value)} ({nf.value})",
                           field="format.network_format.value")
     default = "mish" if nf.default_activation == NF.DEFAULT_ACTIVATION_MISH else "relu"
-    nf_view = NF(ffn_activation=ffn, smolgen_activation=smolgen)
-    return {"network": NF.NetworkStructure.Name(network), "upgraded": "; ".join(changes),
-            # lc0 blas runs INPUT_EMBEDDING_NONE (only possible on multihead files) like PE_MAP
-            "embedding": "pe_dense" if embedding == NF.INPUT_EMBEDDING_PE_DENSE else "pe_map",
+    return {"network": NF.NetworkStructure.Name(nf.network), "upgraded": "; ".join(changes),
+            # lc0 blas runs INPUT_EMBEDDING_NONE (left on multi-head files) like PE_MAP
+            "embedding": "pe_dense" if nf.input_embedding == NF.INPUT_EMBEDDING_PE_DENSE else "pe_map",
             "activation": default,
-            "ffn_activation": _activation(path, nf_view, "ffn_activation", default),
-            "smolgen_activation": _activation(path, nf_view, "smolgen_activation", default),
+            "ffn_activation": _activation(path, "ffn_activation", nf.ffn_activation, default),
+            "smolgen_activation": _activation(path, "smolgen_activation", nf.smolgen_activation, default),
             "value": VALUE_NAMES[nf.value], "moves_left": nf.moves_left == NF.MOVES_LEFT_V1,
-            "multihead": network == NF.NETWORK_ATTENTIONBODY_WITH_MULTIHEADFORMAT,
+            "multihead": nf.network == NF.NETWORK_ATTENTIONBODY_WITH_MULTIHEADFORMAT,
             "input_format": int(nf.input) or 1}
 
 
@@ -131,7 +134,8 @@ def resolve_format(path: Path, net: Any) -> dict[str, Any]:
 
 
 def _dense(proto: str, key: str, suffixes: tuple[tuple[str, str], ...] = WB) -> list[tuple[str, str]]:
-    """``_dense("ip_emb", "embedding.dense")`` -> ``[("ip_emb_w", "embedding.dense.weight"), ("ip_emb_b", ...)]``."""
+    """``_dense("ip_emb", "embedding.dense")`` ->
+    ``[("ip_emb_w", "embedding.dense.weight"), ("ip_emb_b", "embedding.dense.bias")]``."""
     return [(f"{proto}_{a}", f"{key}.{b}") for a, b in suffixes]
 
 
@@ -169,7 +173,8 @@ def tensor_table(cfg: dict[str, Any]) -> list[tuple[str, str]]:
     if cfg.get("gating"):
         rows += [("ip_mult_gate", "embedding.mult_gate"), ("ip_add_gate", "embedding.add_gate")]
     if pe_dense:
-        rows += _dense("ip_emb_ffn.dense1", "embedding.ffn.dense1") + _dense("ip_emb_ffn.dense2", "embedding.ffn.dense2")
+        rows += _dense("ip_emb_ffn.dense1", "embedding.ffn.dense1")
+        rows += _dense("ip_emb_ffn.dense2", "embedding.ffn.dense2")
         rows += _dense("ip_emb_ffn_ln", "embedding.ffn_ln", LN)
     for i in range(cfg["encoder_layers"]):
         rows += _encoder_rows(i, bool(cfg.get("smolgen")))
@@ -222,13 +227,14 @@ class _Sizes:
 
     def __call__(self, field: str) -> int:
         if field not in self.raw:
-            raise FormatError(self.path, f"attention body without {field}", field=field)
+            raise FormatError(self.path, f"attention body without {field}", field=f"weights.{field}")
         return int(self.raw[field].size)
 
     def per(self, field: str, divisor: int, what: str) -> int:
         n = self(field)
         if divisor <= 0 or n % divisor:
-            raise FormatError(self.path, f"{field} has {n} values, not a multiple of {what} {divisor}", field=field)
+            raise FormatError(self.path, f"{field} has {n} values, not a multiple of {what} {divisor}",
+                              field=f"weights.{field}")
         return n // divisor
 
 
@@ -246,7 +252,8 @@ def _heads(path: Path, w: Any, multihead: bool) -> tuple[dict[str, str], dict[st
     value = ({n: f"value_heads.{f}." for n, f in VALUE_HEAD_FIELDS.items() if w.value_heads.HasField(f)}
              if w.HasField("value_heads") else {"winner": ""})
     if "vanilla" not in policy:
-        raise FormatError(path, "multi-head net without a vanilla policy head", field="weights.policy_heads.vanilla")
+        raise FormatError(path, "multi-head net without a vanilla policy head",
+                          field="weights.policy_heads.vanilla")
     if "winner" not in value:
         raise FormatError(path, "multi-head net without a winner value head", field="weights.value_heads.winner")
     return policy, value
@@ -302,34 +309,35 @@ def read_attention(path: Path, net: Any, decode: Callable[[Path, Any, str], np.n
     layer, field)`` turns one ``Layer`` into float32 values."""
     from boardnet.lc0.transformer import Lc0Transformer
 
-    if len(net.weights.residual) or net.weights.input.weights.params:
+    w = net.weights
+    if len(w.residual) or w.input.weights.params:
         network = NF.NetworkStructure.Name(net.format.network_format.network)
         raise FormatError(path, f"{network} with a residual tower (attention body after residual blocks) is not "
                           "supported", field="weights.residual")
-    w = net.weights
     if w.pol_encoder or any(getattr(w.policy_heads, f).pol_encoder for f in POLICY_HEAD_FIELDS.values()):
         raise FormatError(path, "policy encoder layers on an attention body are not supported",
                           field="weights.pol_encoder")
     opts = resolve_format(path, net)
-    raw = {p: decode(path, layer, f"weights.{p}") for p, layer in _populated_layers(net.weights)}
-    cfg = _infer_config(path, net.weights, opts, raw)
-    policy, value = _heads(path, net.weights, opts["multihead"])
+    raw = {p: decode(path, layer, f"weights.{p}") for p, layer in _populated_layers(w)}
+    cfg = _infer_config(path, w, opts, raw)
+    policy, value = _heads(path, w, opts["multihead"])
     rows = tensor_table(cfg)
     if cfg["multihead"]:  # the file may keep some heads top-level (lc0 MultiHeadWeights falls back to them)
         where = {**{f"policy_heads.{POLICY_HEAD_FIELDS[n]}.": p for n, p in policy.items()},
                  **{f"value_heads.{VALUE_HEAD_FIELDS[n]}.": p for n, p in value.items()},
                  "policy_heads.ip_pol_": "policy_heads.ip_pol_" if "policy_heads.ip_pol_b" in raw else "ip_pol_"}
         rows = [(_relocate(proto, where), key) for proto, key in rows]
-    template = Lc0Transformer(**cfg).state_dict()
+    with torch.device("meta"):  # shapes only: no second copy of the weights
+        shapes = {k: v.shape for k, v in Lc0Transformer(**cfg).state_dict().items()}
     state = {}
     for proto, key in rows:
         if proto not in raw:
-            raise FormatError(path, f"missing tensor {proto} {tuple(template[key].shape)}", field=f"weights.{proto}")
+            raise FormatError(path, f"missing tensor {proto} {tuple(shapes[key])}", field=f"weights.{proto}")
         arr = raw.pop(proto)
-        if arr.size != template[key].numel():
-            raise FormatError(path, f"{proto} has {arr.size} values; this net's sizes need "
-                              f"{tuple(template[key].shape)} = {template[key].numel()}", field=f"weights.{proto}")
-        state[key] = torch.from_numpy(arr.copy()).reshape(template[key].shape)
+        if arr.size != shapes[key].numel():
+            raise FormatError(path, f"{proto} has {arr.size} values; this net's sizes need {tuple(shapes[key])} = "
+                              f"{shapes[key].numel()}", field=f"weights.{proto}")
+        state[key] = torch.from_numpy(arr.copy()).reshape(shapes[key])
     if raw:
         extra = next(iter(raw))
         raise FormatError(path, f"unexpected tensor {extra} for this network format ({opts['network']})",
@@ -365,7 +373,8 @@ def _layer_at(msg: Any, path: str) -> Any:
     return msg
 
 
-def attention_message(netfile: NetFile, encoding: str, encode: Callable[[Any, torch.Tensor, str], None]) -> Any:
+def attention_message(netfile: NetFile, encoding: str,
+                      encode: Callable[[Any, torch.Tensor, str], None]) -> Any:
     """The ``pblczero.Net`` (all but ``magic``) of an ``lc0_transformer`` NetFile; ``encode(layer, tensor,
     encoding)`` fills one ``Layer`` (``encoding`` linear16, what lc0 v0.31/v0.32 read, or float32)."""
     cfg, state = netfile.spec.config, netfile.state_dict
@@ -373,7 +382,8 @@ def attention_message(netfile: NetFile, encoding: str, encode: Callable[[Any, to
         raise ConversionError(f"unknown lc0 weights encoding '{encoding}'; expected linear16 or float32")
     net = pb.Net(license=str(netfile.spec.meta.get("license", "")))
     pe_dense = cfg["embedding"] == "pe_dense"
-    net.min_version.major, net.min_version.minor, net.min_version.patch = 0, 31 if pe_dense or cfg.get("multihead") else 30, 0
+    minor = 31 if pe_dense or cfg.get("multihead") else 30  # lc0 0.31 added PE_DENSE and multi-head nets
+    net.min_version.major, net.min_version.minor, net.min_version.patch = 0, minor, 0
     net.format.weights_encoding = pb.Format.LINEAR16
     nf = net.format.network_format
     nf.input = cfg.get("input_format", 1)
@@ -383,7 +393,8 @@ def attention_message(netfile: NetFile, encoding: str, encode: Callable[[Any, to
     nf.policy = NF.POLICY_ATTENTION
     nf.value = NF.VALUE_WDL if cfg["value"] == "wdl" else NF.VALUE_CLASSICAL
     nf.moves_left = NF.MOVES_LEFT_V1 if cfg.get("moves_left") else NF.MOVES_LEFT_NONE
-    nf.default_activation = NF.DEFAULT_ACTIVATION_MISH if cfg["activation"] == "mish" else NF.DEFAULT_ACTIVATION_RELU
+    mish = cfg["activation"] == "mish"
+    nf.default_activation = NF.DEFAULT_ACTIVATION_MISH if mish else NF.DEFAULT_ACTIVATION_RELU
     nf.ffn_activation = ACTIVATION_ENUMS[cfg["ffn_activation"]]
     if cfg.get("smolgen"):
         nf.smolgen_activation = ACTIVATION_ENUMS[cfg["smolgen_activation"]]
@@ -404,31 +415,28 @@ def attention_message(netfile: NetFile, encoding: str, encode: Callable[[Any, to
 def describe(nf: NetFile) -> list[str]:
     """Inspect lines: format, embedding, encoder, smolgen, activations, every head, parameter count."""
     cfg, meta = nf.spec.config, nf.spec.meta
-    params = sum(t.numel() for t in nf.state_dict.values())
-    emb = cfg["embedding"].upper()
-    emb_extra = (f", {cfg['pe_dense_channels']} dense position channels, embedding FFN dff {cfg['embedding_dff']}"
-                 if cfg["embedding"] == "pe_dense" else "")
-    smol = cfg.get("smolgen")
+    pe_dense, smol = cfg["embedding"] == "pe_dense", cfg.get("smolgen")
     lines = [f"format: {meta.get('network', '?')}, input format {cfg['input_format']}, min_version "
              f"{'.'.join(map(str, meta.get('min_version', [])))}"]
     if meta.get("upgraded"):
         lines.append(f"upgraded on load (as lc0 does): {meta['upgraded']}")
-    lines += [f"embedding: {emb}{emb_extra}, input gating {'yes' if cfg.get('gating') else 'no'}",
-              f"encoder: {cfg['encoder_layers']} layers x {cfg['encoder_heads']} heads, embedding {cfg['embedding_size']}"
-              f", d_model {cfg['encoder_d_model']}, dff {cfg['encoder_dff']}, LayerNorm eps "
-              f"{'1e-3' if cfg['embedding'] == 'pe_dense' else '1e-6'}, DeepNorm alpha "
-              f"{(2.0 * cfg['encoder_layers']) ** -0.25:.4f}",
-              "smolgen: " + (f"{smol['channels']} compress channels, hidden {smol['hidden']}, {smol['gen']} per head, "
-                             f"activation {cfg['smolgen_activation']}" if smol else "none"),
-              f"activations: default {cfg['activation']}, ffn {cfg['ffn_activation']}"]
-    shared = cfg.get("policy_embedding_size")
+    extra = (f", {cfg['pe_dense_channels']} dense position channels, embedding FFN dff {cfg['embedding_dff']}"
+             if pe_dense else "")
+    lines.append(f"embedding: {cfg['embedding'].upper()}{extra}, input gating {'yes' if cfg.get('gating') else 'no'}")
+    lines.append(f"encoder: {cfg['encoder_layers']} layers x {cfg['encoder_heads']} heads, embedding "
+                 f"{cfg['embedding_size']}, d_model {cfg['encoder_d_model']}, dff {cfg['encoder_dff']}, LayerNorm "
+                 f"eps {'1e-3' if pe_dense else '1e-6'}, DeepNorm alpha {(2.0 * cfg['encoder_layers']) ** -0.25:.4f}")
+    lines.append("smolgen: " + (f"{smol['channels']} compress channels, hidden {smol['hidden']}, {smol['gen']} "
+                                f"per head, activation {cfg['smolgen_activation']}" if smol else "none"))
+    lines.append(f"activations: default {cfg['activation']}, ffn {cfg['ffn_activation']}")
     for name, head in cfg["policy_heads"].items():
-        embed = head.get("embedding_size") or shared
-        lines.append(f"policy head {name}: attention, embedding {embed}{' (shared)' if not head.get('embedding_size') else ''}"
-                     f", d_model {head['d_model']}")
+        own = head.get("embedding_size")
+        lines.append(f"policy head {name}: attention, embedding {own or cfg['policy_embedding_size']}"
+                     f"{'' if own else ' (shared)'}, d_model {head['d_model']}")
     for name, head in cfg["value_heads"].items():
-        lines.append(f"value head {name}: {cfg['value']}, {head['channels']} channels/square, hidden {head['hidden']}")
+        lines.append(f"value head {name}: {cfg['value']}, {head['channels']} channels/square, "
+                     f"hidden {head['hidden']}")
     lines.append(f"moves-left: {cfg['mlh_channels']} channels/square, hidden {cfg['mlh_hidden']}"
                  if cfg.get("moves_left") else "moves-left: none")
-    lines.append(f"parameters: {params:,}")
+    lines.append(f"parameters: {sum(t.numel() for t in nf.state_dict.values()):,}")
     return lines

@@ -3,7 +3,8 @@
 Reading returns a :class:`~boardnet.core.spec.NetFile` for :class:`boardnet.lc0.net.Lc0Net`; writing encodes
 LINEAR16 (what lc0 v0.31/v0.32 read) or FLOAT32 (lc0 master's per-layer ``encoding``). Supported: networks
 CLASSICAL/SE (with or without head format), policy CONVOLUTION/CLASSICAL/ATTENTION (with policy encoder
-layers), value WDL/CLASSICAL, moves-left V1, RELU/MISH. Attention bodies are refused with their format named.
+layers), value WDL/CLASSICAL, moves-left V1, RELU/MISH. Attention bodies (encoder layers) are handed to
+:mod:`boardnet.lc0.transformer_weights`.
 """
 
 from __future__ import annotations

@@ -212,3 +212,25 @@ def test_convert_and_verify_from_the_command_line(capsys: pytest.CaptureFixture[
     assert main(["verify", str(tmp_path / "b.pb.gz"), ref, "--atol", "1e-4"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert [line.split()[0] for line in lines if line.endswith("ok")] == ["d", "policy_logits", "q"]
+
+
+def test_per_layer_float_encodings_are_read_exactly(tmp_path: Path) -> None:
+    """lc0 master's ``Layer.encoding``: FLOAT16 / BFLOAT16 / FLOAT32 layers decode to exactly their stored values."""
+    a = read_net(fixture_path("lc0_transformer", "bt-a-pemap-mish.pb.gz"))
+    net = load_proto("bt-a-pemap-mish")
+    q = net.weights.encoder[0].mha
+    values = {"q_w": a.state_dict["encoder.0.mha.q.weight"], "k_w": a.state_dict["encoder.0.mha.k.weight"],
+              "v_w": a.state_dict["encoder.0.mha.v.weight"]}
+    stored = {"q_w": values["q_w"].numpy().astype("<f2"),  # FLOAT16
+              "k_w": (values["k_w"].numpy().view("<u4") >> 16).astype("<u2"),  # BFLOAT16: top 16 bits
+              "v_w": values["v_w"].numpy().astype("<f4")}  # FLOAT32
+    for field, enc in (("q_w", pb.Weights.Layer.FLOAT16), ("k_w", pb.Weights.Layer.BFLOAT16),
+                       ("v_w", pb.Weights.Layer.FLOAT32)):
+        layer = getattr(q, field)
+        layer.encoding, layer.params = enc, stored[field].tobytes()
+    b = read_net(save_proto(net, tmp_path / "mixed.pb.gz"))
+    assert torch.equal(b.state_dict["encoder.0.mha.q.weight"],
+                       torch.from_numpy(stored["q_w"].astype(np.float32)).reshape(64, 64))
+    bf16 = (stored["k_w"].astype(np.uint32) << 16).view(np.float32)
+    assert torch.equal(b.state_dict["encoder.0.mha.k.weight"], torch.from_numpy(bf16).reshape(64, 64))
+    assert torch.equal(b.state_dict["encoder.0.mha.v.weight"], values["v_w"])

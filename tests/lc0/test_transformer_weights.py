@@ -234,3 +234,17 @@ def test_per_layer_float_encodings_are_read_exactly(tmp_path: Path) -> None:
     bf16 = (stored["k_w"].astype(np.uint32) << 16).view(np.float32)
     assert torch.equal(b.state_dict["encoder.0.mha.k.weight"], torch.from_numpy(bf16).reshape(64, 64))
     assert torch.equal(b.state_dict["encoder.0.mha.v.weight"], values["v_w"])
+
+
+def test_heads_net_proto_cannot_hold_are_refused_on_write(tmp_path: Path) -> None:
+    from boardnet.core.errors import ConversionError
+    from boardnet.core.spec import ModelSpec, NetFile
+
+    nf = read_net(fixture_path("lc0_transformer", "bt-a-pemap-mish.pb.gz"))
+    cfg = dict(nf.spec.config, value_heads={"winner": {"channels": 16, "hidden": 128},
+                                            "draw": {"channels": 16, "hidden": 128}})
+    for multihead, words in ((False, "single-head lc0 net"), (True, "multi-head nets hold")):
+        bad = NetFile(ModelSpec("lc0_transformer", dict(cfg, multihead=multihead)), nf.state_dict)
+        with pytest.raises(ConversionError, match=words):
+            write_net(bad, tmp_path / "x.pb.gz")
+    assert not (tmp_path / "x.pb.gz").exists()

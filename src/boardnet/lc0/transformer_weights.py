@@ -373,6 +373,20 @@ def _layer_at(msg: Any, path: str) -> Any:
     return msg
 
 
+def _check_heads_writable(cfg: dict[str, Any]) -> None:
+    """Heads net.proto can hold: lc0's names in a multi-head file; vanilla + winner (own embedding) otherwise."""
+    policy, value = list(cfg["policy_heads"]), list(cfg["value_heads"])
+    if cfg.get("multihead"):
+        unknown = [n for n in policy if n not in POLICY_HEAD_FIELDS] + [n for n in value if n not in VALUE_HEAD_FIELDS]
+        if unknown or policy[0] != "vanilla" or value[0] != "winner":
+            raise ConversionError(f"lc0 multi-head nets hold policy heads {', '.join(POLICY_HEAD_FIELDS)} (vanilla "
+                                  f"first) and value heads {', '.join(VALUE_HEAD_FIELDS)} (winner first); got "
+                                  f"{policy} and {value}")
+    elif policy != ["vanilla"] or value != ["winner"] or cfg.get("policy_embedding_size"):
+        raise ConversionError(f"a single-head lc0 net holds policy head vanilla (with its own embedding) and value "
+                              f"head winner; got {policy} and {value} (set multihead for more)")
+
+
 def attention_message(netfile: NetFile, encoding: str,
                       encode: Callable[[Any, torch.Tensor, str], None]) -> Any:
     """The ``pblczero.Net`` (all but ``magic``) of an ``lc0_transformer`` NetFile; ``encode(layer, tensor,
@@ -380,6 +394,7 @@ def attention_message(netfile: NetFile, encoding: str,
     cfg, state = netfile.spec.config, netfile.state_dict
     if encoding not in ("linear16", "float32"):
         raise ConversionError(f"unknown lc0 weights encoding '{encoding}'; expected linear16 or float32")
+    _check_heads_writable(cfg)
     net = pb.Net(license=str(netfile.spec.meta.get("license", "")))
     pe_dense = cfg["embedding"] == "pe_dense"
     minor = 31 if pe_dense or cfg.get("multihead") else 30  # lc0 0.31 added PE_DENSE and multi-head nets

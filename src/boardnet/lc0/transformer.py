@@ -258,8 +258,8 @@ class Lc0Transformer(nn.Module):
     ``embedding_size`` E, ``encoder_layers`` L, ``encoder_heads`` H, ``encoder_d_model`` D, ``encoder_dff``
     F, ``activation`` (default: relu | mish), ``ffn_activation``, ``smolgen_activation``, ``smolgen``
     ``{channels, hidden, gen}`` (gen per head) or None, ``pe_dense_channels`` / ``embedding_dff``
-    (PE_DENSE), ``gating``,
-    ``policy_embedding_size`` (an embedding shared by all policy heads, 0 if each has its own),
+    (PE_DENSE), ``gating``, ``policy_embedding_size`` (an embedding shared by all policy heads, 0 if each
+    has its own),
     ``policy_heads {name: {d_model, embedding_size?}}``, ``value``, ``value_heads {name: {channels,
     hidden}}``, ``moves_left`` (+ ``mlh_channels``, ``mlh_hidden``), ``multihead`` (file format),
     ``input_format``.
@@ -269,8 +269,7 @@ class Lc0Transformer(nn.Module):
 
     def __init__(self, embedding: str, embedding_size: int, encoder_layers: int, encoder_heads: int,
                  encoder_d_model: int, encoder_dff: int, policy_heads: dict[str, dict[str, int]],
-                 value_heads: dict[str, dict[str, int]], activation: str = "mish",
-                 ffn_activation: str = "mish",
+                 value_heads: dict[str, dict[str, int]], activation: str = "mish", ffn_activation: str = "mish",
                  smolgen_activation: str = "swish", smolgen: dict[str, int] | None = None,
                  pe_dense_channels: int = 0, embedding_dff: int = 0, gating: bool = False,
                  policy_embedding_size: int = 0, value: str = "wdl", moves_left: bool = True,

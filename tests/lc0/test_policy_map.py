@@ -58,3 +58,13 @@ def _to_policy_frame(move: str, black: bool, castling: bool) -> str:
     if black:
         move = move[0] + str(9 - int(move[1])) + move[2] + str(9 - int(move[3])) + move[4:]
     return move[:4] if move.endswith("n") else move
+
+
+def test_position_encoding_is_lc0s_queen_and_knight_reach_table() -> None:
+    from boardnet.lc0.policy_map import position_encoding
+
+    table = position_encoding()
+    assert table.shape == (64, 64) and (np.diag(table) == -1).all()
+    assert (table == table.T).all() and set(np.unique(table)) == {-1.0, 0.0, 1.0}
+    assert int((table[0] == 1).sum()) == 7 + 7 + 7 + 2  # a1: rank, file, diagonal, two knight moves
+    assert table[0, 10] == 1 and table[0, 11] == 0  # a1 -> c2 (knight) yes, a1 -> d2 no

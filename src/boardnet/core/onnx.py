@@ -60,6 +60,8 @@ def _graph(netfile: NetFile, outputs: list[str] | None) -> tuple[nn.Module, torc
 
     net = load_net(netfile)
     family = netfile.spec.family
+    if hasattr(net, "onnx_graph"):  # a net that defines its own ONNX graph (lc0 attention bodies)
+        return net.onnx_graph(outputs)
     if family == "lc0":
         extra = list(outputs or [])
         for name in extra:

@@ -56,7 +56,9 @@ NETWORKS = Registry(
     {
         "policy_value": "boardnet.alphazero.net:PolicyValueNet",
         "lc0": "boardnet.lc0.net:Lc0Net",
+        "lc0_transformer": "boardnet.lc0.transformer:Lc0Transformer",
         "lc0_train": "boardnet.lc0.train_net:Lc0TrainNet",
+        "lc0_bt_train": "boardnet.lc0.transformer_train:Lc0TransformerTrainNet",
         "nnue": "boardnet.nnue.net:NnueNet",
         "nnue_halfkp": "boardnet.nnue.net:NnueHalfKP",
     },

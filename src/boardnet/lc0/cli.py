@@ -67,7 +67,7 @@ def run_eval(args: argparse.Namespace) -> int:
 
     board = _board(args)
     nf = read_net(args.net)
-    if nf.spec.family != "lc0":
+    if nf.spec.family not in ("lc0", "lc0_transformer"):
         raise ConversionError(f"{args.net} holds a {nf.spec.family} network, not an lc0 net")
     net = load_net(nf)
     with torch.no_grad():

@@ -101,3 +101,15 @@ def attention_policy_gather() -> np.ndarray:
         else:
             g[i] = frm * 64 + to
     return g
+
+
+@lru_cache(maxsize=1)
+def position_encoding() -> np.ndarray:
+    """``[64, 64] float32``: lc0's PE_MAP table (``kPosEncoding``): row ``s``, column ``t`` is −1 on ``t = s``,
+    1 where a queen or a knight moves from ``s`` to ``t`` on an empty board, else 0 (checked equal to lc0
+    v0.31.2's ``attention_policy_map.h`` table, all 4096 entries)."""
+    table = np.zeros((64, 64), np.float32)
+    for sq in range(64):
+        table[sq, _targets(sq)] = 1.0
+        table[sq, sq] = -1.0
+    return table

@@ -3,7 +3,8 @@
 Reading returns a :class:`~boardnet.core.spec.NetFile` for :class:`boardnet.lc0.net.Lc0Net`; writing encodes
 LINEAR16 (what lc0 v0.31/v0.32 read) or FLOAT32 (lc0 master's per-layer ``encoding``). Supported: networks
 CLASSICAL/SE (with or without head format), policy CONVOLUTION/CLASSICAL/ATTENTION (with policy encoder
-layers), value WDL/CLASSICAL, moves-left V1, RELU/MISH. Attention bodies are refused with their format named.
+layers), value WDL/CLASSICAL, moves-left V1, RELU/MISH. Attention bodies (encoder layers) are handed to
+:mod:`boardnet.lc0.transformer_weights`.
 """
 
 from __future__ import annotations
@@ -245,11 +246,14 @@ def _fit(path: Path, raw: dict[str, np.ndarray], template: dict[str, torch.Tenso
 def read_net(path: str | os.PathLike[str]) -> NetFile:
     """Read an lc0 ``.pb.gz`` into a NetFile (family ``lc0``); tensors are float32, BN unfolded."""
     from boardnet.lc0.net import Lc0Net
+    from boardnet.lc0.transformer_weights import is_attention_body, read_attention
 
     path = Path(path)
     net = _load_proto(path)
     if net.HasField("onnx_model"):
         raise FormatError(path, "unsupported network format: embedded ONNX model", field="onnx_model")
+    if is_attention_body(net):
+        return read_attention(path, net, _layer_values)
     opts = _formats(path, net)
     raw = _raw_tensors(path, net.weights, opts)
     cfg = _config(path, net.weights, opts, raw)
@@ -283,6 +287,14 @@ def write_net(netfile: NetFile, path: str | os.PathLike[str], encoding: str = "l
     """Write a NetFile of family ``lc0`` as ``.pb.gz`` (atomically). ``encoding``: linear16 | float32."""
     from boardnet.core.errors import ConversionError
 
+    if netfile.spec.family == "lc0_transformer":
+        from boardnet.lc0.transformer_weights import attention_message
+
+        net = attention_message(netfile, encoding.lower(), _encode)
+        net.magic = MAGIC
+        data = gzip.compress(net.SerializeToString(), mtime=0)
+        atomic_write(path, lambda tmp: Path(tmp).write_bytes(data))
+        return
     if netfile.spec.family != "lc0":
         raise ConversionError(f"cannot write a {netfile.spec.family} network as lc0 weights")
     encoding = encoding.lower()
@@ -356,6 +368,10 @@ def _fill_attention(w: Any, state: dict[str, torch.Tensor], cfg: dict[str, Any],
 def inspect_file(path: str | os.PathLike[str]) -> str:
     """Formats, blocks × filters, SE, heads, parameter count and training parameters of a ``.pb.gz``."""
     nf = read_net(path)
+    if nf.spec.family == "lc0_transformer":
+        from boardnet.lc0.transformer_weights import describe
+
+        return "\n".join([f"lc0 net {path}", *describe(nf)])
     cfg = nf.spec.config
     params = sum(t.numel() for k, t in nf.state_dict.items() if not k.endswith(("running_mean", "running_var",
                                                                                   "num_batches_tracked")))

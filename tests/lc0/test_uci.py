@@ -175,16 +175,20 @@ def test_missing_net_is_one_error_line():
     assert proc.stderr.startswith("error: ") and "no-such-net.pb.gz" in proc.stderr
 
 
+def _words(text: str) -> list[str]:
+    return text.split()
+
+
 def test_parse_position_and_go():
-    board = parse_position("startpos moves e2e4 e7e5 g1f3".split())
+    board = parse_position(_words("startpos moves e2e4 e7e5 g1f3"))
     assert board.fen() == _board("e4 e5 Nf3").fen() and len(board.move_stack) == 3
     fen = "r3k2r/8/8/8/8/8/8/R3K2R w KQkq - 0 1"
     assert parse_position(["fen", *fen.split(), "moves", "e1h1"]).piece_at(chess.G1) == chess.Piece.from_symbol("K")
     with pytest.raises(ValueError, match="not legal"):
-        parse_position("startpos moves e2e5".split())
+        parse_position(_words("startpos moves e2e5"))
     with pytest.raises(ValueError):
-        parse_position("fen not a fen".split())
-    fields, infinite, moves = parse_go("wtime 1000 btime 2000 winc 10 binc 20 movestogo 5 searchmoves e2e4".split())
+        parse_position(_words("fen not a fen"))
+    fields, infinite, moves = parse_go(_words("wtime 1000 btime 2000 winc 10 binc 20 movestogo 5 searchmoves e2e4"))
     assert fields == {"wtime": 1000, "btime": 2000, "winc": 10, "binc": 20, "movestogo": 5}
     assert not infinite and moves == ["e2e4"]
 

@@ -17,7 +17,7 @@ import chess
 import chess.engine
 import pytest
 
-from boardnet.lc0.search import q_to_cp
+from boardnet.lc0.search import policy_indices, q_to_cp
 from boardnet.lc0.uci import parse_go, parse_position, time_budget
 from tests.conftest import ROOT, fixture_path
 
@@ -215,3 +215,11 @@ def test_cli_registers_the_verb():
 
     args = build_parser().parse_args(["uci", str(Path("x.pb.gz")), "--backend", "torch"])
     assert args.net == "x.pb.gz" and args.backend == "torch"
+
+
+def test_policy_indices_match_lc0(lc0_reference):
+    """The search's table-driven move index equals lc0's own legal-move indices on all 48 fixture positions."""
+    for fen, ucis, idx in zip(lc0_reference["final_fens"], lc0_reference["legal_uci"], lc0_reference["legal_idx"]):
+        board = chess.Board(str(fen))
+        moves = [chess.Move.from_uci(u) for u in str(ucis).split()]
+        assert policy_indices(board, moves) == [int(i) for i in idx[: len(moves)]]

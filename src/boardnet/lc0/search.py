@@ -10,7 +10,7 @@
 - Terminals: checkmate, stalemate, insufficient material, rule 50, threefold repetition and (below the root)
   a twofold repetition inside the tree score exactly; proven wins/losses/draws propagate up ("sticky endgames").
 
-Nodes keep per-child numpy arrays (prior ``p``, visits ``n``, value sums ``w``/``d``, in-flight ``vl``).
+Nodes keep per-child numpy arrays (see :meth:`Node.expand`); the search pushes and pops moves on one board.
 """
 
 from __future__ import annotations
@@ -21,11 +21,13 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import chess
 import numpy as np
 
-from boardnet.lc0.planes import encode, policy_index
+from boardnet.lc0.planes import encode
+from boardnet.lc0.policy_map import move_index
 
 Evaluate = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray]]  # planes -> logits, q, d
 
@@ -55,8 +57,8 @@ class SearchParams:
 class Node:
     """A position in the tree. Before expansion ``moves`` is None; after it, per-child arrays in move order."""
 
-    __slots__ = ("moves", "p", "n", "w", "d", "vl", "children", "visits", "wsum", "dsum", "proven", "plies",
-                 "pending", "exact")
+    __slots__ = ("moves", "p", "n", "w", "d", "qv", "unvisited", "den", "visited_p", "children", "visits", "wsum",
+                 "dsum", "proven", "plies", "pending")
 
     def __init__(self) -> None:
         self.moves: list[chess.Move] | None = None
@@ -67,17 +69,24 @@ class Node:
         self.proven: int | None = None  # WIN / DRAW / LOSS for the side to move here, when known exactly
         self.plies = 0  # plies to the end of the game when proven
         self.pending = False  # in the minibatch being evaluated
-        self.exact: np.ndarray | None = None  # [M] proven children's values for this side (NaN: unknown)
 
     def expand(self, moves: list[chess.Move], priors: np.ndarray) -> None:
-        """Children for ``moves`` with ``priors [M]`` (sum 1)."""
+        """Children for ``moves`` with ``priors [M]`` (sum 1).
+
+        Per child: visits ``n``, value sums ``w``/``d`` (side to move here), ``qv`` = w/n (or the exact value of
+        a proven child; 0 while unvisited), ``unvisited`` 1.0/0.0 (where FPU applies), ``den`` = 1 + n + virtual
+        loss (U's denominator); ``visited_p`` = Σ priors of visited children.
+        """
         m = len(moves)
         self.moves = moves
         self.p = priors.astype(np.float64)
         self.n = np.zeros(m, np.int64)
         self.w = np.zeros(m, np.float64)
         self.d = np.zeros(m, np.float64)
-        self.vl = np.zeros(m, np.int64)
+        self.qv = np.zeros(m, np.float64)
+        self.unvisited = np.ones(m, np.float64)
+        self.den = np.ones(m, np.float64)
+        self.visited_p = 0.0
         self.children = [None] * m
 
     @property
@@ -115,6 +124,33 @@ def priors(logits: np.ndarray, indices: list[int], temperature: float) -> np.nda
     z = logits[indices].astype(np.float64) / temperature
     z = np.exp(z - z.max())
     return z / z.sum()
+
+
+@lru_cache(maxsize=1)
+def _index_table() -> dict[tuple[int, int, int | None], int]:
+    """``(from, to, promotion piece type)`` in the side-to-move frame -> lc0 policy index, from
+    :func:`~boardnet.lc0.policy_map.move_index` (knight promotions share the plain move's index)."""
+    table = {}
+    for uci, i in move_index().items():
+        move = chess.Move.from_uci(uci)
+        table[(move.from_square, move.to_square, move.promotion)] = i
+        if move.promotion == chess.QUEEN:
+            table[(move.from_square, move.to_square, chess.KNIGHT)] = move_index()[uci[:4]]
+    return table
+
+
+def policy_indices(board: chess.Board, moves: list[chess.Move]) -> list[int]:
+    """lc0 policy indices of legal ``moves`` (same as :func:`boardnet.lc0.planes.policy_index`, table-driven):
+    castling as king takes rook, black's moves mirrored by rank."""
+    table, flip = _index_table(), 56 if board.turn == chess.BLACK else 0
+    kings = board.kings
+    out = []
+    for m in moves:
+        frm, to = m.from_square, m.to_square
+        if kings >> frm & 1 and abs((to & 7) - (frm & 7)) > 1:  # castling: the king goes to its rook
+            to = (to & 56) | (7 if to & 7 > frm & 7 else 0)
+        out.append(table[(frm ^ flip, to ^ flip, m.promotion)])
+    return out
 
 
 def q_to_cp(q: float) -> int:
@@ -221,7 +257,7 @@ class Search:
                     result = _terminal(self.board, moves, twofold)
                     if result is None:
                         leaf.pending = True
-                        leaves.append((path, leaf, moves, [policy_index(self.board, m) for m in moves]))
+                        leaves.append((path, leaf, moves, policy_indices(self.board, moves)))
                         planes.append(encode(self.board))
                     else:
                         leaf.expand([], np.zeros(0))
@@ -245,7 +281,7 @@ class Search:
         keys = [self._root_key]
         while node.moves and node.proven is None:
             i = self._select(node, node is self.root)
-            node.vl[i] += 1
+            node.den[i] += 1.0  # virtual loss
             path.append((node, i))
             self.board.push(node.moves[i])
             child = node.children[i]
@@ -262,18 +298,14 @@ class Search:
         p = self.params
         cpuct = p.cpuct + p.cpuct_factor * math.log((node.visits + p.cpuct_base) / p.cpuct_base)
         puct = cpuct * math.sqrt(max(node.visits - 1, 1))
-        visited = node.n > 0
-        if p.fpu_absolute:
-            fpu = p.fpu_value
-        else:
-            fpu = node.q - p.fpu_value * math.sqrt(float(node.p[visited].sum()))
-        q = np.where(visited, node.w / np.maximum(node.n, 1), fpu)
-        if node.exact is not None:
-            q = np.where(np.isnan(node.exact), q, node.exact)
-        score = q + puct * node.p / (1 + node.n + node.vl)
+        fpu = p.fpu_value if p.fpu_absolute else node.q - p.fpu_value * math.sqrt(node.visited_p)
+        score = node.p / node.den
+        score *= puct
+        score += node.qv
+        score += node.unvisited * fpu
         if is_root and self.searchmoves is not None:
-            score = np.where(self._root_mask(), score, -np.inf)
-        return int(np.argmax(score))
+            score[~self._root_mask()] = -np.inf
+        return int(score.argmax())
 
     def _root_mask(self) -> np.ndarray:
         """``[M]`` bool: the root moves ``go searchmoves`` allows."""
@@ -283,7 +315,7 @@ class Search:
 
     def _undo(self, path: list[tuple[Node, int]]) -> None:
         for node, i in path:
-            node.vl[i] -= 1
+            node.den[i] -= 1.0
 
     def _backup(self, path: list[tuple[Node, int]], leaf: Node, v: float, d: float) -> None:
         """Add value ``v`` (leaf side to move) and draw ``d`` along the path, remove virtual loss, propagate
@@ -296,19 +328,21 @@ class Search:
         child = leaf
         for node, i in reversed(path):
             v = -v
-            node.vl[i] -= 1
-            node.n[i] += 1
+            node.n[i] += 1  # and the virtual loss goes: den unchanged
             node.w[i] += v
             node.d[i] += d
             node.visits += 1
             node.wsum += v
             node.dsum += d
+            if node.unvisited[i]:
+                node.unvisited[i] = 0.0
+                node.visited_p += node.p[i]
             if child.proven is not None:
-                if node.exact is None:
-                    node.exact = np.full(len(node.moves), np.nan)
-                node.exact[i] = -child.proven
+                node.qv[i] = -child.proven
                 if node.proven is None:
                     self._prove(node)
+            else:
+                node.qv[i] = node.w[i] / node.n[i]
             child = node
 
     def _prove(self, node: Node) -> None:

@@ -11,7 +11,6 @@ import math
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import chess
 import chess.engine
@@ -208,13 +207,6 @@ def test_lc0_centipawns():
     assert q_to_cp(0.0) == 0
     assert q_to_cp(0.5) == -q_to_cp(-0.5) == round(90 * math.tan(1.5637541897 * 0.5))
     assert q_to_cp(1.0) == round(90 * math.tan(1.5637541897)) == q_to_cp(1.5)  # finite at Q = 1; Q clamped
-
-
-def test_cli_registers_the_verb():
-    from boardnet.cli import build_parser
-
-    args = build_parser().parse_args(["uci", str(Path("x.pb.gz")), "--backend", "torch"])
-    assert args.net == "x.pb.gz" and args.backend == "torch"
 
 
 def test_policy_indices_match_lc0(lc0_reference):

@@ -40,6 +40,8 @@ class Evaluator:
         self._netfile: Any = None
         self._net: Any = None
         self._session: Any = None
+        if not self.path.is_file():  # before any heavy import: a wrong path is answered at once
+            raise FormatError(self.path, "no such file" if not self.path.exists() else "not a file")
         if self.path.suffix == ".onnx":
             if self.backend != "onnxruntime":
                 raise ConversionError(f"{self.path}: an ONNX net needs the onnxruntime backend")

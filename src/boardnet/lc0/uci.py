@@ -190,6 +190,7 @@ class Engine:
         self._search: Search | None = None
         self._thread: threading.Thread | None = None
         self._ponder: tuple[Limits, float | None, int | None] | None = None
+        self._limits: Limits | None = None
         self.evaluator = Evaluator(net_path, backend or None, self.threads)  # reads the file; errors raise here
         self.backend = self.evaluator.backend
         self._prepare()
@@ -287,7 +288,7 @@ class Engine:
         if "ponder" in args:  # ponderhit turns it into a search under the clock fields
             self._ponder = (limits, time_budget(self.board, fields, self.move_overhead), fields.get("nodes"))
         search = Search(self.board, self.evaluator, self.params, searchmoves, on_info=self._info, info_interval=0.5)
-        self._search = search
+        self._search, self._limits = search, limits
         self._thread = threading.Thread(target=self._think, args=(search, limits), name="boardnet-search",
                                         daemon=True)
         self._thread.start()
@@ -316,6 +317,12 @@ class Engine:
         self._search = self._thread = None
         self._ponder = None
 
+    def finish(self) -> None:
+        """End of input: let a limited search finish (and print its ``bestmove``), stop an infinite one."""
+        if self._thread is not None and self._limits is not None and not self._limits.infinite:
+            self._thread.join()
+        self.stop()
+
     def _think(self, search: Search, limits: Limits) -> None:
         move = search.run(limits)
         if limits.infinite:  # UCI: no bestmove before "stop" in infinite/ponder mode
@@ -339,5 +346,5 @@ def run(net_path: str, inp: IO[str] = sys.stdin, out: IO[str] = sys.stdout, back
         if not engine.handle(line):
             break
     else:
-        engine.stop()
+        engine.finish()
     return 0

@@ -110,7 +110,7 @@ def test_mate_in_one_at_800_nodes(engine, name):
     assert result.info["score"].relative.mate() == 1
 
 
-@pytest.mark.parametrize("name", list(MATE_IN_2))
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if "bare FEN" in n else n for n in MATE_IN_2])
 def test_mate_in_two_at_800_nodes(engine, name):
     board, expected = MATE_IN_2[name]
     move = chess.Move.from_uci(expected)
@@ -166,6 +166,7 @@ def test_stop_during_go_infinite(engine):
     assert seen.get("nodes", 0) > 1 and "score" in seen
 
 
+@pytest.mark.slow  # a fresh interpreter importing every verb: ~3 s, more on a busy machine
 def test_missing_net_is_one_error_line():
     proc = subprocess.run([sys.executable, "-m", "boardnet", "uci", "no-such-net.pb.gz"], cwd=ROOT,
                           input="uci\n", capture_output=True, text=True, timeout=120)

@@ -20,6 +20,7 @@ import random
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -52,6 +53,7 @@ class SearchParams:
     collision_scaling_end: int = 145000  # MaxCollisionVisitsScalingEnd
     collision_scaling_power: float = 1.25  # MaxCollisionVisitsScalingPower
     two_fold_draws: bool = True  # TwoFoldDraws
+    overlap: bool = True  # gather the next minibatch while the net evaluates this one (lc0: 2 search threads)
 
 
 class Node:
@@ -189,6 +191,7 @@ class Search:
         self.seldepth = 0
         self._start = time.monotonic()
         self._root_key = self.board._transposition_key()
+        self._in_flight = 0  # leaves sent to the net, not yet backed up
 
     def stop(self) -> None:
         """Ask :meth:`run` to finish after the current minibatch."""
@@ -200,35 +203,60 @@ class Search:
 
     # ---- the loop ------------------------------------------------------------------------------------------
     def run(self, limits: Limits) -> chess.Move | None:
-        """Search until ``limits`` (or :meth:`stop`); the move to play, None when the game is over."""
+        """Search until ``limits`` (or :meth:`stop`); the move to play, None when the game is over.
+
+        With ``params.overlap`` the next minibatch is gathered while the net evaluates the previous one in a
+        worker thread (as lc0's two search threads do); its leaves keep their virtual loss until backed up.
+        """
         self._start = time.monotonic()
-        last_info = self._start
-        batch_time = 0.0
-        while not self._stop.is_set():
-            if self.root.moves is not None and self.root.proven is not None and not limits.infinite:
-                break
-            if limits.nodes is not None and self.root.visits >= limits.nodes:
-                break
-            now = time.monotonic()
-            if limits.deadline is not None and now + batch_time >= limits.deadline and self.root.visits > 0:
-                break
-            if self.root.moves is not None and self.root.proven is not None:  # infinite: wait for stop
-                self._stop.wait(0.01)
-                continue
-            budget = self.params.minibatch
-            if limits.nodes is not None:
-                budget = min(budget, limits.nodes - self.root.visits)
-            t0 = time.monotonic()
-            self._step(budget)
-            batch_time = time.monotonic() - t0
-            if self.on_info is not None and time.monotonic() - last_info >= self.info_interval:
-                last_info = time.monotonic()
-                self.on_info(self.info())
-            if self.root.moves is not None and not self.root.moves:
-                break
+        last_info, cycle = self._start, 0.0
+        in_flight: tuple[Future, list] | None = None
+        pool = ThreadPoolExecutor(1, thread_name_prefix="boardnet-net") if self.params.overlap else None
+        try:
+            while True:
+                t0 = time.monotonic()
+                gather = self._budget(limits, cycle)
+                if gather is None and in_flight is None:
+                    if not (limits.infinite and self.root.proven is not None) or self._stop.is_set():
+                        break
+                    self._stop.wait(0.01)  # infinite search of a proven root: wait for stop
+                    continue
+                leaves, planes = self._gather(gather) if gather else ([], [])
+                if in_flight is not None:
+                    self._apply(in_flight[1], in_flight[0].result())
+                    in_flight = None
+                if leaves:
+                    batch = np.stack(planes)
+                    self._in_flight += len(leaves)
+                    if pool is not None:
+                        in_flight = (pool.submit(self.evaluate, batch), leaves)
+                    else:
+                        self._apply(leaves, self.evaluate(batch))
+                cycle = time.monotonic() - t0
+                if self.on_info is not None and time.monotonic() - last_info >= self.info_interval:
+                    last_info = time.monotonic()
+                    self.on_info(self.info())
+        finally:
+            if pool is not None:
+                pool.shutdown(wait=True)
         if self.on_info is not None and self.root.visits:
             self.on_info(self.info())
         return self.best_move()
+
+    def _budget(self, limits: Limits, cycle: float) -> int | None:
+        """How many leaves to gather next, or None to gather no more (stop, limits, proven or final root).
+        ``cycle``: the last loop's duration, so that a deadline is not overrun by a whole minibatch."""
+        root = self.root
+        if self._stop.is_set() or (root.moves is not None and (not root.moves or root.proven is not None)):
+            return None
+        if root.visits > 0 and limits.deadline is not None and time.monotonic() + cycle >= limits.deadline:
+            return None
+        budget = self.params.minibatch
+        if limits.nodes is not None:
+            budget = min(budget, limits.nodes - root.visits - self._in_flight)
+            if root.visits + self._in_flight >= limits.nodes:
+                return None
+        return max(0, budget)
 
     def _collision_limit(self) -> int:
         """lc0's MaxCollisionVisits scaled by tree size: 1 below the start size, growing (power curve) to the
@@ -239,8 +267,9 @@ class Search:
         frac = min(1.0, (size - p.collision_scaling_start) / (p.collision_scaling_end - p.collision_scaling_start))
         return max(1, int(1 + (p.max_collision_visits - 1) * frac**p.collision_scaling_power))
 
-    def _step(self, budget: int) -> None:
-        """Gather up to ``budget`` leaves (virtual loss), evaluate them in one net call, back them up."""
+    def _gather(self, budget: int) -> tuple[list, list[np.ndarray]]:
+        """Pick up to ``budget`` leaves by PUCT with virtual loss (terminal ones are backed up at once): the
+        leaves ``(path, node, moves, policy indices)`` for the net and their planes ``[112, 8, 8]``."""
         leaves: list[tuple[list[tuple[Node, int]], Node, list[chess.Move], list[int]]] = []
         planes: list[np.ndarray] = []
         collisions, limit = 0, min(self._collision_limit(), self.params.max_collision_events)
@@ -266,12 +295,16 @@ class Search:
                     self._backup(path, leaf, float(leaf.proven), 1.0 if leaf.proven == DRAW else 0.0)
             for _ in path:
                 self.board.pop()
-        if leaves:
-            logits, q, d = self.evaluate(np.stack(planes))
-            for i, (path, leaf, moves, idx) in enumerate(leaves):
-                leaf.pending = False
-                leaf.expand(moves, priors(logits[i], idx, self.params.policy_temperature))
-                self._backup(path, leaf, float(q[i]), float(d[i]))
+        return leaves, planes
+
+    def _apply(self, leaves: list, result: tuple[np.ndarray, np.ndarray, np.ndarray]) -> None:
+        """Expand the evaluated ``leaves`` with their priors and back up their values."""
+        logits, q, d = result
+        self._in_flight -= len(leaves)
+        for i, (path, leaf, moves, idx) in enumerate(leaves):
+            leaf.pending = False
+            leaf.expand(moves, priors(logits[i], idx, self.params.policy_temperature))
+            self._backup(path, leaf, float(q[i]), float(d[i]))
 
     def _descend(self) -> tuple[list[tuple[Node, int]], Node, bool]:
         """Walk from the root by PUCT, adding virtual loss, pushing the moves on the search board (the caller

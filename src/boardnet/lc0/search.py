@@ -103,6 +103,7 @@ class Limits:
 
     nodes: int | None = None
     deadline: float | None = None
+    depth: int | None = None  # stop once the mean playout depth reaches it (lc0's ``go depth``)
     infinite: bool = False
 
 
@@ -249,7 +250,9 @@ class Search:
         root = self.root
         if self._stop.is_set() or (root.moves is not None and (not root.moves or root.proven is not None)):
             return None
-        if root.visits > 0 and limits.deadline is not None and time.monotonic() + cycle >= limits.deadline:
+        if root.visits > 0 and limits.deadline is not None and time.monotonic() + 1.5 * cycle >= limits.deadline:
+            return None
+        if limits.depth is not None and self.playouts and self._depth_sum >= limits.depth * self.playouts:
             return None
         budget = self.params.minibatch
         if limits.nodes is not None:

@@ -100,7 +100,7 @@ OPTIONS = (
            _float("policy_temperature", 0.1, 10.0)),
     Option("Temperature", "string", f"{DEFAULTS.temperature}", _float("temperature", 0.0, 100.0)),
     Option("TwoFoldDraws", "check", "true", _set_two_fold),
-    Option("MoveOverheadMs", "spin", "100", _set_overhead, 0, 100000),
+    Option("MoveOverheadMs", "spin", "200", _set_overhead, 0, 100000),  # lc0's default
     Option("Backend", "combo", "", _set_backend, choices=BACKENDS),
 )
 
@@ -180,7 +180,7 @@ class Engine:
         self.out = out
         self.params = SearchParams()
         self.threads = 1
-        self.move_overhead = 0.1
+        self.move_overhead = 0.2
         self.backend = backend or ""
         self.board = chess.Board()
         self.evaluator: Evaluator | None = None
@@ -276,15 +276,19 @@ class Engine:
     def cmd_go(self, args: list[str]) -> None:
         self.stop()
         self._wait_loaded()
-        if self.load_error is not None:
-            raise ValueError(f"the net did not load: {self.load_error}")
+        if self.load_error is not None:  # a GUI waits for bestmove: say why there is none
+            self.send(f"info string error: the net did not load: {self.load_error}")
+            self.send("bestmove 0000")
+            return
         fields, infinite, names = parse_go(args)
         searchmoves = [self.board.parse_uci(m) for m in names] or None
         budget = None if infinite else time_budget(self.board, fields, self.move_overhead)
         limits = Limits(nodes=None if infinite else fields.get("nodes"), infinite=infinite,
+                        depth=None if infinite else fields.get("depth"),
                         deadline=None if budget is None else time.monotonic() + budget)
-        if not infinite and limits.nodes is None and limits.deadline is None:
-            limits.infinite = True  # bare "go" (or depth only): think until stop, as lc0 does
+        if not infinite and "mate" not in fields and limits.nodes is None and limits.deadline is None \
+                and limits.depth is None:
+            limits.infinite = True  # bare "go": think until stop, as lc0 does ("go mate N": until proven)
         if "ponder" in args:  # ponderhit turns it into a search under the clock fields
             self._ponder = (limits, time_budget(self.board, fields, self.move_overhead), fields.get("nodes"))
         search = Search(self.board, self.evaluator, self.params, searchmoves, on_info=self._info, info_interval=0.5)

@@ -152,6 +152,19 @@ def test_clock_budgets(engine):
     assert time.monotonic() - t0 < 0.2
 
 
+def test_tree_is_reused_after_the_expected_reply(engine):
+    board = _board("e4 e5 Nf3")
+    first = engine.play(board, chess.engine.Limit(nodes=400), info=chess.engine.INFO_ALL)
+    board.push(first.move)
+    board.push(first.info["pv"][1])
+    second = engine.play(board, chess.engine.Limit(nodes=1), info=chess.engine.INFO_BASIC)
+    assert second.move in board.legal_moves
+    assert second.info["nodes"] > 1  # the subtree searched last move: lc0 counts it too
+    # a new game (python-chess sends ucinewgame) starts from an empty tree
+    fresh = engine.play(board, chess.engine.Limit(nodes=1), game=object(), info=chess.engine.INFO_BASIC)
+    assert fresh.info["nodes"] == 1
+
+
 def test_go_depth_stops_at_mean_depth(engine):
     result = engine.play(chess.Board(), chess.engine.Limit(depth=3), info=chess.engine.INFO_BASIC)
     assert result.move in chess.Board().legal_moves

@@ -60,7 +60,7 @@ class Node:
     """A position in the tree. Before expansion ``moves`` is None; after it, per-child arrays in move order."""
 
     __slots__ = ("moves", "p", "n", "w", "d", "qv", "unvisited", "den", "visited_p", "children", "visits", "wsum",
-                 "dsum", "proven", "plies", "pending")
+                 "dsum", "proven", "plies", "pending", "twofold")
 
     def __init__(self) -> None:
         self.moves: list[chess.Move] | None = None
@@ -71,6 +71,7 @@ class Node:
         self.proven: int | None = None  # WIN / DRAW / LOSS for the side to move here, when known exactly
         self.plies = 0  # plies to the end of the game when proven
         self.pending = False  # in the minibatch being evaluated
+        self.twofold = False  # a draw by a repetition inside the tree (depends on where the root is)
 
     def expand(self, moves: list[chess.Move], priors: np.ndarray) -> None:
         """Children for ``moves`` with ``priors [M]`` (sum 1).
@@ -156,6 +157,34 @@ def policy_indices(board: chess.Board, moves: list[chess.Move]) -> list[int]:
     return out
 
 
+def reuse_tree(old_board: chess.Board, old_root: Node, board: chess.Board) -> Node | None:
+    """The node of ``old_root``'s finished tree (searched from ``old_board``) that ``board`` reached by more
+    moves, ready to be a new root, or None. Results proven through the tree are forgotten (they are proven again
+    when visited) and twofold-repetition draws turn back into positions to evaluate, since both depend on where
+    the root is (lc0 resets them the same way)."""
+    old_moves, moves = old_board.move_stack, board.move_stack
+    if len(moves) < len(old_moves) or moves[: len(old_moves)] != old_moves or board.root() != old_board.root():
+        return None
+    node: Node | None = old_root
+    for move in moves[len(old_moves):]:
+        if node is None or not node.moves or move not in node.moves:
+            return None
+        node = node.children[node.moves.index(move)]
+    if node is None or node.moves is None:
+        return None
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        if n.moves:
+            n.proven = None
+            stack.extend(c for c in n.children if c is not None)
+        elif n.twofold:  # a twofold draw below the old root: evaluate it afresh
+            n.moves, n.proven, n.twofold = None, None, False
+    if node.moves == [] or node.proven is not None:
+        return None
+    return node
+
+
 def q_to_cp(q: float) -> int:
     """lc0's centipawn score of a Q in [-1, 1]: ``90 · tan(1.5637541897 · Q)``."""
     return int(round(90.0 * math.tan(1.5637541897 * max(-1.0, min(1.0, q)))))
@@ -178,14 +207,15 @@ class Search:
 
     def __init__(self, board: chess.Board, evaluate: Evaluate, params: SearchParams | None = None,
                  searchmoves: list[chess.Move] | None = None,
-                 on_info: Callable[[Info], None] | None = None, info_interval: float = 1.0) -> None:
+                 on_info: Callable[[Info], None] | None = None, info_interval: float = 1.0,
+                 root: Node | None = None) -> None:
         self.board = board.copy()
         self.evaluate = evaluate
         self.params = params or SearchParams()
         self.searchmoves = searchmoves or None
         self.on_info = on_info
         self.info_interval = info_interval
-        self.root = Node()
+        self.root = root if root is not None else Node()  # a subtree of an earlier search (see reuse_tree)
         self._stop = threading.Event()
         self.playouts = 0
         self._depth_sum = 0
@@ -294,6 +324,7 @@ class Search:
                     else:
                         leaf.expand([], np.zeros(0))
                         leaf.proven = result
+                        leaf.twofold = twofold and result == DRAW  # a draw that depends on the path
                 if leaf.proven is not None:
                     self._backup(path, leaf, float(leaf.proven), 1.0 if leaf.proven == DRAW else 0.0)
             for _ in path:

@@ -22,7 +22,7 @@ import chess
 from boardnet import __version__
 from boardnet.core.errors import BoardnetError
 from boardnet.lc0.evaluator import BACKENDS, Evaluator
-from boardnet.lc0.search import Info, Limits, Search, SearchParams, q_to_cp
+from boardnet.lc0.search import Info, Limits, Node, Search, SearchParams, q_to_cp, reuse_tree
 
 DEFAULT_MOVES_TO_GO = 30  # expected moves left in sudden death (time / this per move, plus most of the increment)
 
@@ -191,6 +191,7 @@ class Engine:
         self._thread: threading.Thread | None = None
         self._ponder: tuple[Limits, float | None, int | None] | None = None
         self._limits: Limits | None = None
+        self._tree: tuple[chess.Board, Node] | None = None  # the last search's position and tree, for reuse
         self.evaluator = Evaluator(net_path, backend or None, self.threads)  # reads the file; errors raise here
         self.backend = self.evaluator.backend
         self._prepare()
@@ -254,6 +255,7 @@ class Engine:
     def cmd_ucinewgame(self, args: list[str]) -> None:
         self.stop()
         self.board = chess.Board()
+        self._tree = None
 
     def cmd_setoption(self, args: list[str]) -> None:
         text = " ".join(args)
@@ -291,7 +293,10 @@ class Engine:
             limits.infinite = True  # bare "go": think until stop, as lc0 does ("go mate N": until proven)
         if "ponder" in args:  # ponderhit turns it into a search under the clock fields
             self._ponder = (limits, time_budget(self.board, fields, self.move_overhead), fields.get("nodes"))
-        search = Search(self.board, self.evaluator, self.params, searchmoves, on_info=self._info, info_interval=0.5)
+        root = reuse_tree(*self._tree, self.board) if self._tree is not None else None
+        search = Search(self.board, self.evaluator, self.params, searchmoves, on_info=self._info, info_interval=0.5,
+                        root=root)
+        self._tree = (self.board.copy(), search.root)
         self._search, self._limits = search, limits
         self._thread = threading.Thread(target=self._think, args=(search, limits), name="boardnet-search",
                                         daemon=True)

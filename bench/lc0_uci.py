@@ -58,14 +58,15 @@ def uci_nps(net: Path, boards: list[chess.Board]) -> list[tuple[int, float, floa
         engine.ping()
         for board in boards:
             t0 = time.perf_counter()
-            result = engine.play(board, chess.engine.Limit(nodes=NODES), info=chess.engine.INFO_BASIC)
+            result = engine.play(board, chess.engine.Limit(nodes=NODES), info=chess.engine.INFO_BASIC,
+                                 game=object())  # a new game each time: no tree reuse between positions
             wall = time.perf_counter() - t0
             out.append((result.info["nodes"], float(result.info["nps"]), result.info["nodes"] / wall))
     return out
 
 
-def search_batches(ev: Evaluator, boards: list[chess.Board]) -> float:
-    """Mean positions per net call of the in-process search at ``go nodes 800`` on ``boards``."""
+def in_process(ev: Evaluator, boards: list[chess.Board], overlap: bool) -> tuple[float, float]:
+    """(nodes/s, mean positions per net call) of the search run in this process at ``go nodes 800``."""
     calls = positions = 0
 
     def counted(planes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -74,9 +75,10 @@ def search_batches(ev: Evaluator, boards: list[chess.Board]) -> float:
         positions += len(planes)
         return ev(planes)
 
+    t0 = time.perf_counter()
     for board in boards:
-        Search(board, counted).run(Limits(nodes=NODES))
-    return positions / calls
+        Search(board, counted, SearchParams(overlap=overlap)).run(Limits(nodes=NODES))
+    return NODES * len(boards) / (time.perf_counter() - t0), positions / calls
 
 
 def main() -> None:
@@ -88,7 +90,10 @@ def main() -> None:
               f"({len(board.move_stack)} plies of history)")
     nps = statistics.mean(r[1] for r in runs)
     ev = Evaluator(net, threads=1).prepare()
-    mean_batch = search_batches(ev, boards)
+    for overlap in (True, False):
+        rate, mean_batch = in_process(ev, boards, overlap)
+        print(f"in-process search, overlap {'on ' if overlap else 'off'}: {rate:6.0f} nodes/s, mean batch "
+              f"{mean_batch:.1f}")
     minibatch = SearchParams().minibatch
     planes = encode_batch(boards * (minibatch // len(boards) + 1))
     raw = {b: _rate(lambda b=b: ev(planes[:b]), b) for b in sorted({minibatch, max(1, round(mean_batch))})}

@@ -90,10 +90,10 @@ def main() -> None:
               f"({len(board.move_stack)} plies of history)")
     nps = statistics.mean(r[1] for r in runs)
     ev = Evaluator(net, threads=1).prepare()
-    for overlap in (True, False):
-        rate, mean_batch = in_process(ev, boards, overlap)
-        print(f"in-process search, overlap {'on ' if overlap else 'off'}: {rate:6.0f} nodes/s, mean batch "
-              f"{mean_batch:.1f}")
+    runs_in = {overlap: in_process(ev, boards, overlap) for overlap in (True, False)}
+    for overlap, (rate, batch) in runs_in.items():
+        print(f"in-process search, overlap {'on ' if overlap else 'off'}: {rate:6.0f} nodes/s, mean batch {batch:.1f}")
+    mean_batch = runs_in[True][1]  # the engine's default
     minibatch = SearchParams().minibatch
     planes = encode_batch(boards * (minibatch // len(boards) + 1))
     raw = {b: _rate(lambda b=b: ev(planes[:b]), b) for b in sorted({minibatch, max(1, round(mean_batch))})}

@@ -165,6 +165,13 @@ def test_tree_is_reused_after_the_expected_reply(engine):
     assert fresh.info["nodes"] == 1
 
 
+def test_game_over_positions_answer_no_move(engine):
+    for board in (_board("f3 e5 g4 Qh4#"), _board(fen="7k/5Q2/6K1/8/8/8/8/8 b - - 0 1")):  # mated, stalemated
+        assert board.is_game_over()
+        result = engine.play(board, chess.engine.Limit(nodes=50), game=object())
+        assert result.move is None
+
+
 def test_go_depth_stops_at_mean_depth(engine):
     result = engine.play(chess.Board(), chess.engine.Limit(depth=3), info=chess.engine.INFO_BASIC)
     assert result.move in chess.Board().legal_moves

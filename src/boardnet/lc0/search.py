@@ -240,7 +240,7 @@ class Search:
         worker thread (as lc0's two search threads do); its leaves keep their virtual loss until backed up.
         """
         self._start = time.monotonic()
-        last_info, cycle = self._start, 0.0
+        last_info, cycle, reported = self._start, 0.0, -1
         in_flight: tuple[Future, list] | None = None
         pool = ThreadPoolExecutor(1, thread_name_prefix="boardnet-net") if self.params.overlap else None
         try:
@@ -265,12 +265,12 @@ class Search:
                         self._apply(leaves, self.evaluate(batch))
                 cycle = time.monotonic() - t0
                 if self.on_info is not None and time.monotonic() - last_info >= self.info_interval:
-                    last_info = time.monotonic()
+                    last_info, reported = time.monotonic(), self.root.visits
                     self.on_info(self.info())
         finally:
             if pool is not None:
                 pool.shutdown(wait=True)
-        if self.on_info is not None and self.root.visits:
+        if self.on_info is not None and self.root.visits and self.root.visits != reported:
             self.on_info(self.info())
         return self.best_move()
 

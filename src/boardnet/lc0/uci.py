@@ -280,7 +280,7 @@ class Engine:
         self._wait_loaded()
         if self.load_error is not None:  # a GUI waits for bestmove: say why there is none
             self.send(f"info string error: the net did not load: {self.load_error}")
-            self.send("bestmove 0000")
+            self.send("bestmove (none)")
             return
         fields, infinite, names = parse_go(args)
         searchmoves = [self.board.parse_uci(m) for m in names] or None
@@ -338,7 +338,7 @@ class Engine:
             search.wait_stopped()
         ponder = search.pv()[1:2] if move is not None else []
         tail = f" ponder {ponder[0].uci()}" if ponder and search.pv()[0] == move else ""
-        self.send(f"bestmove {move.uci() if move is not None else '0000'}{tail}")
+        self.send(f"bestmove {move.uci() if move is not None else '(none)'}{tail}")
 
     def _info(self, info: Info) -> None:
         score = f"mate {info.mate}" if info.mate is not None else f"cp {q_to_cp(info.q)}"

@@ -183,7 +183,6 @@ class Engine:
         self.move_overhead = 0.2
         self.backend = backend or ""
         self.board = chess.Board()
-        self.evaluator: Evaluator | None = None
         self.evaluator_ready = threading.Event()
         self.load_error: str | None = None
         self._lock = threading.Lock()
@@ -192,7 +191,7 @@ class Engine:
         self._ponder: tuple[Limits, float | None, int | None] | None = None
         self._limits: Limits | None = None
         self._tree: tuple[chess.Board, Node] | None = None  # the last search's position and tree, for reuse
-        self.evaluator = Evaluator(net_path, backend or None, self.threads)  # reads the file; errors raise here
+        self.evaluator = Evaluator(net_path, backend or None, self.threads)  # reads the file: errors raise here
         self.backend = self.evaluator.backend
         self._prepare()
 
@@ -333,11 +332,15 @@ class Engine:
         self.stop()
 
     def _think(self, search: Search, limits: Limits) -> None:
-        move = search.run(limits)
+        try:
+            move = search.run(limits)
+        except Exception as err:  # a GUI waits for bestmove whatever happens: report, answer the best so far
+            self.send(f"info string error: search failed: {type(err).__name__}: {err}")
+            move = search.best_move()
         if limits.infinite:  # UCI: no bestmove before "stop" in infinite/ponder mode
             search.wait_stopped()
-        ponder = search.pv()[1:2] if move is not None else []
-        tail = f" ponder {ponder[0].uci()}" if ponder and search.pv()[0] == move else ""
+        pv = search.pv()
+        tail = f" ponder {pv[1].uci()}" if move is not None and len(pv) > 1 and pv[0] == move else ""
         self.send(f"bestmove {move.uci() if move is not None else '(none)'}{tail}")
 
     def _info(self, info: Info) -> None:

@@ -145,6 +145,12 @@ def test_clock_budgets(engine):
     elapsed = time.monotonic() - t0
     assert result.move in board.legal_moves
     assert elapsed < 1.5, elapsed
+    # a forced move (the only legal reply to a check) under the clock: answered at once
+    forced = _board(fen="k6r/8/8/8/8/4n3/8/7K w - - 0 1")
+    assert forced.legal_moves.count() == 1
+    t0 = time.monotonic()
+    result = engine.play(forced, chess.engine.Limit(white_clock=60, black_clock=60), game=object())
+    assert result.move == next(iter(forced.legal_moves)) and time.monotonic() - t0 < 0.3
     # almost no time left (0.2 s): an answer well inside it
     t0 = time.monotonic()
     result = engine.play(board, chess.engine.Limit(white_clock=0.2, black_clock=60))

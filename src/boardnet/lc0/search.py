@@ -280,8 +280,9 @@ class Search:
         root = self.root
         if self._stop.is_set() or (root.moves is not None and (not root.moves or root.proven is not None)):
             return None
-        if root.visits > 0 and limits.deadline is not None and time.monotonic() + 1.5 * cycle >= limits.deadline:
-            return None
+        timed = root.visits > 0 and limits.deadline is not None
+        if timed and (time.monotonic() + 1.5 * cycle >= limits.deadline or len(root.moves or ()) == 1):
+            return None  # out of time, or a forced move under the clock: answer at once (as lc0 does)
         if limits.depth is not None and self.playouts and self._depth_sum >= limits.depth * self.playouts:
             return None
         budget = self.params.minibatch

@@ -184,6 +184,20 @@ def test_go_depth_stops_at_mean_depth(engine):
     assert result.info["depth"] == 3
 
 
+def test_pondering_with_ponderhit(engine):
+    board = _board("e4 e5 Nf3 Nc6")
+    limit = chess.engine.Limit(white_clock=10, black_clock=10)
+    first = engine.play(board, limit, ponder=True, game="ponder")  # then "go ponder" on the expected reply
+    assert first.move in board.legal_moves and first.ponder is not None
+    board.push(first.move)
+    board.push(first.ponder)  # the expected reply: python-chess sends "ponderhit"
+    t0 = time.monotonic()
+    second = engine.play(board, limit, ponder=True, game="ponder", info=chess.engine.INFO_BASIC)
+    assert second.move in board.legal_moves
+    assert time.monotonic() - t0 < 10 / 30 + 0.5  # the clock budget, counted from ponderhit
+    assert second.info.get("nodes", 0) > 1
+
+
 def test_stop_during_go_infinite(engine):
     board = _board("e4 e5 Nf3 Nc6 Bb5")
     with engine.analysis(board) as analysis:  # go infinite

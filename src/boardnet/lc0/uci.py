@@ -102,6 +102,7 @@ OPTIONS = (
     Option("TwoFoldDraws", "check", "true", _set_two_fold),
     Option("MoveOverheadMs", "spin", "200", _set_overhead, 0, 100000),  # lc0's default
     Option("Backend", "combo", "", _set_backend, choices=BACKENDS),
+    Option("Ponder", "check", "false", lambda engine, value: None),  # GUIs send it; "go ponder" always works
 )
 
 

@@ -1,5 +1,6 @@
 """``boardnet lc0 eval NET --fen F [--moves ...] [--pgn FILE]``: an lc0 net's top moves and W/D/L;
-``boardnet lc0 pgn2chunks GAMES.pgn OUT/``: V6 training chunks from games."""
+``boardnet lc0 pgn2chunks GAMES.pgn OUT/``: V6 training chunks from games;
+``boardnet uci NET``: a UCI chess engine playing the net (lc0/uci.py)."""
 
 from __future__ import annotations
 
@@ -21,6 +22,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     c.add_argument("pgn", help="games (PGN); broken games and games without a result are skipped and counted")
     c.add_argument("out", help="output directory for the chunk files")
     c.set_defaults(func=run_pgn2chunks)
+    u = sub.add_parser("uci", help="a UCI chess engine (PUCT search like lc0's) playing an lc0 net")
+    u.add_argument("net", help="lc0 net (.pb.gz, .pt, .safetensors, or an lc0 .onnx export)")
+    u.add_argument("--backend", choices=("onnxruntime", "torch"),
+                   help="net backend (default: onnxruntime when installed, else torch)")
+    u.set_defaults(func=run_uci)
 
 
 def _board(args: argparse.Namespace) -> Any:
@@ -87,3 +93,9 @@ def run_pgn2chunks(args: argparse.Namespace) -> int:
     print(f"{args.pgn}: {n['games']} games -> {n['positions']} positions in {n['games']} chunk files in {args.out}; "
           f"{n['skipped']} games skipped ({n['broken']} broken, {n['skipped'] - n['broken']} without result/moves)")
     return 0
+
+
+def run_uci(args: argparse.Namespace) -> int:
+    from boardnet.lc0.uci import run
+
+    return run(args.net, backend=args.backend)

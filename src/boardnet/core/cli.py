@@ -149,9 +149,10 @@ def run_verify(args: argparse.Namespace) -> int:
         print(json.dumps([c.__dict__ for c in checks]))
     else:
         print(where[0])
+        width = 28 if any(c.form for c in checks) else 16
         for c in checks:
             name = f"{c.name} [{c.form}]" if c.form else c.name
-            print(f"{name:28s} max_abs {c.max_abs:.3e}  max_rel {c.max_rel:.3e}  {'ok' if c.passed else 'FAIL'}")
+            print(f"{name:{width}s} max_abs {c.max_abs:.3e}  max_rel {c.max_rel:.3e}  {'ok' if c.passed else 'FAIL'}")
     failed = [f"{c.name} [{c.form}]" if c.form else c.name for c in checks if not c.passed]
     if failed:
         raise VerificationError(f"outputs differ beyond atol={args.atol} rtol={args.rtol}: {', '.join(failed)}")

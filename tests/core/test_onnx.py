@@ -35,11 +35,16 @@ def test_maia_export_has_lc0_names_shapes_and_values(maia_onnx, lc0_reference) -
     assert ours_in == theirs_in and ours_out[:2] == theirs_out
     planes = lc0_reference["planes"]
     ours, theirs = onnx_verify_outputs(maia_onnx, planes), onnx_verify_outputs(lc0_made, planes)
-    np.testing.assert_allclose(ours["policy_logits"], lc0_reference["policy_logits"], atol=3e-4, rtol=0)
-    np.testing.assert_allclose(ours["policy_logits"], theirs["policy_logits"], atol=3e-4, rtol=0)
-    for key in ("q", "d"):
-        np.testing.assert_allclose(ours[key], lc0_reference[key], atol=1e-5, rtol=0)
-        np.testing.assert_allclose(ours[key], theirs[key], atol=1e-5, rtol=0)
+    # issue 18: lc0's float noise (BN folded as lc0 folds it; leela2onnx itself: 1.26e-5 / 3.0e-7)
+    np.testing.assert_allclose(ours["policy_logits"], lc0_reference["policy_logits"], atol=2e-5, rtol=0)
+    np.testing.assert_allclose(ours["policy_logits"], theirs["policy_logits"], atol=1e-5, rtol=0)
+
+    def wdl(out: dict[str, np.ndarray]) -> np.ndarray:
+        q, d = out["q"].astype(np.float64), out["d"].astype(np.float64)
+        return np.stack([(1 + q - d) / 2, d, (1 - q - d) / 2], axis=1)
+
+    np.testing.assert_allclose(wdl(ours), wdl(lc0_reference), atol=1e-6, rtol=0)
+    np.testing.assert_allclose(wdl(ours), wdl(theirs), atol=1e-6, rtol=0)
     one = onnx_verify_outputs(maia_onnx, planes[:1])  # dynamic batch
     np.testing.assert_allclose(one["policy_logits"], ours["policy_logits"][:1], atol=1e-5)
 

@@ -93,8 +93,10 @@ def test_lc0_random_planes_vs_onnx() -> None:
     """lc0 weights vs lc0's own ONNX export on planes of random legal games."""
     pytest.importorskip("onnxruntime")
     checks = verify(fixture_path("lc0", "maia-1300.pb.gz"), fixture_path("lc0", "maia-1300.leela2onnx.onnx"),
-                    random=4, seed=3)
-    assert [c.name for c in checks] == ["d", "policy_logits", "q"] and all(c.passed for c in checks)
+                    random=4, seed=3, atol=2e-5, rtol=0)
+    assert [(c.form, c.name) for c in checks] == [(f, n) for f in ("module", "inference")
+                                                  for n in ("d", "policy_logits", "q")]
+    assert all(c.passed for c in checks)
 
 
 def test_random_gomoku_states_are_legal_positions() -> None:
@@ -127,3 +129,9 @@ def test_input_source_errors(tmp_path: Path) -> None:
     convert(st, onnx)
     with pytest.raises(VerificationError, match="--random needs one side"):
         verify(onnx, onnx, random=2)
+
+
+def test_unknown_form_is_one_error() -> None:
+    ref = fixture_path("tf", "gomoku_tf1_8x8", "io.npz")
+    with pytest.raises(VerificationError, match="unknown form 'folded'"):
+        verify(ref, ref, form="folded")

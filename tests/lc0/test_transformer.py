@@ -15,8 +15,11 @@ from boardnet.core.onnx import write_net
 from tests.conftest import fixture_path
 
 NETS = ("bt-a-pemap-mish", "bt-b-pemap-smolgen", "bt-c-pedense-bt4like")
-# fixture README: lc0's own blas/eigen spread is <= 1.4e-5 on logits, <= 1e-6 on q/d
-TOLERANCE = {"policy_logits": 1e-4, "q": 1e-5, "d": 1e-5, "m": 1e-3}
+# issue 18: lc0's own float noise (fixture README: blas vs eigen <= 1.2e-5 on logits, <= 9.2e-7 on q, 7.6e-6 on m).
+# Measured (LINEAR16 decoded with lc0's fused multiply-add), eager / ONNX: logits a 4.8e-6 / 4.3e-6, b 6.7e-6 /
+# 8.8e-6, c 1.24e-5 / 1.38e-5; W/D/L <= 6.3e-7; q <= 1.01e-6; m <= 1.53e-5.
+TOLERANCE = {"policy_logits": 2e-5, "q": 2e-6, "d": 1e-6, "m": 5e-5}
+WDL_TOLERANCE = 1e-6
 
 
 def reference(name: str) -> dict[str, np.ndarray]:
@@ -44,10 +47,18 @@ def onnx_outputs(path: Path, planes: np.ndarray) -> dict[str, np.ndarray]:
     return as_reference(*sess.run(["/output/policy", "/output/wdl", "/output/mlh"], {"/input/planes": planes}))
 
 
+def wdl(out: dict[str, np.ndarray]) -> np.ndarray:
+    """``[N, 3]`` W, D, L from ``q = W − L`` and ``d = D``."""
+    q, d = out["q"].astype(np.float64), out["d"].astype(np.float64)
+    return np.stack([(1 + q - d) / 2, d, (1 - q - d) / 2], axis=1)
+
+
 def assert_matches(out: dict[str, np.ndarray], ref: dict[str, np.ndarray]) -> None:
     for key, tol in TOLERANCE.items():
         worst = float(np.abs(out[key] - ref[key]).max())
         assert worst <= tol, f"{key}: worst |diff| {worst:.3g} > {tol}"
+    worst = float(np.abs(wdl(out) - wdl(ref)).max())
+    assert worst <= WDL_TOLERANCE, f"W/D/L: worst |diff| {worst:.3g} > {WDL_TOLERANCE}"
 
 
 @pytest.mark.parametrize("name", NETS)

@@ -129,6 +129,9 @@ def add_verify_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed for --random (default 0)")
     p.add_argument("--atol", type=float, default=1e-5, help="absolute tolerance (default 1e-5)")
     p.add_argument("--rtol", type=float, default=1e-4, help="relative tolerance (default 1e-4)")
+    p.add_argument("--form", choices=("both", "module", "inference"), default="both",
+                   help="nets with an inference form (lc0): check the trainable module (BatchNorm unfolded), the "
+                        "inference form (BatchNorm folded as lc0 folds it) or both (default)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(func=run_verify)
 
@@ -141,14 +144,16 @@ def run_verify(args: argparse.Namespace) -> int:
 
     where: list[str] = []
     checks = verify(args.a, args.b, args.atol, args.rtol, inputs=args.inputs, random=args.random,
-                    seed=args.seed, report=where)
+                    seed=args.seed, report=where, form=args.form)
     if args.json:
         print(json.dumps([c.__dict__ for c in checks]))
     else:
         print(where[0])
+        width = 28 if any(c.form for c in checks) else 16
         for c in checks:
-            print(f"{c.name:16s} max_abs {c.max_abs:.3e}  max_rel {c.max_rel:.3e}  {'ok' if c.passed else 'FAIL'}")
-    failed = [c.name for c in checks if not c.passed]
+            name = f"{c.name} [{c.form}]" if c.form else c.name
+            print(f"{name:{width}s} max_abs {c.max_abs:.3e}  max_rel {c.max_rel:.3e}  {'ok' if c.passed else 'FAIL'}")
+    failed = [f"{c.name} [{c.form}]" if c.form else c.name for c in checks if not c.passed]
     if failed:
         raise VerificationError(f"outputs differ beyond atol={args.atol} rtol={args.rtol}: {', '.join(failed)}")
     return 0

@@ -3,8 +3,9 @@
 lc0 nets: input ``/input/planes [batch,112,8,8]`` (raw rule-50 count, as the engine feeds it); outputs
 ``/output/policy [batch,1858]`` raw logits, ``/output/wdl [batch,3]`` softmax (VALUE_WDL) or ``/output/value
 [batch,1]`` tanh (VALUE_CLASSICAL), ``/output/mlh [batch,1]`` (moves-left nets); dynamic batch ``batch``, opset 17,
-BatchNorm folded into the convolutions. Extra outputs on request: ``/inputconv`` and ``/block{i}`` (the input
-convolution's and residual block i's activations, ``[batch, filters, 8, 8]``).
+BatchNorm folded into the convolutions as lc0 folds it (the net's ``inference_form()``). Extra outputs on
+request: ``/inputconv`` and ``/block{i}`` (the input convolution's and residual block i's activations,
+``[batch, filters, 8, 8]``).
 Policy-value nets: input ``states [batch,4,H,W]``, outputs ``log_probs [batch,H·W]``, ``values [batch,1]``.
 """
 
@@ -59,6 +60,8 @@ def _graph(netfile: NetFile, outputs: list[str] | None) -> tuple[nn.Module, torc
     from boardnet.core.build import load_net
 
     net = load_net(netfile)
+    if hasattr(net, "inference_form"):  # lc0: BatchNorm folded as lc0 folds it (leela2onnx's initializers)
+        net = net.inference_form()
     family = netfile.spec.family
     if hasattr(net, "onnx_graph"):  # a net that defines its own ONNX graph (lc0 attention bodies)
         return net.onnx_graph(outputs)

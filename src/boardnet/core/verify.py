@@ -8,6 +8,10 @@ Inputs come, in this order, from ``inputs=`` (an npz holding ``states`` or ``pla
 used), from a reference-npz side, or are generated (``random=N``, ``seed``) from the network's
 ``VERIFY_INPUT`` and spec: legal Gomoku positions in AlphaZero_Gomoku's 4-plane encoding at the net's board
 size, or lc0's 112 classical planes of random legal chess games.
+
+A net that has an inference form (``net.inference_form()``: lc0's, with BatchNorm folded as lc0 folds it at load
+time) is checked in both forms by default: the trainable ``module`` and the ``inference`` form, each output
+reported once per form.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import numpy as np
 from boardnet.core.errors import FormatError, VerificationError
 
 NPZ_OUTPUTS = {"states": ("log_probs", "values"), "planes": ("policy_logits", "q", "d")}
+FORMS = ("module", "inference")  # the trainable module; its inference form, for nets that have one
 
 
 @dataclass
@@ -32,6 +37,7 @@ class OutputCheck:
     max_abs: float
     max_rel: float
     passed: bool
+    form: str = ""  # "module" | "inference" when a side has an inference form, else ""
 
 
 @dataclass
@@ -44,6 +50,7 @@ class Side:
     outputs: dict[str, np.ndarray] = field(default_factory=dict)
     net: Any = None  # torch module for "model"
     spec: Any = None  # ModelSpec for "model"
+    inference: Any = None  # ``net.inference_form()`` for nets that have one (lc0)
 
 
 def _load_npz(path: Path) -> dict[str, np.ndarray]:
@@ -84,7 +91,8 @@ def load_side(path: str | os.PathLike[str]) -> Side:
     net = load_net(nf)
     if not hasattr(net, "verify_outputs") or not isinstance(getattr(net, "VERIFY_INPUT", None), str):
         raise VerificationError(f"{p}: {nf.spec.family} networks do not define VERIFY_INPUT/verify_outputs")
-    return Side(p, "model", net=net, spec=nf.spec)
+    inference = net.inference_form() if hasattr(net, "inference_form") else None
+    return Side(p, "model", net=net, spec=nf.spec, inference=inference)
 
 
 def random_inputs(side: Side, n: int, seed: int) -> dict[str, np.ndarray]:
@@ -101,8 +109,9 @@ def random_inputs(side: Side, n: int, seed: int) -> dict[str, np.ndarray]:
         raise VerificationError(f"{side.path}: {err}; pass --inputs FILE.npz") from None
 
 
-def run_side(side: Side, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Outputs of one side on ``inputs`` (a reference npz returns its stored outputs)."""
+def run_side(side: Side, inputs: dict[str, np.ndarray], form: str = "module") -> dict[str, np.ndarray]:
+    """Outputs of one side on ``inputs`` (a reference npz returns its stored outputs); ``form`` "inference" runs
+    a model's inference form where it has one."""
     if side.kind == "npz":
         return side.outputs
     x = next(iter(inputs.values()))
@@ -122,7 +131,8 @@ def run_side(side: Side, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]
         raise VerificationError(f"{side.path}: network input {key!r} not in the inputs {list(inputs)}")
     try:
         with torch.no_grad():
-            out = side.net.verify_outputs(torch.from_numpy(inputs[key]))
+            net = side.inference if form == "inference" and side.inference is not None else side.net
+            out = net.verify_outputs(torch.from_numpy(inputs[key]))
     except RuntimeError as e:  # e.g. the model's board size differs from the inputs'
         msg = str(e).splitlines()[0]
         raise VerificationError(f"{side.path}: cannot run on {key} {list(inputs[key].shape)}: {msg}") from None
@@ -171,11 +181,14 @@ def resolve_inputs(sides: list[Side], inputs: str | os.PathLike[str] | None, ran
 
 def verify(a: str | os.PathLike[str], b: str | os.PathLike[str], atol: float = 1e-5, rtol: float = 1e-4, *,
            inputs: str | os.PathLike[str] | None = None, random: int | None = None, seed: int = 0,
-           report: list[str] | None = None) -> list[OutputCheck]:
+           report: list[str] | None = None, form: str = "both") -> list[OutputCheck]:
     """Run both sides on the same inputs and compare; a reference npz side, else ``b``, is the reference.
 
-    ``report``, when given, receives one line saying where the inputs came from.
+    ``report``, when given, receives one line saying where the inputs came from. ``form``: "both" (default),
+    "module" or "inference" — which forms of a net with an inference form to check (ignored for other nets).
     """
+    if form not in ("both", *FORMS):
+        raise VerificationError(f"unknown form {form!r}; expected both, {' or '.join(FORMS)}")
     sa, sb = load_side(a), load_side(b)
     if sa.kind == "npz" and sb.kind != "npz":
         sa, sb = sb, sa  # the reference goes second
@@ -184,4 +197,11 @@ def verify(a: str | os.PathLike[str], b: str | os.PathLike[str], atol: float = 1
         report.append(where)
     if sa.kind == sb.kind == "npz" and any(not np.array_equal(sa.inputs.get(k), v) for k, v in sb.inputs.items()):
         raise VerificationError(f"{sa.path} and {sb.path} hold different inputs; their outputs are not comparable")
-    return compare(run_side(sa, x), run_side(sb, x), atol, rtol)
+    if sa.inference is None and sb.inference is None:
+        return compare(run_side(sa, x), run_side(sb, x), atol, rtol)
+    checks = []
+    fixed = {id(s): run_side(s, x) for s in (sa, sb) if s.inference is None}  # one run for a side with one form
+    for f in (FORMS if form == "both" else (form,)):
+        outs = [fixed[id(s)] if id(s) in fixed else run_side(s, x, f) for s in (sa, sb)]
+        checks += [OutputCheck(c.name, c.max_abs, c.max_rel, c.passed, f) for c in compare(*outs, atol, rtol)]
+    return checks

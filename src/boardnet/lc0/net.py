@@ -1,13 +1,15 @@
 """Leela Chess Zero's SE-ResNet (shared/specs/lc0.md §5), built from a :class:`~boardnet.core.spec.ModelSpec`.
 
 Input ``planes [B, 112, 8, 8]`` float32 (row = rank, col = file, side-to-move frame). BatchNorm is kept
-unfolded (eps 1e-5, eval statistics) so the state dict maps one to one onto ``net.proto`` fields.
+unfolded (eps 1e-5, eval statistics) so the state dict maps one to one onto ``net.proto`` fields and the net
+trains; :meth:`Lc0Net.inference_form` folds it as lc0 does at load time (the fidelity / export form).
 Implemented heads: policy ``convolution``, ``classical`` and ``attention`` (§5, §9: lc0's attention policy on a
 residual body, with optional policy encoder layers), value ``wdl`` and ``classical``, moves-left.
 """
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import numpy as np
@@ -16,6 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from boardnet.core.spec import ModelSpec
+from boardnet.lc0.fma import fma_f32
 from boardnet.lc0.policy_map import (
     CONV_POLICY_CHANNELS,
     POLICY_SIZE,
@@ -44,6 +47,27 @@ class ConvBlock(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.conv(x)
         return self.bn(x) if self.bn is not None else x
+
+
+def fold_batchnorm(block: ConvBlock) -> ConvBlock:
+    """``block`` with its BatchNorm folded into the convolution exactly as lc0 folds it when it loads a net
+    (``ConvBlock`` constructor of lc0's network_legacy.cc; float32, lc0's rounding steps):
+    ``g = gamma · (1 / sqrt(var + 1e-5))``, ``W' = W · g[out]``, ``b' = fmaf(−g, mean − conv_bias, beta)``.
+    A block without BatchNorm is returned unchanged. Weights ``[out, in, k, k]``, biases ``[out]``."""
+    if block.bn is None:
+        return block
+    conv, bn = block.conv, block.bn
+
+    def f32(t: torch.Tensor) -> np.ndarray:
+        return t.detach().to(torch.float32).numpy()
+
+    mean = f32(bn.running_mean) - (f32(conv.bias) if conv.bias is not None else np.float32(0.0))
+    g = f32(bn.weight) * (np.float32(1.0) / np.sqrt(f32(bn.running_var) + np.float32(BN_EPS)))
+    folded = ConvBlock(conv.in_channels, conv.out_channels, conv.kernel_size[0], bn=False, bias=True)
+    with torch.no_grad():
+        folded.conv.weight.copy_(torch.from_numpy(f32(conv.weight) * g[:, None, None, None]))
+        folded.conv.bias.copy_(torch.from_numpy(fma_f32(-g, mean, f32(bn.bias))))
+    return folded
 
 
 class SqueezeExcite(nn.Module):
@@ -199,6 +223,18 @@ class Lc0Net(nn.Module):
 
     def forward(self, planes: torch.Tensor) -> dict[str, torch.Tensor]:
         return self.heads(self.body(planes)[-1])
+
+    def inference_form(self) -> Lc0Net:
+        """A copy in lc0's inference form, in eval mode: every BatchNorm folded into its convolution as lc0 folds
+        it at load time (:func:`fold_batchnorm`). Its outputs are lc0's to float32 noise (≤ 2e-5 on maia's
+        logits); the form ``boardnet verify`` and the ONNX export use. Train and write the unfolded module: this
+        copy has no BatchNorm tensors for ``net.proto``."""
+        folded = copy.deepcopy(self).eval()
+        for name, module in list(folded.named_modules()):
+            if isinstance(module, ConvBlock) and module.bn is not None:
+                parent, _, attr = name.rpartition(".")
+                setattr(folded.get_submodule(parent), attr, fold_batchnorm(module))
+        return folded
 
     def body(self, planes: torch.Tensor) -> list[torch.Tensor]:
         """Activations ``[B, filters, 8, 8]`` of the input convolution, then of each residual block."""

@@ -23,6 +23,7 @@ from boardnet.core.errors import FormatError
 from boardnet.core.io import atomic_write
 from boardnet.core.spec import ModelSpec, NetFile
 from boardnet.lc0 import net_pb2 as pb
+from boardnet.lc0.fma import fma_f32
 
 MAGIC = 0x1C0  # §1: lc0 rejects any other value
 MAX_UNCOMPRESSED = 2 << 30  # refuse absurd gzip bombs before protobuf parses them
@@ -74,7 +75,9 @@ def _load_proto(path: Path) -> Any:
 
 
 def _layer_values(path: Path, layer: Any, field: str) -> np.ndarray:
-    """Decode one ``Layer`` to float32 (§2: LINEAR16 as lc0 v0.31.2 computes it, in float32)."""
+    """Decode one ``Layer`` to float32 (§2). LINEAR16 as lc0 v0.31.2 computes it: ``u / 65535.0f * (max − min) +
+    min``, the last multiply-add fused into one rounding (:mod:`boardnet.lc0.fma`); two roundings make the input
+    conv's tiny rule-50 weights up to 1.5e-8 off, which the raw count 99 turns into 1.2e-4 on maia's logits."""
     enc = layer.encoding if layer.HasField("encoding") else pb.Weights.Layer.LINEAR16
     params = layer.params
     if enc == pb.Weights.Layer.FLOAT32:
@@ -94,7 +97,7 @@ def _layer_values(path: Path, layer: Any, field: str) -> np.ndarray:
         raise FormatError(path, f"LINEAR16 params of odd length {len(params)}", field=field)
     u = np.frombuffer(params, dtype="<u2").astype(np.float32)
     lo, hi = np.float32(layer.min_val), np.float32(layer.max_val)
-    return u / np.float32(65535.0) * (hi - lo) + lo
+    return fma_f32(u / np.float32(65535.0), hi - lo, lo)
 
 
 def _conv_block_tensors(path: Path, block: Any, field: str) -> dict[str, np.ndarray]:

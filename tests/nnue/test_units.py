@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import sys
 from pathlib import Path
 
 import chess
@@ -97,10 +98,10 @@ def test_label_cli_options(tmp_path: Path) -> None:
     src = tmp_path / "in.txt"
     src.write_text("\n".join(FENS[:2]) + "\n")
     out = tmp_path / "o.bin"
-    run = subprocess.run(["boardnet", "nnue", "label", str(src), "-o", str(out), "--engine", stockfish_binary(),
+    run = subprocess.run([sys.executable, "-m", "boardnet", "nnue", "label", str(src), "-o", str(out), "--engine", stockfish_binary(),
                           "--nodes", "2000", "--threads", "1", "--hash", "8"], capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
     assert "wrote 2 positions" in run.stdout and "Stockfish 15.1 units" in run.stdout
-    bad = subprocess.run(["boardnet", "nnue", "label", str(src), "-o", str(out), "--engine", stockfish_binary(),
+    bad = subprocess.run([sys.executable, "-m", "boardnet", "nnue", "label", str(src), "-o", str(out), "--engine", stockfish_binary(),
                           "--cp-scale", "-3"], capture_output=True, text=True)
     assert bad.returncode == 2 and bad.stderr.startswith("error:") and "--cp-scale" in bad.stderr

@@ -247,7 +247,7 @@ def test_time_budget():
     go = {"wtime": 30000, "btime": 6000, "winc": 1000, "binc": 0}
     assert time_budget(white, go, 0.1) == pytest.approx(1.0 + 0.75)
     assert time_budget(black, go, 0.1) == pytest.approx(0.2)
-    assert time_budget(black, {"wtime": 1, "btime": 1000, "movestogo": 1}, 0.1) == pytest.approx(0.9)
+    assert time_budget(black, {"wtime": 1, "btime": 1000, "movestogo": 1}, 0.1) == pytest.approx(0.8 * 0.9)
 
 
 def test_lc0_centipawns():

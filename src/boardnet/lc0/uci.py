@@ -24,6 +24,7 @@ from boardnet.core.errors import BoardnetError
 from boardnet.lc0.evaluator import BACKENDS, Evaluator
 from boardnet.lc0.search import Info, Limits, Node, Search, SearchParams, q_to_cp, reuse_tree
 
+MAX_SHARE = 0.8  # of the clock (less the move overhead) one move may use, even with movestogo 1
 DEFAULT_MOVES_TO_GO = 30  # expected moves left in sudden death (time / this per move, plus most of the increment)
 
 
@@ -134,7 +135,8 @@ def time_budget(board: chess.Board, go: dict[str, int], overhead: float) -> floa
     """Seconds to think under ``go``'s clock fields, or None for no time limit.
 
     ``movetime``: that, less the move overhead. ``wtime/btime``: our time / moves to go (``movestogo``, else
-    30) plus 3/4 of the increment, never more than our time less the overhead (at least 10 ms).
+    30) plus 3/4 of the increment, never more than 80% of our time less the overhead (at least 10 ms): the last
+    minibatch, the reply and a busy machine's scheduling come on top.
     """
     if "movetime" in go:
         t = go["movetime"] / 1000.0
@@ -146,7 +148,7 @@ def time_budget(board: chess.Board, go: dict[str, int], overhead: float) -> floa
     inc = go.get(f"{side}inc", 0) / 1000.0
     mtg = max(1, go.get("movestogo", DEFAULT_MOVES_TO_GO))
     budget = left / mtg + 0.75 * inc
-    return max(0.01, min(budget, left - overhead))
+    return max(0.01, min(budget, MAX_SHARE * (left - overhead)))
 
 
 GO_INT_FIELDS = ("nodes", "movetime", "wtime", "btime", "winc", "binc", "movestogo", "depth", "mate")

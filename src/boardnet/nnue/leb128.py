@@ -90,12 +90,12 @@ def decode(buf: np.ndarray, count: int, dtype: np.dtype, *, path: Path, offset: 
                               f"{dtype.name} needs at most {limit}", offset=offset + pos + int(first[bad]),
                               field=field)
         vals = (seg[first] & 0x7F).astype(acc)
-        for j in range(1, limit):  # byte j of every value at once; bytes past a value's end are masked out
-            more = n > j
-            if not more.any():
+        idx = np.flatnonzero(n > 1)
+        for j in range(1, limit):  # byte j of only the values longer than j (few in real nets)
+            if not idx.size:
                 break
-            byte = seg[np.minimum(first + j, seg.size - 1)] & 0x7F
-            vals |= np.where(more, byte.astype(acc) << seven[j], 0).astype(acc)
+            vals[idx] |= (seg[first[idx] + j] & 0x7F).astype(acc) << seven[j]
+            idx = idx[n[idx] > j + 1]
         neg = (seg[last] & 0x40) != 0  # sign bit = bit 6 of the last byte
         vals -= np.where(neg, np.left_shift(acc(1), seven[n]), 0).astype(acc)
         bad = (vals < info.min) | (vals > info.max)

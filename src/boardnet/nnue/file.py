@@ -525,7 +525,7 @@ def inspect_file(path: str | os.PathLike[str]) -> str:
     blocks = arch.layout("leb128" if compressed else "plain")
     ft = ", ".join(f"{b.name} ({'LEB128' if b.kind == 'leb128' else 'raw'})" for b in blocks[1:]
                    if b.kind != "hash" and b.tensors[0].name.startswith("ft."))
-    facts = {"file": os.fspath(path), "format": kind, "size": f"{_stat_size(path):,} bytes",
+    facts = {"file": os.fspath(path), "format": kind, "size": f"{_stat_size(path):,} bytes" + (" (gzip)" if path.name.endswith(".gz") else ""),
              "stockfish": f"{arch.title} ({', '.join(arch.engines)})",
              "version": f"0x{arch.version:08X}", "architecture": arch.name,
              "features": f"{arch.features} ({inputs} inputs)",

@@ -6,9 +6,11 @@ import hashlib
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from boardnet.core.convert import inspect_file as convert_inspect
-from boardnet.core.errors import ConversionError, FormatError
+from boardnet.core.errors import BoardnetError, ConversionError, FormatError
 from boardnet.core.spec import NetFile
 from boardnet.nnue import file as nnue
 from tests.conftest import fixture_path
@@ -108,3 +110,24 @@ def test_corrupt_stack_hash(modern_nets: dict[str, Path], tmp_path: Path) -> Non
     with pytest.raises(FormatError, match="stack hash") as ei:
         nnue.read_net(bad)
     assert (ei.value.field, ei.value.offset) == ("stack hash", first)
+
+
+@pytest.mark.slow
+@settings(max_examples=15, deadline=None)
+@given(cut=st.integers(0, 3_519_629), flip=st.integers(0, 3_519_629), bit=st.integers(0, 7))
+def test_fuzz_small_net(modern_nets: dict[str, Path], tmp_path_factory: pytest.TempPathFactory, cut: int,
+                        flip: int, bit: int) -> None:
+    good = modern_nets["small"].read_bytes()
+    d = tmp_path_factory.mktemp("fz")
+    p = d / "t.nnue"
+    p.write_bytes(good[:cut])
+    with pytest.raises(BoardnetError):
+        nnue.read_net(p)
+    b = bytearray(good)
+    b[flip] ^= 1 << bit
+    p.write_bytes(bytes(b))
+    try:
+        net = nnue.read_net(p)
+    except BoardnetError:
+        return
+    assert tuple(net.state_dict["ft.weight"].shape) == (22528, 128)

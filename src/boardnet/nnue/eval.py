@@ -12,7 +12,6 @@ clamp 127, k 7 (SF15.1, SF16); clamp 254, k 9 (s = 2); clamp 255, k 9 (SF18 big)
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import chess
@@ -22,14 +21,9 @@ from boardnet.core.errors import ConversionError
 from boardnet.core.spec import NetFile
 from boardnet.nnue.features import full_threats, halfka_v2_hm, halfkp
 from boardnet.nnue.file import ARCHS, Arch, check_engine
+from boardnet.nnue.units import PAWN_UNITS, units_for_version
 
 OUTPUT_SCALE = 16
-PAWN_SF12 = 208  # §10: SF12-SF15.0 PawnValueEg
-NORMALIZE_TO_PAWN = {"sf15.1": 361, "sf16": 328}  # uci.h NormalizeToPawnValue
-WDL_A = {  # uci.cpp win_rate_params: a(m) = ((a0 m + a1) m + a2) m + a3
-    "sf17.1": (-13.50030198, 40.92780883, -36.82753545, 386.83004070),
-    "sf18": (-72.32565836, 185.93832038, -144.58862193, 416.44950446),
-}
 PIECE_VALUES = {chess.PAWN: 208, chess.KNIGHT: 781, chess.BISHOP: 825, chess.ROOK: 1276, chess.QUEEN: 2538}
 VALUE_TB_WIN_IN_MAX_PLY = 32000 - 246 - 1 - 246  # types.h: VALUE_MATE - MAX_PLY - 1 - MAX_PLY
 # evaluate.cpp Eval::evaluate: small-net re-evaluation threshold, complexity divisor, pawn weight, material base,
@@ -164,47 +158,32 @@ def _halfkp(net: NetFile, board: chess.Board) -> NnueEval:
     out = int(affine("out", x)[0, 0])
     raw = int(tdiv(out, OUTPUT_SCALE))
     w = raw if board.turn == chess.WHITE else -raw
-    return NnueEval(raw, output=out, printed=f"{w / PAWN_SF12:.2f}", engine="sf12")
+    return NnueEval(raw, output=out, printed=f"{w / PAWN_UNITS['12']:.2f}", engine="sf12")
 
 
 # ------------------------------------------------------------------------------------------------- printing
 
 
-def wdl_a(engine: str, board: chess.Board) -> float:
-    """``win_rate_params(pos).a`` (SF17.1+): cubic in m = clamp(P + 3N + 3B + 5R + 9Q, 17, 78) / 58, both sides."""
-    weights = {chess.PAWN: 1, chess.KNIGHT: 3, chess.BISHOP: 3, chess.ROOK: 5, chess.QUEEN: 9}
-    material = sum(len(board.pieces(pt, c)) * w for c in chess.COLORS for pt, w in weights.items())
-    m = min(max(material, 17), 78) / 58.0
-    a = WDL_A[engine]
-    return (((a[0] * m + a[1]) * m + a[2]) * m) + a[3]
-
-
-def cpp_round(x: float) -> int:
-    """``std::round``: to nearest, halves away from zero."""
-    r = math.floor(abs(x))
-    if abs(x) - r >= 0.5:
-        r += 1
-    return -r if x < 0 else r
-
-
-def to_cp(engine: str, v: int, board: chess.Board) -> int:
-    """``UCIEngine::to_cp`` (SF17.1+): round(100 * v / a(material))."""
-    return cpp_round(100 * int(v) / wdl_a(engine, board))
+def _version(engine: str) -> str:
+    return engine.removeprefix("sf")
 
 
 def pawns_line(engine: str, v: int, board: chess.Board) -> str:
-    """An internal value as the ``NNUE evaluation`` / ``Final evaluation`` lines print it (showpos, 2 decimals)."""
-    if engine in NORMALIZE_TO_PAWN:
-        return f"{int(v) / NORMALIZE_TO_PAWN[engine]:+.2f}"
-    return f"{0.01 * to_cp(engine, v, board):+.2f}"
+    """An internal value as the ``NNUE evaluation`` / ``Final evaluation`` lines print it (showpos, 2 decimals):
+    ``v / NormalizeToPawnValue`` up to SF16, ``0.01 * to_cp(v)`` (WDL model, :mod:`boardnet.nnue.units`) after."""
+    version = _version(engine)
+    if version in PAWN_UNITS:
+        return f"{int(v) / PAWN_UNITS[version]:+.2f}"
+    return f"{0.01 * units_for_version(version).to_cp(v, board):+.2f}"
 
 
 def table_cell(engine: str, v: int, board: chess.Board) -> str:
     """A cell of ``eval``'s bucket table (``format_cp_aligned_dot``): sign of v ('' for 0), |pawns|, 2 decimals."""
     sign = "-" if v < 0 else "+" if v > 0 else ""
-    if engine in NORMALIZE_TO_PAWN:
-        return sign + f"{abs(int(v)) / NORMALIZE_TO_PAWN[engine]:.2f}"
-    return sign + f"{abs(0.01 * to_cp(engine, v, board)):.2f}"
+    version = _version(engine)
+    if version in PAWN_UNITS:
+        return sign + f"{abs(int(v)) / PAWN_UNITS[version]:.2f}"
+    return sign + f"{abs(0.01 * units_for_version(version).to_cp(v, board)):.2f}"
 
 
 def non_pawn_material(board: chess.Board, color: chess.Color) -> int:
@@ -269,7 +248,7 @@ def evaluate_many(net: NetFile, boards: list[chess.Board], engine: str | None = 
         k = (len(board.piece_map()) - 1) // 4
         p, q = int(psqt[i, k]), int(positional[i, k])
         tp, tq = int(tdiv(p, OUTPUT_SCALE)), int(tdiv(q, OUTPUT_SCALE))
-        raw = int(tdiv(p + q, OUTPUT_SCALE)) if engine in NORMALIZE_TO_PAWN else tp + tq
+        raw = int(tdiv(p + q, OUTPUT_SCALE)) if _version(engine) in PAWN_UNITS else tp + tq
         white = 1 if board.turn == chess.WHITE else -1
         ev = NnueEval(raw, bucket=k, psqt=p, positional=q, printed=pawns_line(engine, white * raw, board),
                       engine=engine, table=tuple(table_cell(engine, v, board) for v in (tp, tq, tp + tq)))

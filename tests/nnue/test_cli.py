@@ -30,3 +30,16 @@ def test_nnue_eval_cli(tmp_path: Path) -> None:
     trunc.write_bytes(path.read_bytes()[:1000])
     r = _cli("nnue", "eval", str(trunc), row["fen"])
     assert r.returncode == 2 and "file size" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_nnue_eval_cli_modern_engines() -> None:
+    gz = fixture_path("nnue_modern", "nn-37f18f62d772.nnue.gz")  # SF17.1 / SF18 small net, read gzipped
+    fen = "8/1p4B1/P7/5N2/1k6/5K2/8/8 b - - 0 4"
+    r = _cli("nnue", "eval", str(gz), fen)
+    assert r.returncode == 0, r.stderr
+    assert "engine sf18: Stockfish 17.1 / 18 small net" in r.stdout and "bucket 1 (side to move)" in r.stdout
+    assert "Final evaluation" not in r.stdout  # that line is the big net's (with the small one where chosen)
+    bad = _cli("nnue", "eval", str(gz), fen, "--engine", "sf16")
+    assert bad.returncode == 2 and "Stockfish 17.1 / 18 small net" in bad.stderr and "Stockfish 16 net" in bad.stderr
+    info = _cli("inspect", str(fixture_path("nnue_modern", "nn-c288c895ea92.nnue.gz")))
+    assert info.returncode == 0 and "Stockfish 18 big net" in info.stdout and "0xEC102EF2" in info.stdout

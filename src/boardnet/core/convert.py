@@ -39,7 +39,7 @@ class Format:
 
 
 FORMATS: tuple[Format, ...] = (
-    Format("nnue", (".nnue",), "boardnet.nnue.file:read_net", "boardnet.nnue.file:write_net",
+    Format("nnue", (".nnue", ".nnue.gz"), "boardnet.nnue.file:read_net", "boardnet.nnue.file:write_net",
            "boardnet.nnue.file:inspect_file", "Stockfish NNUE network"),
     Format("nnue-pytorch", (".ckpt",), "boardnet.nnue.file:read_nnue_pytorch", None, None,
            "nnue-pytorch / Lightning checkpoint (state dict read safely)"),

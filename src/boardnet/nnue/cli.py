@@ -9,8 +9,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("nnue", help="NNUE tools (exact integer evaluation, labelling, training data)")
     nsub = p.add_subparsers(dest="nnue_command", required=True)
     e = nsub.add_parser("eval", help="evaluate a FEN with a .nnue file exactly as Stockfish does")
-    e.add_argument("net", help=".nnue file (SF12 HalfKP or SF15.1 HalfKAv2_hm)")
+    e.add_argument("net", help=".nnue or .nnue.gz file (Stockfish 12, 15.1, 16, 17.1 big/small, 18 big/small)")
     e.add_argument("fen", help="position in FEN (quote it)")
+    e.add_argument("--engine", choices=("sf12", "sf15.1", "sf16", "sf17.1", "sf18"), default=None,
+                   help="whose printing rules (default: the newest Stockfish that loads the net; another is refused)")
+    e.add_argument("--small", default=None, help="SF17.1/SF18 small net, for the Final evaluation line")
     e.set_defaults(func=run_eval)
     lab = nsub.add_parser("label", help="score positions (PGN/EPD/FEN text) with a UCI engine -> Stockfish .bin data")
     lab.add_argument("inputs", nargs="+", help=".pgn files, or text files with a FEN/EPD (or 'fen | score | result') per line")
@@ -36,7 +39,7 @@ def run_eval(args: argparse.Namespace) -> int:
 
     from boardnet.core.errors import FormatError
     from boardnet.nnue.eval import evaluate
-    from boardnet.nnue.file import read_net
+    from boardnet.nnue.file import ARCHS, read_quantized
 
     try:
         board = chess.Board(args.fen)
@@ -47,10 +50,18 @@ def run_eval(args: argparse.Namespace) -> int:
     if board.is_check():
         print("NNUE evaluation: none (in check)")
         return 0
-    ev = evaluate(read_net(args.net), board)
+    net = read_quantized(args.net, engine=args.engine)
+    small = read_quantized(args.small, engine=args.engine) if args.small else None
+    ev = evaluate(net, board, args.engine, small)
     extra = "" if ev.bucket is None else f" bucket {ev.bucket} psqt {ev.psqt} positional {ev.positional}"
     extra += "" if ev.output is None else f" output {ev.output}"
     print(f"NNUE evaluation {ev.printed} (white side); raw {ev.raw} (side to move){extra}")
+    if ev.table is not None:
+        psqt, positional, total = ev.table
+        print(f"bucket {ev.bucket} (side to move): psqt {psqt} positional {positional} total {total}")
+    if ev.final is not None:
+        print(f"Final evaluation {ev.final} (white side)")
+    print(f"engine {ev.engine}: {ARCHS[net.spec.config['arch']].title}")
     return 0
 
 

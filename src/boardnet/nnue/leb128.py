@@ -28,24 +28,34 @@ def max_bytes(dtype: np.dtype) -> int:
 
 
 def encode(values: np.ndarray) -> bytes:
-    """Signed LEB128 of a flat integer array (§5): minimal length per value, 0x80 on all but the last byte."""
+    """Signed LEB128 of a flat integer array (§5): minimal length per value, 0x80 on all but the last byte.
+
+    Per chunk: byte counts ``n`` from the signed 7k-bit ranges, each value's first byte scattered to its start,
+    then byte j of only the values longer than j (few: real nets are mostly 1-2 bytes per value).
+    """
     v_all = np.asarray(values).reshape(-1)
+    wide = np.int32 if v_all.dtype.itemsize <= 2 else np.int64
     out = []
     for s in range(0, v_all.size, CHUNK):
-        v = v_all[s:s + CHUNK].astype(np.int64)
-        # a value needs more than k bytes when it lies outside the signed 7k-bit range
+        v = v_all[s:s + CHUNK].astype(wide)
         n = np.ones(v.shape, np.int64)
-        for k in range(1, 10):
+        for k in range(1, 10):  # a value needs more than k bytes when it lies outside the signed 7k-bit range
             lim = 1 << (7 * k - 1)
             more = (v < -lim) | (v >= lim)
             if not more.any():
                 break
             n += more
-        width = int(n.max(initial=1))
-        cols = np.arange(width)
-        groups = ((v[:, None] >> (7 * cols)) & 0x7F).astype(np.uint8)
-        groups |= np.where(cols < n[:, None] - 1, 0x80, 0).astype(np.uint8)
-        out.append(groups[cols < n[:, None]].tobytes())  # row-major: each value's bytes in order
+        starts = np.cumsum(n) - n
+        buf = np.empty(int(n.sum()), np.uint8)
+        idx = np.arange(v.size)
+        j = 0
+        while idx.size:
+            vj, nj = v[idx], n[idx]
+            cont = np.where(nj > j + 1, 0x80, 0).astype(np.uint8)
+            buf[starts[idx] + j] = ((vj >> (7 * j)) & 0x7F).astype(np.uint8) | cont
+            idx = idx[nj > j + 1]
+            j += 1
+        out.append(buf.tobytes())
     return b"".join(out)
 
 
@@ -80,12 +90,12 @@ def decode(buf: np.ndarray, count: int, dtype: np.dtype, *, path: Path, offset: 
                               f"{dtype.name} needs at most {limit}", offset=offset + pos + int(first[bad]),
                               field=field)
         vals = (seg[first] & 0x7F).astype(acc)
-        for j in range(1, limit):  # byte j of every value at once; bytes past a value's end are masked out
-            more = n > j
-            if not more.any():
+        idx = np.flatnonzero(n > 1)
+        for j in range(1, limit):  # byte j of only the values longer than j (few in real nets)
+            if not idx.size:
                 break
-            byte = seg[np.minimum(first + j, seg.size - 1)] & 0x7F
-            vals |= np.where(more, byte.astype(acc) << seven[j], 0).astype(acc)
+            vals[idx] |= (seg[first[idx] + j] & 0x7F).astype(acc) << seven[j]
+            idx = idx[n[idx] > j + 1]
         neg = (seg[last] & 0x40) != 0  # sign bit = bit 6 of the last byte
         vals -= np.where(neg, np.left_shift(acc(1), seven[n]), 0).astype(acc)
         bad = (vals < info.min) | (vals > info.max)

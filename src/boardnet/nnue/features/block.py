@@ -149,6 +149,7 @@ BLOCKS: dict[str, str] = {
     "HalfKP^": "boardnet.nnue.features.halfkp_factorized",
     "HalfKAv2_hm": "boardnet.nnue.features.halfka_v2_hm",
     "HalfKAv2_hm^": "boardnet.nnue.features.halfka_v2_hm_factorized",
+    "Full_Threats": "boardnet.nnue.features.full_threats",
 }
 
 

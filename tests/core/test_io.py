@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import pickle
 from pathlib import Path
 
@@ -93,3 +94,83 @@ def test_cli_error_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture) ->
     assert main(["inspect", str(tmp_path / "x.pt")]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and err.count("\n") == 1
+
+
+# --- .npz readers (issue 19): one FormatError for every kind of damage, sizes bounded before allocating ---------
+
+
+def _npz_bytes(**arrays: object) -> bytes:
+    import io
+
+    import numpy as np
+
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    return buf.getvalue()
+
+
+def _member(name: str, npy: bytes, compress: int = 0) -> bytes:
+    import io
+    import zipfile
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=compress) as z:
+        z.writestr(name, npy)
+    return buf.getvalue()
+
+
+def _npy_header(shape: str, descr: str = "<f4") -> bytes:
+    hdr = f"{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}".encode()
+    hdr += b" " * (118 - len(hdr)) + b"\n"
+    return b"\x93NUMPY\x01\x00" + len(hdr).to_bytes(2, "little") + hdr
+
+
+@pytest.mark.parametrize(("data", "message"), [
+    (_member("a.npy", _npy_header("(1099511627776,)") + b"\0" * 16),
+     r"field a.npy: header says \[1099511627776\] float32 \(4,398,046,511,104 bytes\) but the member holds 16"),
+    (_member("a.npy", b""), "field a.npy: bad .npy header"),
+    (_member("a.npy", _npy_header("(4,)", "|O") + b"\0" * 32), "holds Python objects"),
+    (_member("a.npy", _npy_header("(1 << 40,)") + b"\0" * 16), "bad .npy header"),
+    (b"PK\x03\x04garbage", "not a readable .npz file"),
+    (b"", "not a readable .npz file"),
+])
+def test_hostile_npz_is_one_format_error(tmp_path: Path, data: bytes, message: str) -> None:
+    from boardnet.core.io import read_npz
+    from boardnet.train.npz import load_npz_arrays
+
+    path = tmp_path / "x.npz"
+    path.write_bytes(data)
+    for read in (read_npz, lambda p: load_npz_arrays(str(p), None)):
+        with pytest.raises(FormatError, match=message):
+            read(path)
+
+
+def test_npz_bad_crc(tmp_path: Path) -> None:
+    import numpy as np
+
+    from boardnet.core.io import read_npz
+
+    good = _npz_bytes(a=np.arange(1000, dtype=np.float32))
+    path = tmp_path / "x.npz"
+    i = good.index(np.arange(1000, dtype=np.float32)[500:].tobytes()[:8])
+    path.write_bytes(good[:i] + bytes([good[i] ^ 1]) + good[i + 1:])  # one tensor byte flipped: CRC mismatch
+    with pytest.raises(FormatError, match="Bad CRC-32"):
+        read_npz(path)
+
+
+def test_npz_mutations_never_escape_as_tracebacks(tmp_path: Path) -> None:
+    import numpy as np
+
+    from boardnet.core.errors import BoardnetError
+    from boardnet.core.verify import npz_inputs
+
+    good = _npz_bytes(states=np.zeros((2, 4, 6, 6), np.float32), log_probs=np.zeros((2, 36), np.float32))
+    rng = np.random.default_rng(0)
+    path = tmp_path / "x.npz"
+    for _ in range(200):
+        m = bytearray(good)
+        for pos in rng.integers(0, len(m), size=int(rng.integers(1, 4))):
+            m[pos] ^= 1 << int(rng.integers(0, 8))
+        path.write_bytes(bytes(m[: int(rng.integers(1, len(m) + 1))] if rng.random() < 0.3 else m))
+        with contextlib.suppress(BoardnetError):
+            npz_inputs(path)

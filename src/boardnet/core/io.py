@@ -18,18 +18,21 @@ from __future__ import annotations
 
 import errno
 import json
+import math
 import os
 import pickle
 import signal
 import stat
 import struct
 import threading
+import tokenize
 import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any, BinaryIO
 
+import numpy as np
 import torch
 from safetensors import SafetensorError
 from safetensors.torch import load as load_safetensors_bytes
@@ -329,3 +332,59 @@ def _tensor_dict(data: Any, path: str | os.PathLike[str]) -> dict[str, torch.Ten
     if not isinstance(data, dict) or not all(isinstance(v, torch.Tensor) for v in data.values()):
         raise FormatError(path, "state_dict is not a mapping of names to tensors", field="state_dict")
     return dict(data)
+
+
+# ------------------------------------------------------------------------------------------------- .npz
+
+_DEFLATE_MAX_RATIO = 1100  # deflate cannot expand data by more than ~1032x: a bigger claim is a lie
+
+
+def read_npz(path: str | os.PathLike[str], names: list[str] | None = None) -> dict[str, np.ndarray]:
+    """Arrays of a user ``.npz`` (no pickles), every one bounded before it is allocated.
+
+    Each member's ``.npy`` header (shape, dtype) must describe exactly the bytes the archive declares for
+    it, and that declared size must be possible for the bytes really stored (compression ratio); zip
+    damage (bad CRC, truncation, bad headers) is one :class:`FormatError` naming the member.
+    """
+    with open_user_file(path) as fh:
+        try:
+            with zipfile.ZipFile(fh) as zf:
+                infos = {i.filename.removesuffix(".npy"): i for i in zf.infolist() if not i.is_dir()}
+                missing = [n for n in names or [] if n not in infos]
+                if missing:
+                    raise FormatError(path, f"no array '{missing[0]}' (has: {', '.join(infos)})", field=missing[0])
+                return {name: _read_npz_member(zf, infos[name], path) for name in (names or list(infos))}
+        except FormatError:
+            raise
+        except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError, KeyError, SyntaxError,
+                NotImplementedError, RuntimeError, struct.error, UnicodeDecodeError, OverflowError) as err:
+            first = str(err).strip().splitlines()[0][:200] if str(err).strip() else type(err).__name__
+            raise FormatError(path, f"not a readable .npz file: {first}") from None
+
+
+def _read_npz_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, path: str | os.PathLike[str]) -> np.ndarray:
+    field = info.filename
+    if info.compress_type != zipfile.ZIP_STORED and info.file_size > (info.compress_size + 64) * _DEFLATE_MAX_RATIO:
+        raise FormatError(path, f"claims {info.file_size:,} bytes from {info.compress_size:,} compressed", field=field)
+    with zf.open(info) as member:
+        try:
+            version = np.lib.format.read_magic(member)
+            read_header = {(1, 0): np.lib.format.read_array_header_1_0,
+                           (2, 0): np.lib.format.read_array_header_2_0}.get(version)
+            if read_header is None:
+                raise ValueError(f"unsupported .npy version {version}")
+            shape, fortran, dtype = read_header(member)
+        except (ValueError, SyntaxError, EOFError, tokenize.TokenError) as err:
+            raise FormatError(path, f"bad .npy header: {str(err).splitlines()[0][:200]}", field=field) from None
+        if dtype.hasobject:
+            raise FormatError(path, f"dtype {dtype} holds Python objects (pickles are refused)", field=field)
+        header_len = member.tell()
+        nbytes = math.prod(shape) * dtype.itemsize
+        if nbytes != info.file_size - header_len:
+            raise FormatError(path, f"header says {list(shape)} {dtype} ({nbytes:,} bytes) but the member holds "
+                              f"{info.file_size - header_len:,}", field=field)
+        array = np.empty(math.prod(shape), dtype=dtype)
+        got = member.readinto(memoryview(array.view(np.uint8))) if nbytes else 0
+        if got != nbytes or member.read(1):  # read to the end: zipfile checks the CRC there
+            raise FormatError(path, "member shorter than its header says", field=field)
+    return array.reshape(shape[::-1]).T if fortran else array.reshape(shape)

@@ -120,7 +120,7 @@ def test_hostile_yaml_is_one_error(tmp_path: Path, capsys: pytest.CaptureFixture
     assert len(text) < 100_000
     start = time.monotonic()
     assert main(["config", "show", str(path)]) == 2
-    assert time.monotonic() - start < 5
+    assert time.monotonic() - start < 30  # before the bound: > 180 s (laughs), RecursionError (deep)
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1 and str(path) in err
 

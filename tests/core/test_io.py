@@ -174,3 +174,134 @@ def test_npz_mutations_never_escape_as_tracebacks(tmp_path: Path) -> None:
         path.write_bytes(bytes(m[: int(rng.integers(1, len(m) + 1))] if rng.random() < 0.3 else m))
         with contextlib.suppress(BoardnetError):
             npz_inputs(path)
+
+
+# --- .pt / .safetensors structure (issue 19): wrong structure or unknown keys are one error, inspect exits 2 ----
+
+
+def _pt(tmp_path: Path, payload: object) -> Path:
+    path = tmp_path / "x.pt"
+    torch.save(payload, path)
+    return path
+
+
+def _good_payload() -> dict:
+    net = sample_net()
+    return {"format": "boardnet-net", "spec": {"family": net.spec.family, "config": net.spec.config},
+            "state_dict": net.state_dict}
+
+
+@pytest.mark.parametrize(("edit", "message"), [
+    (lambda p: p["spec"]["config"].update(bogus=1), r"field spec.config.bogus: unknown option of network"),
+    (lambda p: p["spec"]["config"].pop("height"), r"field spec.config.height: missing option of network"),
+    (lambda p: p["spec"].update(config=[1, 2]), r"field spec.config: must be a mapping, got list"),
+    (lambda p: p["spec"].update(family="nope"), r"unknown network type 'nope'"),
+    (lambda p: p["spec"]["config"].update(residual_blocks=100_000), r"100,000 is beyond the limit of 1,024"),
+    (lambda p: p["state_dict"].pop("conv1.weight"), r"tensors do not fit network 'policy_value'.*conv1.weight"),
+    (lambda p: p["state_dict"].update({"conv1.weight": torch.zeros(3)}), r"conv1.weight: shape \[3\]"),
+    (lambda p: p.update(state_dict=[1]), "state_dict is not a mapping"),
+])
+def test_pt_with_wrong_structure_is_one_error(tmp_path: Path, capsys: pytest.CaptureFixture, edit, message) -> None:  # noqa: ANN001
+    payload = _good_payload()
+    edit(payload)
+    path = _pt(tmp_path, payload)
+    with pytest.raises(BoardnetError, match=message):
+        read_net(path)
+    assert main(["inspect", str(path)]) == 2
+    assert capsys.readouterr().err.count("\n") == 1
+
+
+def test_safetensors_spec_is_checked_too(tmp_path: Path) -> None:
+    import json
+
+    from safetensors.torch import save_file
+
+    net = sample_net()
+    path = tmp_path / "x.safetensors"
+    spec = {"family": "policy_value", "config": {**net.spec.config, "bogus": 1}}
+    save_file(dict(net.state_dict), str(path), metadata={"boardnet.core.spec": json.dumps(spec)})
+    with pytest.raises(FormatError, match="spec.config.bogus: unknown option"):
+        read_net(path)
+    spec = {"family": "policy_value", "config": net.spec.config, "extra": 1}
+    save_file(dict(net.state_dict), str(path), metadata={"boardnet.core.spec": json.dumps(spec)})
+    with pytest.raises(FormatError, match="unknown key 'extra'"):
+        read_net(path)
+
+
+# --- user paths (issues 17/19): FIFOs, directories, devices, missing files: one line, never a hang -----------
+
+
+def _run_with_deadline(argv: list[str], seconds: float = 60) -> int:
+    import threading
+
+    result: list[int] = []
+    worker = threading.Thread(target=lambda: result.append(main(argv)), daemon=True)
+    worker.start()
+    worker.join(seconds)
+    assert result, f"boardnet {' '.join(argv)} still running after {seconds} s (blocked on a FIFO?)"
+    return result[0]
+
+
+@pytest.mark.parametrize("suffix", [".pt", ".safetensors", ".model", ".weights.h5", ".index", ".nnue", ".yaml",
+                                    ".npz"])
+def test_fifo_paths_are_refused_without_blocking(tmp_path: Path, capsys: pytest.CaptureFixture,
+                                                 suffix: str) -> None:
+    import os
+
+    fifo = tmp_path / f"net{suffix}"
+    os.mkfifo(fifo)
+    argv = {".yaml": ["config", "show", str(fifo)], ".npz": ["verify", str(fifo), str(fifo)]}.get(
+        suffix, ["inspect", str(fifo)])
+    assert _run_with_deadline(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {fifo}") and "named pipe (FIFO)" in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("target", ["dir", "missing", "/dev/zero"])
+def test_directories_devices_and_missing_files_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture,
+                                                            target: str) -> None:
+    path = tmp_path / "net.pt"
+    if target == "dir":
+        path.mkdir()
+    elif target == "/dev/zero":
+        path.symlink_to("/dev/zero")
+    message = {"dir": "is a directory", "missing": "no such file", "/dev/zero": "is a device"}[target]
+    assert _run_with_deadline(["inspect", str(path)]) == 2
+    assert capsys.readouterr().err == f"error: {path}: {message}" + (
+        ", not a regular file\n" if target == "/dev/zero" else "\n")
+
+
+def test_unreadable_file_is_permission_denied(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """chmod 000: one line. Root reads anything, so as root the check runs in a forked child as 'nobody'."""
+    import os
+
+    path = tmp_path / "c.yaml"
+    path.write_text("name: x\n")
+    path.chmod(0)
+    if os.geteuid() != 0:
+        assert main(["config", "show", str(path)]) == 2
+        assert capsys.readouterr().err == f"error: {path}: permission denied\n"
+        return
+    tmp_path.chmod(0o755)
+    read_fd, write_fd = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # child: drop to nobody, then read through the wrapper
+        os.close(read_fd)
+        message = "no error"
+        try:
+            os.setgid(65534)
+            os.setuid(65534)
+            from boardnet.core.io import read_user_bytes
+
+            read_user_bytes(path)
+        except BoardnetError as err:
+            message = str(err)
+        except BaseException as err:  # noqa: BLE001 - reported to the parent
+            message = f"{type(err).__name__}: {err}"
+        os.write(write_fd, message.encode())
+        os._exit(0)
+    os.close(write_fd)
+    with os.fdopen(read_fd, "rb") as fh:
+        message = fh.read().decode()
+    os.waitpid(pid, 0)
+    assert message == f"{path}: permission denied"

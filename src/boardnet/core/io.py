@@ -148,9 +148,30 @@ def spec_to_dict(spec: ModelSpec) -> dict[str, Any]:
 
 
 def spec_from_dict(data: Any, path: str | os.PathLike[str], field: str = "spec") -> ModelSpec:
+    """A :class:`ModelSpec` from its stored form; anything but ``{family, config, meta}`` is one FormatError."""
     if not isinstance(data, dict) or not isinstance(data.get("family"), str):
         raise FormatError(path, "no boardnet model spec (family, config)", field=field)
+    unknown = sorted(str(k) for k in data if k not in ("family", "config", "meta"))
+    if unknown:
+        raise FormatError(path, f"unknown key '{unknown[0]}' (a spec has family, config, meta)", field=field)
+    for key in ("config", "meta"):
+        if data.get(key) is not None and not isinstance(data[key], dict):
+            raise FormatError(path, f"must be a mapping, got {type(data[key]).__name__}", field=f"{field}.{key}")
     return ModelSpec(data["family"], dict(data.get("config") or {}), dict(data.get("meta") or {}))
+
+
+def checked_netfile(spec: ModelSpec, state_dict: dict[str, torch.Tensor], path: str | os.PathLike[str],
+                    field: str) -> NetFile:
+    """A NetFile whose spec names a known family with valid options and whose tensors are exactly its
+    network's (names and shapes, compared on the meta device: nothing of the declared size is allocated)."""
+    from boardnet.core.build import check_state_dict
+    from boardnet.core.errors import ConfigError
+
+    try:
+        check_state_dict(spec, state_dict, field)
+    except ConfigError as err:
+        raise FormatError(path, err.message, field=err.key_path) from None
+    return NetFile(spec, state_dict)
 
 
 # ------------------------------------------------------------------------------------------------ writing
@@ -286,7 +307,7 @@ def read_safetensors(path: str | os.PathLike[str]) -> NetFile:
         spec = spec_from_dict(json.loads(meta[SPEC_KEY]), path, SPEC_KEY)
     except (json.JSONDecodeError, TypeError, RecursionError) as err:
         raise FormatError(path, f"bad JSON: {err}", field=SPEC_KEY) from None
-    return NetFile(spec, tensors)
+    return checked_netfile(spec, tensors, path, "spec")
 
 
 def write_safetensors(net: NetFile, path: str | os.PathLike[str]) -> None:
@@ -302,19 +323,25 @@ def read_pt(path: str | os.PathLike[str], net: str | None = None, ema: bool = Fa
         raise FormatError(path, f"expected a dict at the top level, got {type(data).__name__}")
     kind = data.get("format")
     if kind == "boardnet-net":
-        return NetFile(spec_from_dict(data.get("spec"), path), _tensor_dict(data.get("state_dict"), path))
+        return checked_netfile(spec_from_dict(data.get("spec"), path), _tensor_dict(data.get("state_dict"), path),
+                               path, "spec")
     if kind == "boardnet-checkpoint":
         nets = data.get("nets") or {}
+        if not isinstance(nets, dict):
+            raise FormatError(path, f"must be a mapping, got {type(nets).__name__}", field="nets")
         if not nets:
             raise FormatError(path, "checkpoint holds no networks", field="nets")
         name = net or next(iter(nets))
         if name not in nets:
             raise FormatError(path, f"no network '{name}'; it has: {', '.join(nets)}", field="nets")
         entry = nets[name]
+        if not isinstance(entry, dict):
+            raise FormatError(path, "not a network entry", field=f"nets.{name}")
         weights = entry.get("ema") if ema else entry.get("state_dict")
         if weights is None:
             raise FormatError(path, f"network '{name}' has no {'EMA ' if ema else ''}weights", field="nets")
-        return NetFile(spec_from_dict(entry.get("spec"), path, f"nets.{name}.spec"), _tensor_dict(weights, path))
+        spec = spec_from_dict(entry.get("spec"), path, f"nets.{name}.spec")
+        return checked_netfile(spec, _tensor_dict(weights, path), path, f"nets.{name}")
     raise FormatError(path, "not a boardnet .pt file (no 'format' key); for other .pt files name --from",
                       field="format")
 
@@ -329,7 +356,8 @@ def write_pt(net: NetFile, path: str | os.PathLike[str]) -> None:
 
 
 def _tensor_dict(data: Any, path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
-    if not isinstance(data, dict) or not all(isinstance(v, torch.Tensor) for v in data.values()):
+    if not isinstance(data, dict) or not all(isinstance(k, str) and isinstance(v, torch.Tensor)
+                                             for k, v in data.items()):
         raise FormatError(path, "state_dict is not a mapping of names to tensors", field="state_dict")
     return dict(data)
 

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from boardnet.core.errors import ConversionError, FormatError
-from boardnet.core.io import atomic_write
+from boardnet.core.io import atomic_write, check_user_file, open_user_file
 from boardnet.core.spec import ModelSpec, NetFile
 from boardnet.nnue import leb128
 from boardnet.nnue.leb128 import LEB128_MAGIC
@@ -175,8 +175,8 @@ def read_plain_block(path: Path, data: np.ndarray, pos: int, off: int, arch: Arc
 def read_header(path: str | os.PathLike[str]) -> tuple[Arch, str, int]:
     """Validate header and exact file size; returns (arch, description, offset of the FT hash)."""
     path = Path(path)
-    size = path.stat().st_size
-    with open(path, "rb") as fh:
+    size = check_user_file(path).stat().st_size
+    with open_user_file(path) as fh:
         arch, desc, ft_at = read_preamble(fh, path, size)
         if fh.read(len(LEB128_MAGIC) + 4)[4:] == LEB128_MAGIC:
             # §5 compressed FT: the size varies; read_leb128_net validates the body
@@ -420,7 +420,7 @@ LEB128_TENSORS = ("ft.bias", "ft.weight", "ft.psqt")  # the tensors a compressed
 def is_leb128_compressed(path: str | os.PathLike[str]) -> bool:
     """Whether the FT bias of this ``.nnue`` file starts with the LEB128 magic (False on any unreadable header)."""
     try:
-        with open(path, "rb") as fh:
+        with open_user_file(path) as fh:
             head = fh.read(12)
             if len(head) < 12:
                 return False
@@ -449,8 +449,8 @@ def read_leb128_net(path: str | os.PathLike[str]) -> NetFile:
     """Read a LEB128-compressed ``.nnue`` into the same quantized NetFile :func:`read_net`
     gives for the plain file (``meta["compression"] = "leb128"``)."""
     path = Path(path)
-    size = path.stat().st_size
-    with open(path, "rb") as fh:
+    size = check_user_file(path).stat().st_size
+    with open_user_file(path) as fh:
         arch, description, off = read_preamble(fh, path, size)
     bound = max_leb128_file_size(arch, off - 12)
     if size > bound:

@@ -223,9 +223,15 @@ def _temp_registered(tmp: Path) -> Iterator[None]:
 def check_output_path(path: str | os.PathLike[str]) -> Path:
     """Refuse an output path that is a directory or not a regular file, before anything is computed."""
     p = Path(path)
-    if p.is_dir():
+    try:
+        mode = os.stat(p).st_mode
+    except FileNotFoundError:
+        return p
+    except OSError as err:
+        raise FormatError(p, f"cannot write: {os_error_message(err)}") from None
+    if stat.S_ISDIR(mode):
         raise FormatError(p, "is a directory; name an output file")
-    if p.exists() and not p.is_file():
+    if not stat.S_ISREG(mode):
         raise FormatError(p, "exists and is not a regular file; refusing to replace it")
     return p
 
@@ -257,9 +263,11 @@ def atomic_write(path: str | os.PathLike[str], write: Any) -> None:
     except OSError as err:
         raise FormatError(path, f"cannot write: {os_error_message(err)}") from None
     except (RuntimeError, SafetensorError) as err:  # torch.save / safetensors wrap the OS error of a write
-        if "writ" not in str(err).lower():
+        text = str(err).lower()
+        if not any(w in text for w in ("writ", "inline_container", "space", "too large", "quota")):
             raise
-        raise FormatError(path, f"cannot write: {str(err).strip().splitlines()[-1][:200]}") from None
+        raise FormatError(path, "cannot write (disk full or file size limit?): "
+                          f"{str(err).strip().splitlines()[-1][:160]}") from None
 
 
 def _torch_reason(err: BaseException) -> str:

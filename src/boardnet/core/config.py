@@ -145,13 +145,21 @@ class Config(StrictModel):
     """A whole training run."""
 
     name: str = "run"
-    seed: int = 0
+    seed: int = Field(0, ge=0, lt=2**63)
     game: dict[str, Any] | None = None
     networks: dict[str, dict[str, Any]] = Field(default_factory=dict)
     data: dict[str, Any] | None = None
     steps: list[StepConfig] = []
     train: TrainConfig = TrainConfig()
     evaluators: list[dict[str, Any]] = []
+
+    @field_validator("name")
+    @classmethod
+    def _one_path_component(cls, value: str) -> str:
+        """The run name becomes ``<train.out>/<name>``: it must stay inside ``train.out``."""
+        if not value or value in (".", "..") or any(c in value for c in "/\\\0") or value.startswith("-"):
+            raise ValueError("a run name is one path component (no '/', '\\', '..' or leading '-')")
+        return value
 
     def component(self, dotted: str) -> Any:
         """The typed component config at ``dotted`` (e.g. ``"networks.net"``), as resolved by load."""
@@ -379,6 +387,11 @@ def resolve(raw: dict[str, Any]) -> Config:
     cfg.evaluators = [
         validate_component(registry.EVALUATORS, ev, f"evaluators.{i}") for i, ev in enumerate(cfg.evaluators)
     ]
+    named = [("data", cfg.data)] + [(f"evaluators.{i}", ev) for i, ev in enumerate(cfg.evaluators)]
+    for where, component in named:
+        net = getattr(component, "net", None)
+        if isinstance(net, str) and cfg.networks and net not in cfg.networks:
+            raise ConfigError(f"{where}.net", f"no network '{net}' in networks (have: {', '.join(cfg.networks)})")
     return cfg
 
 

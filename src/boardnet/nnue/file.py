@@ -30,7 +30,7 @@ import numpy as np
 import torch
 
 from boardnet.core.errors import ConversionError, FormatError
-from boardnet.core.io import atomic_write
+from boardnet.core.io import atomic_write, check_user_file, open_user_file
 from boardnet.core.spec import ModelSpec, NetFile
 from boardnet.nnue import leb128
 from boardnet.nnue.leb128 import LEB128_MAGIC
@@ -263,11 +263,11 @@ def _head(path: Path) -> bytes:
     """Enough leading bytes of a (possibly gzipped) file for :func:`_preamble`."""
     size = 12 + MAX_DESCRIPTION + 4 + len(LEB128_MAGIC)
     try:
-        if path.name.endswith(".gz"):
-            with gzip.open(path, "rb") as fh:
-                return fh.read(size)
-        with open(path, "rb") as fh:
-            return fh.read(size)
+        with open_user_file(path) as raw:  # regular files only: a FIFO or directory is refused unopened
+            if path.name.endswith(".gz"):
+                with gzip.GzipFile(fileobj=raw) as fh:
+                    return fh.read(size)
+            return raw.read(size)
     except (OSError, EOFError) as err:
         raise FormatError(path, f"cannot read: {err}", offset=0, field="header") from None
 
@@ -278,7 +278,8 @@ def read_header(path: str | os.PathLike[str]) -> tuple[Arch, str, int]:
     A plain file must have the exact size, a LEB128 one at most the size of its worst-case encoding.
     """
     path = Path(path)
-    arch, desc, ft_at, encoding = _preamble(path, _head(path), _stat_size(path))
+    size = _stat_size(path)
+    arch, desc, ft_at, encoding = _preamble(path, _head(path), size)
     if not path.name.endswith(".gz"):
         _check_size(path, path.stat().st_size, arch, ft_at, encoding)
     return arch, desc, ft_at
@@ -286,7 +287,7 @@ def read_header(path: str | os.PathLike[str]) -> tuple[Arch, str, int]:
 
 def _stat_size(path: Path) -> int:
     try:
-        return path.stat().st_size
+        return check_user_file(path).stat().st_size
     except OSError as err:
         raise FormatError(path, f"cannot read: {err}", field="file") from None
 

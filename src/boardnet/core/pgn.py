@@ -49,10 +49,17 @@ class PgnGame:
         """1 / 0 / -1: the result from white's side (only for a used game)."""
         return RESULTS[self.result]
 
+    def replay(self) -> Iterator[tuple[chess.Board, chess.Move]]:
+        """``(board, move)`` for each mainline move: one live board (with its move stack), before ``move``;
+        it is pushed once the caller resumes."""
+        board = self.start.copy() if self.start is not None else chess.Board()
+        for move in self.moves:
+            yield board, move
+            board.push(move)
+
     def board(self) -> chess.Board:
         """The final position, with every move on its stack."""
-        assert self.start is not None
-        board = self.start.copy()
+        board = self.start.copy() if self.start is not None else chess.Board()
         for move in self.moves:
             board.push(move)
         return board

@@ -186,14 +186,11 @@ def game_records(game: PgnGame) -> np.ndarray:
     """V6 records of every position of a used game (:mod:`boardnet.core.pgn`: legal standard chess with a
     decisive or drawn result). Linear in the game length: the game's rules keep the rule-50 window, and so the
     encoder's repetition search, under 150 plies."""
-    assert game.why is None and game.start is not None, "only used games have records"
     white = float(game.white_score)
-    board = game.start.copy()
     records = np.zeros(len(game.moves), V6_DTYPE)
-    for ply, move in enumerate(game.moves):
+    for ply, (board, move) in enumerate(game.replay()):
         q = white if board.turn else -white  # result from the side to move
         records[ply] = make_record(board, move, q, 1.0 if white == 0 else 0.0, len(game.moves) - ply)
-        board.push(move)
     return records
 
 

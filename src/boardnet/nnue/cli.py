@@ -56,7 +56,9 @@ def run_label(args: argparse.Namespace) -> int:
     engine = args.engine or shutil.which("stockfish") or "/usr/games/stockfish"
     stats = label(args.inputs, args.out, engine, args.depth, args.limit)
     why = ", ".join(f"{k}: {v}" for k, v in sorted(stats.reasons.items()))
-    print(f"wrote {stats.positions} positions to {args.out}; skipped {stats.skipped}" + (f" ({why})" if why else ""))
+    games = f"; PGN games: {stats.games.summary()}" if stats.games.used or stats.games.skipped else ""
+    print(f"wrote {stats.positions} positions to {args.out}; skipped {stats.skipped}" + (f" ({why})" if why else "")
+          + games)
     return 0
 
 

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("nnue", help="NNUE tools (exact integer evaluation, labelling, training data)")
     nsub = p.add_subparsers(dest="nnue_command", required=True)
     e = nsub.add_parser("eval", help="evaluate a FEN with a .nnue file exactly as Stockfish does")
-    e.add_argument("net", help=".nnue file (SF12 HalfKP or SF15.1 HalfKAv2_hm)")
+    e.add_argument("net", help=".nnue file (SF12 HalfKP or SF15.1 HalfKAv2_hm); .nnue.gz is read directly")
     e.add_argument("fen", help="position in FEN (quote it)")
     e.set_defaults(func=run_eval)
     lab = nsub.add_parser("label", help="score positions (PGN/EPD/FEN text) with a UCI engine -> Stockfish .bin data")
@@ -25,23 +26,73 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     dat.set_defaults(func=run_data)
 
 
-def run_eval(args: argparse.Namespace) -> int:
+MAX_NNUE_BYTES = 512 << 20  # an inflated .nnue.gz larger than this is refused (the biggest nets are ~130 MB)
+
+
+def checked_position(fen: str) -> Any:
+    """python-chess board of ``fen`` if it is a position the engines evaluate (one king each, at most 32
+    pieces); one FormatError naming the FEN otherwise."""
     import chess
 
     from boardnet.core.errors import FormatError
-    from boardnet.nnue.eval import evaluate
-    from boardnet.nnue.file import read_net
 
     try:
-        board = chess.Board(args.fen)
+        board = chess.Board(fen)
     except ValueError as exc:
-        raise FormatError(None, f"invalid FEN {args.fen!r}: {exc}", field="FEN") from None
+        raise FormatError(None, f"invalid FEN {fen!r}: {exc}", field="FEN") from None
     if board.king(chess.WHITE) is None or board.king(chess.BLACK) is None:
-        raise FormatError(None, f"FEN {args.fen!r} lacks a king", field="FEN")
+        raise FormatError(None, f"FEN {fen!r} lacks a king", field="FEN")
+    white, black = (chess.popcount(board.occupied_co[c]) for c in (chess.WHITE, chess.BLACK))
+    if white > 16 or black > 16:
+        raise FormatError(None, f"FEN {fen!r} has {white + black} pieces ({white} white, {black} black); a chess "
+                          "position has at most 16 a side", field="FEN")
+    return board
+
+
+def read_net_file(path: str, tmp_dir: str) -> Any:
+    """The quantized net of a ``.nnue`` path: regular files only; a gzip file is inflated (bounded) into
+    ``tmp_dir`` when named ``*.gz``, and refused with a hint otherwise."""
+    import gzip
+    import zlib
+    from pathlib import Path
+
+    from boardnet.core.errors import FormatError
+    from boardnet.core.userfile import open_user_file
+    from boardnet.nnue.file import read_net
+
+    with open_user_file(path) as fh:
+        if fh.read(2) != b"\x1f\x8b":
+            return read_net(path)
+        if not path.endswith(".gz"):
+            raise FormatError(path, "is gzip-compressed; gunzip it first or name it .nnue.gz")
+        fh.seek(0)
+        plain = Path(tmp_dir) / Path(path).name[:-3]
+        try:
+            with gzip.GzipFile(fileobj=fh) as src, open(plain, "wb") as dst:
+                while chunk := src.read(1 << 20):
+                    dst.write(chunk)
+                    if dst.tell() > MAX_NNUE_BYTES:
+                        raise FormatError(path, f"inflates to more than {MAX_NNUE_BYTES:,} bytes")
+        except (OSError, EOFError, zlib.error) as err:
+            raise FormatError(path, f"not a readable gzip file (truncated or corrupt?): {err}") from None
+    try:
+        return read_net(plain)
+    except FormatError as err:  # name the file the user gave
+        raise FormatError(path, f"inflated: {err.message}", offset=err.offset, field=err.field) from None
+
+
+def run_eval(args: argparse.Namespace) -> int:
+    import tempfile
+
+    from boardnet.nnue.eval import evaluate
+
+    board = checked_position(args.fen)
+    with tempfile.TemporaryDirectory(prefix="boardnet-nnue-") as tmp:
+        net = read_net_file(args.net, tmp)
     if board.is_check():
         print("NNUE evaluation: none (in check)")
         return 0
-    ev = evaluate(read_net(args.net), board)
+    ev = evaluate(net, board)
     extra = "" if ev.bucket is None else f" bucket {ev.bucket} psqt {ev.psqt} positional {ev.positional}"
     extra += "" if ev.output is None else f" output {ev.output}"
     print(f"NNUE evaluation {ev.printed} (white side); raw {ev.raw} (side to move){extra}")

@@ -19,7 +19,7 @@ import os
 import shutil
 import zlib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, BinaryIO, Literal
 
 import numpy as np
 import torch
@@ -29,7 +29,7 @@ from boardnet.core.config import ComponentConfig
 from boardnet.core.errors import FormatError
 from boardnet.core.io import atomic_write
 from boardnet.core.pgn import GameStats, PgnGame, read_games
-from boardnet.core.userfile import check_user_file
+from boardnet.core.userfile import check_user_file, open_user_file
 from boardnet.lc0.policy_map import POLICY_SIZE
 from boardnet.train.context import TrainContext
 from boardnet.train.data import DataSource
@@ -151,20 +151,28 @@ def parse_records(data: bytes, path: str | Path) -> np.ndarray:
     return records
 
 
+def inflate_bounded(fh: BinaryIO, path: str | Path, limit: int, what: str) -> bytes:
+    """The bytes of an open gzip (or plain) file, read in 1 MiB pieces so that nothing near ``limit`` is
+    allocated before the data is there; FormatError when it holds more than ``limit`` bytes or is corrupt."""
+    head = fh.read(2)
+    fh.seek(0)
+    stream: Any = gzip.GzipFile(fileobj=fh) if head == b"\x1f\x8b" else fh
+    parts, size = [], 0
+    try:
+        while piece := stream.read(1 << 20):
+            size += len(piece)
+            if size > limit:
+                raise FormatError(path, f"{what} inflates to more than {limit:,} bytes")
+            parts.append(piece)
+    except (OSError, EOFError, zlib.error) as err:
+        raise FormatError(path, f"not a readable gzip {what} (truncated or corrupt?): {err}") from None
+    return b"".join(parts)
+
+
 def read_chunk(path: str | Path) -> np.ndarray:
     """``[N]`` V6 records of a gzip chunk file (a plain uncompressed file is read too)."""
-    try:
-        with open(path, "rb") as fh:
-            head = fh.read(2)
-            fh.seek(0)
-            stream = gzip.GzipFile(fileobj=fh) if head == b"\x1f\x8b" else fh
-            data = stream.read(MAX_CHUNK_BYTES + 1)
-    except FileNotFoundError:
-        raise FormatError(path, "no such file") from None
-    except (OSError, EOFError, zlib.error) as err:
-        raise FormatError(path, f"not a readable gzip chunk (truncated or corrupt?): {err}") from None
-    if len(data) > MAX_CHUNK_BYTES:
-        raise FormatError(path, f"chunk inflates to more than {MAX_CHUNK_BYTES} bytes")
+    with open_user_file(path) as fh:
+        data = inflate_bounded(fh, path, MAX_CHUNK_BYTES, "chunk")
     return parse_records(data, path)
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import gzip
 import os
-import zlib
 from pathlib import Path
 from typing import Any
 
@@ -55,13 +54,11 @@ def _sublayer(msg: Any, dotted: str) -> Any:
 
 def _load_proto(path: Path) -> Any:
     """Gunzip and parse; every failure becomes one FormatError naming the file."""
-    try:
-        with gzip.open(path, "rb") as fh:
-            raw = fh.read(MAX_UNCOMPRESSED + 1)
-    except (OSError, EOFError, zlib.error) as err:
-        raise FormatError(path, f"not a readable gzip stream ({err})") from None
-    if len(raw) > MAX_UNCOMPRESSED:
-        raise FormatError(path, "uncompressed net larger than 2 GiB")
+    from boardnet.core.userfile import open_user_file
+    from boardnet.lc0.chunks import inflate_bounded
+
+    with open_user_file(path) as fh:
+        raw = inflate_bounded(fh, path, MAX_UNCOMPRESSED, "net")
     net = pb.Net()
     try:
         net.ParseFromString(raw)

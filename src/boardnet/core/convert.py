@@ -21,7 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from boardnet.core.errors import BoardnetError, ConversionError, FormatError
+from boardnet.core.errors import BoardnetError, ConversionError
+from boardnet.core.io import check_user_file
 from boardnet.core.spec import NetFile
 
 
@@ -109,10 +110,15 @@ def _call(fmt: Format, role: str, target: str | None, args: tuple[Any, ...], opt
 def read_net(path: str | os.PathLike[str], fmt: str | None = None, **options: Any) -> NetFile:
     """Read any supported network file into a :class:`NetFile`."""
     f = detect_format(path, fmt)
-    p = Path(path)
-    if f.name != "tf-checkpoint" and not p.exists():
-        raise FormatError(path, "no such file")
+    _check_input(path, f)
     return _call(f, "read", f.reader, (path,), options)
+
+
+def _check_input(path: str | os.PathLike[str], f: Format) -> None:
+    """Regular files only (a FIFO, a directory or /dev/zero is one error, never a hang); a TF checkpoint may be
+    named by its prefix."""
+    if f.name != "tf-checkpoint" or os.path.lexists(path):
+        check_user_file(path)
 
 
 def write_net(net: NetFile, path: str | os.PathLike[str], fmt: str | None = None, **options: Any) -> None:
@@ -149,8 +155,7 @@ def write_slots(src: str | os.PathLike[str], out: str | os.PathLike[str], mappin
 def inspect_file(path: str | os.PathLike[str], fmt: str | None = None) -> str:
     """A human-readable report of what a file holds."""
     f = detect_format(path, fmt)
-    if f.name != "tf-checkpoint" and not Path(path).exists():
-        raise FormatError(path, "no such file")
+    _check_input(path, f)
     if f.inspector is not None:
         return _resolve(f.inspector)(path)
     net = read_net(path, f.name)

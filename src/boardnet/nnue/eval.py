@@ -19,8 +19,9 @@ import numpy as np
 
 from boardnet.core.errors import ConversionError
 from boardnet.core.spec import NetFile
-from boardnet.nnue.features import full_threats, halfka_v2_hm, halfkp
+from boardnet.nnue.features import get_block, layer_stack_bucket
 from boardnet.nnue.file import ARCHS, Arch, check_engine
+from boardnet.nnue.quantize import BIAS_SCALE, OUT_B_SCALE
 from boardnet.nnue.units import PAWN_UNITS, units_for_version
 
 OUTPUT_SCALE = 16
@@ -112,7 +113,7 @@ def _stack(sd: dict[str, np.ndarray], k: int, x: np.ndarray) -> np.ndarray:
     sq = np.minimum(127, (y0[:, :15] * y0[:, :15]) >> 19)
     cr = np.clip(y0[:, :15] >> 6, 0, 127)
     y1 = np.clip(affine("l2", np.concatenate([sq, cr], 1)) >> 6, 0, 127)
-    return affine("out", y1)[:, 0] + tdiv(y0[:, 15] * 9600, 8128)
+    return affine("out", y1)[:, 0] + tdiv(y0[:, 15] * OUT_B_SCALE, BIAS_SCALE)
 
 
 def forward_sfnn(net: NetFile, boards: list[chess.Board], engine: str) -> tuple[np.ndarray, np.ndarray]:
@@ -124,11 +125,12 @@ def forward_sfnn(net: NetFile, boards: list[chess.Board], engine: str) -> tuple[
     scale, top, shift = ft_rules(engine, arch)
     sd = {k: v.numpy() for k, v in net.state_dict.items()}
     persp = [(b, p) for b in boards for p in (b.turn, not b.turn)]
-    idx = _padded([halfka_v2_hm.active_features(b, p) for b, p in persp], 32)
+    piece_block, *threat_block = reversed([get_block(n) for n in arch.features.split("+")])  # registry lookup
+    idx = _padded([piece_block.active(b, p) for b, p in persp], piece_block.max_active)
     acc = wrap16(scale * (sd["ft.bias"].astype(np.int64) + _gather_sum(sd["ft.weight"], idx)))  # [2n, L1]
     psq = _gather_sum(sd["ft.psqt"], idx)  # [2n, 8]
     if arch.threat_features:
-        tidx = _padded([full_threats.active_features(b, p) for b, p in persp])
+        tidx = _padded([threat_block[0].active(b, p) for b, p in persp])
         acc = wrap16(acc + wrap16(_gather_sum(sd["ft.threat_weight"], tidx)))
         psq = psq + _gather_sum(sd["ft.threat_psqt"], tidx)
     n = len(boards)
@@ -145,7 +147,8 @@ def _halfkp(net: NetFile, board: chess.Board) -> NnueEval:
     sd = net.state_dict
     ftb = sd["ft.bias"].numpy().astype(np.int64)
     ftw = sd["ft.weight"].numpy()
-    accs = [wrap16(ftb + ftw[halfkp.active_features(board, p)].astype(np.int64).sum(0))
+    active = get_block(arch_of(net).features).active
+    accs = [wrap16(ftb + ftw[active(board, p)].astype(np.int64).sum(0))
             for p in (board.turn, not board.turn)]
     x = np.clip(np.concatenate(accs), 0, 127)[None]
     sdn = {k: v.numpy() for k, v in sd.items()}
@@ -235,7 +238,7 @@ def evaluate_many(net: NetFile, boards: list[chess.Board], engine: str | None = 
     """
     arch = arch_of(net)
     engine = check_engine(arch, engine)
-    if arch.name.startswith("halfkp"):
+    if not arch.psqt_buckets:  # SF12 HalfKP form (§9.2)
         return [_halfkp(net, b) for b in boards]
     big_net = engine in NET_PAIRS and arch.name == NET_PAIRS[engine][0]
     if small is not None and (not big_net or arch_of(small).name != NET_PAIRS[engine][1]):
@@ -245,7 +248,7 @@ def evaluate_many(net: NetFile, boards: list[chess.Board], engine: str | None = 
     spsqt, spos = forward_sfnn(small, boards, engine) if small is not None else (None, None)
     out = []
     for i, board in enumerate(boards):
-        k = (len(board.piece_map()) - 1) // 4
+        k = int(layer_stack_bucket(len(board.piece_map())))
         p, q = int(psqt[i, k]), int(positional[i, k])
         tp, tq = int(tdiv(p, OUTPUT_SCALE)), int(tdiv(q, OUTPUT_SCALE))
         raw = int(tdiv(p + q, OUTPUT_SCALE)) if _version(engine) in PAWN_UNITS else tp + tq

@@ -33,9 +33,9 @@ from boardnet.core.errors import ConversionError, FormatError
 from boardnet.core.io import atomic_write, check_user_file, open_user_file
 from boardnet.core.spec import ModelSpec, NetFile
 from boardnet.nnue import leb128
+from boardnet.nnue.features import MASK32, get_block, get_feature_set, plain_name
 from boardnet.nnue.leb128 import LEB128_MAGIC
 
-MASK32 = 0xFFFFFFFF
 MAX_DESCRIPTION = 1 << 16  # real nets use <= 256 bytes; bounds the read before any allocation
 VERSION_SF12 = 0x7AF32F16
 VERSION_SF14 = 0x7AF32F20  # SF14 .. SF18
@@ -44,10 +44,10 @@ VERSION_SF14 = 0x7AF32F20  # SF14 .. SF18
 _NET_START = 0xEC42E90D
 _AFFINE = 0xCC03DAE4
 _CRELU = 0x538D24C7
-HALFKP_HASH = 0x5D69D5B8
-HALFKAV2_HM_HASH = 0x7F234CB8
-FULL_THREATS_HASH = 0x8F234CB8  # a threat net's FT hash uses it alone (sf_18 nnue_feature_transformer.h)
-FULL_THREATS_FEATURES = 79856
+HALFKP_HASH = get_block("HalfKP").hash  # feature hashes and input counts: the features/ registry
+HALFKAV2_HM_HASH = get_block("HalfKAv2_hm").hash
+FULL_THREATS_HASH = get_block("Full_Threats").hash  # a threat net's FT hash uses it alone (sf_18 nnue_feature_transformer.h)
+FULL_THREATS_FEATURES = get_block("Full_Threats").num_real
 
 
 def affine_hash(prev: int, out: int) -> int:
@@ -181,7 +181,8 @@ def _sfnn(name: str, l1: int, engines: tuple[str, ...], title: str, encodings: t
           threats: bool = False) -> Arch:
     """HalfKAv2_hm (+ Full_Threats) L1x2 + PSQT8, 8 stacks of fc_0 L1->16, fc_1 30(32)->32, fc_2 32->1."""
     features = "Full_Threats+HalfKAv2_hm" if threats else "HalfKAv2_hm"
-    return Arch(name, VERSION_SF14, FULL_THREATS_HASH if threats else HALFKAV2_HM_HASH, features, 22528, l1,
+    return Arch(name, VERSION_SF14, FULL_THREATS_HASH if threats else HALFKAV2_HM_HASH, features,
+                get_block("HalfKAv2_hm").num_real, l1,
                 8, 8, ((16, l1), (32, 32), (1, 32)), _NET_START ^ (2 * l1), engines, title, encodings,
                 FULL_THREATS_FEATURES if threats else 0)
 
@@ -189,7 +190,7 @@ def _sfnn(name: str, l1: int, engines: tuple[str, ...], title: str, encodings: t
 ARCHS: dict[str, Arch] = {
     a.name: a
     for a in (
-        Arch("halfkp_256x2-32-32", VERSION_SF12, HALFKP_HASH, "HalfKP", 41024, 256, 0, 1,
+        Arch("halfkp_256x2-32-32", VERSION_SF12, HALFKP_HASH, "HalfKP", get_block("HalfKP").num_real, 256, 0, 1,
              ((32, 512), (32, 32), (1, 32)), _NET_START ^ 512, ("sf12",), "Stockfish 12 HalfKP net"),
         _sfnn("halfkav2_hm_1024x2-16-32x8", 1024, ("sf15.1",), "Stockfish 15.1 net", ("plain", "leb128")),
         _sfnn("halfkav2_hm_1536x2-16-32x8", 1536, ("sf16",), "Stockfish 16 net", ("leb128",)),
@@ -428,7 +429,7 @@ def write_net(net: NetFile, path: str | os.PathLike[str], features: str | None =
         raise ConversionError(f"--encoding {encoding}: .nnue files take plain or leb128")
     if "arch" not in net.spec.config:
         net = quantize_float(net, features)
-    elif features is not None and features.removesuffix("^") != net.spec.config.get("features"):
+    elif features is not None and plain_name(features) != net.spec.config.get("features"):
         raise ConversionError(f"--features {features} does not match the net's feature set "
                               f"{net.spec.config.get('features')}")
     write_parts(path, file_parts(net, path, encoding))
@@ -446,6 +447,9 @@ def file_parts(net: NetFile, path: Path, encoding: str | None = None) -> list[by
     if arch_name not in ARCHS:
         raise FormatError(path, f"unknown nnue arch {arch_name!r}; expected one of {sorted(ARCHS)}", field="arch")
     arch = ARCHS[arch_name]
+    if net.spec.config.get("features", arch.features) != arch.features:
+        raise FormatError(path, f"{arch.name} files hold {arch.features} features, not {net.spec.config['features']}",
+                          field="features")
     default = HALFKP_DESCRIPTION if arch.psqt_buckets == 0 else NP_DESCRIPTION
     desc = str(net.spec.meta.get("description", default)).encode("latin-1")
     parts = [struct.pack("<III", arch.version, arch.header_hash, len(desc)), desc]
@@ -492,7 +496,7 @@ def quantize_float(net: NetFile, features: str | None = None) -> NetFile:
     if net.spec.family not in ("nnue", "nnue_halfkp"):
         raise ConversionError(f"a {net.spec.family!r} network cannot be written as .nnue (needs nnue or nnue_halfkp)")
     own = net.spec.config.get("features", "")
-    if features is not None and features not in (own, own.removesuffix("^")):
+    if features is not None and features not in (own, plain_name(own)):
         raise ConversionError(f"--features {features} does not match the checkpoint's feature set {own}")
     model = build_from_spec(net.spec)
     try:
@@ -561,7 +565,6 @@ def _np_state_dict(path: Path) -> dict[str, torch.Tensor]:
 
 
 def _np_features(path: Path, rows: int, candidates: tuple[str, ...], features: str | None) -> str:
-    from boardnet.nnue.features import get_feature_set
 
     by_rows = {get_feature_set(c).num_rows: c for c in candidates}
     if rows not in by_rows:

@@ -24,7 +24,7 @@ from __future__ import annotations
 import chess
 import numpy as np
 
-from boardnet.nnue.features.block import FeatureBlock
+from boardnet.nnue.features.block import FeatureBlock, no_factors
 
 NAME = "Full_Threats"
 HASH = 0x8F234CB8
@@ -130,5 +130,5 @@ def active_features(board: chess.Board, perspective: chess.Color) -> list[int]:
     return sorted(int(i) for i in idx[idx < NUM_FEATURES])
 
 
-BLOCK = FeatureBlock(NAME, HASH, NUM_FEATURES, 0, active_features, lambda: np.zeros((NUM_FEATURES, 0), np.int64),
-                     plain=NAME)
+BLOCK = FeatureBlock(NAME, HASH, NUM_FEATURES, 0, active_features, no_factors(NUM_FEATURES), plain=NAME,
+                     max_active=MAX_ACTIVE)

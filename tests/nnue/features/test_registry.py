@@ -22,7 +22,7 @@ NP_VALUES = {chess.PAWN: 126, chess.KNIGHT: 781, chess.BISHOP: 825, chess.ROOK: 
 
 
 def test_names_plain_and_factorized() -> None:
-    assert block_names() == ["HalfKP", "HalfKP^", "HalfKAv2_hm", "HalfKAv2_hm^"]
+    assert block_names() == ["HalfKP", "HalfKP^", "HalfKAv2_hm", "HalfKAv2_hm^", "Full_Threats"]
     for name in block_names():
         block = get_block(name)
         assert block.name == name and block.plain == name.removesuffix("^")
@@ -44,9 +44,10 @@ def test_configs_take_every_registered_name(config) -> None:
 
 def test_file_layouts_take_hash_and_size_from_the_block() -> None:
     for arch in ARCHS.values():
-        assert arch.features in BLOCKS
-        block = get_block(arch.features)
-        assert (arch.feature_hash, arch.num_features) == (block.hash, block.num_real)
+        *threats, pieces = [get_block(n) for n in arch.features.split("+")]  # Full_Threats+HalfKAv2_hm: own tensors
+        assert all(n in BLOCKS for n in arch.features.split("+"))
+        assert (arch.feature_hash, arch.num_features) == ((threats or [pieces])[0].hash, pieces.num_real)
+        assert arch.threat_features == sum(b.num_real for b in threats)
     assert ARCHS["halfkp_256x2-32-32"].ft_hash == 0x5D69D7B8  # §2 table
     assert ARCHS["halfkav2_hm_1024x2-16-32x8"].ft_hash == 0x7F2344B8
 
@@ -72,6 +73,12 @@ def test_a_net_on_features_its_file_layout_lacks_is_refused_on_export(tmp_path) 
     net = NnueNet(features="HalfKP^", l1=8, l2=3, l3=4)  # trains (any registered set); no SF15.1 layout for it
     with pytest.raises(FormatError, match="halfkav2_hm_1024x2-16-32x8 files hold HalfKAv2_hm features, not HalfKP"):
         write_net(net.quantize(), tmp_path / "x.nnue")
+
+
+def test_a_block_without_a_batch_builder_is_refused_by_the_loader() -> None:
+    with pytest.raises(ConfigError, match="Full_Threats has no vectorized batch builder"):
+        get_feature_set("Full_Threats").batch_indices(np.zeros((1, 32), np.int8), np.zeros((1, 32), np.int8),
+                                                      np.zeros(1, np.int8))
 
 
 def test_unknown_names_are_config_errors() -> None:

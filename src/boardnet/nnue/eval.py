@@ -22,7 +22,7 @@ from boardnet.core.spec import NetFile
 from boardnet.nnue.features import get_block, layer_stack_bucket
 from boardnet.nnue.file import ARCHS, Arch, check_engine
 from boardnet.nnue.quantize import BIAS_SCALE, OUT_B_SCALE
-from boardnet.nnue.units import PAWN_UNITS, units_for_version
+from boardnet.nnue.units import PAWN_UNITS, tdiv, units_for_version
 
 OUTPUT_SCALE = 16
 PIECE_VALUES = {chess.PAWN: 208, chess.KNIGHT: 781, chess.BISHOP: 825, chess.ROOK: 1276, chess.QUEEN: 2538}
@@ -55,13 +55,6 @@ class NnueEval:
     engine: str = ""
     table: tuple[str, str, str] | None = None
     final: str | None = None
-
-
-def tdiv(a: np.ndarray | int, b: int) -> np.ndarray:
-    """C++ integer division (truncation toward zero), elementwise, int64."""
-    a = np.asarray(a, np.int64)
-    q = np.abs(a) // abs(b)
-    return np.where((a < 0) != (b < 0), -q, q)
 
 
 def wrap16(x: np.ndarray) -> np.ndarray:

@@ -255,8 +255,7 @@ def _preamble(path: Path, head: bytes, size: int) -> tuple[Arch, str, int, str]:
     if len(head) < 12 + n:
         raise FormatError(path, f"truncated description: {len(head) - 12} of {n} bytes", offset=len(head),
                           field="description")
-    magic = head[12 + n + 4:12 + n + 4 + len(LEB128_MAGIC)]
-    encoding = "leb128" if "leb128" in arch.encodings and magic == LEB128_MAGIC else arch.encodings[0]
+    encoding = "leb128" if "leb128" in arch.encodings and _has_leb128_magic(head, n) else arch.encodings[0]
     return arch, head[12:12 + n].decode("latin-1"), 12 + n, encoding
 
 
@@ -516,7 +515,12 @@ def is_leb128_compressed(path: str | os.PathLike[str]) -> bool:
     if len(head) < 12:
         return False
     (n,) = struct.unpack_from("<I", head, 8)
-    return n <= MAX_DESCRIPTION and head[12 + n + 4:12 + n + 4 + len(LEB128_MAGIC)] == LEB128_MAGIC
+    return n <= MAX_DESCRIPTION and _has_leb128_magic(head, n)
+
+
+def _has_leb128_magic(head: bytes, n: int) -> bool:
+    """Whether the FT bias after an ``n``-byte description (and the FT hash) starts with the LEB128 magic (§5)."""
+    return head[12 + n + 4:12 + n + 4 + len(LEB128_MAGIC)] == LEB128_MAGIC
 
 
 def inspect_file(path: str | os.PathLike[str]) -> str:

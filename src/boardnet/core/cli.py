@@ -59,6 +59,10 @@ def add_convert_parser(sub: argparse._SubParsersAction) -> None:
                    ".nnue: plain or leb128 (compressed FT)")
     p.add_argument("--net", help="which network of a training checkpoint (default: the first)")
     p.add_argument("--ema", action="store_true", default=None, help="take a training checkpoint's EMA weights")
+    p.add_argument("--swa", action="store_true", default=None,
+                   help="lczero-training checkpoint: take the SWA weights instead of the raw ones")
+    p.add_argument("--train-config", metavar="YAML",
+                   help="lczero-training checkpoint: the YAML config it was trained with (heads, activations)")
     p.add_argument("--outputs", nargs="*", help="ONNX: extra intermediate outputs to export, e.g. /block3")
     p.add_argument("--slots", nargs="?", const="", metavar="FILE",
                    help="TF checkpoint: also export optimizer slots (Adam m/v, beta powers), mapped like their "
@@ -66,7 +70,7 @@ def add_convert_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run_convert)
 
 
-READ_OPTIONS = ("features", "mapping", "model", "net", "ema")
+READ_OPTIONS = ("features", "mapping", "model", "net", "ema", "swa", "train_config")
 WRITE_OPTIONS = ("features", "encoding", "outputs")
 
 

@@ -53,7 +53,8 @@ def add_convert_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--from", dest="src_format", help="source format, if the suffix does not tell")
     p.add_argument("--to", dest="dst_format", help="destination format, if the suffix does not tell")
     p.add_argument("--features", help="NNUE feature set, e.g. HalfKAv2_hm^ (factorized) or HalfKP")
-    p.add_argument("--mapping", help="YAML mapping file (TF/Keras names -> PyTorch names)")
+    p.add_argument("--mapping", help="YAML mapping file (TF/Keras names -> PyTorch names) or a built-in one "
+                   "(azg_tf1, azg_keras; lczero: an lczero-training checkpoint, else detected)")
     p.add_argument("--model", help="python path of the target model class, package.module:Class")
     p.add_argument("--encoding", help="lc0 weight encoding when writing .pb.gz: LINEAR16 or FLOAT32; "
                    ".nnue: plain or leb128 (compressed FT)")

@@ -53,12 +53,17 @@ def add_convert_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--from", dest="src_format", help="source format, if the suffix does not tell")
     p.add_argument("--to", dest="dst_format", help="destination format, if the suffix does not tell")
     p.add_argument("--features", help="NNUE feature set, e.g. HalfKAv2_hm^ (factorized) or HalfKP")
-    p.add_argument("--mapping", help="YAML mapping file (TF/Keras names -> PyTorch names)")
+    p.add_argument("--mapping", help="YAML mapping file (TF/Keras names -> PyTorch names) or a built-in one "
+                   "(azg_tf1, azg_keras; lczero: an lczero-training checkpoint, else detected)")
     p.add_argument("--model", help="python path of the target model class, package.module:Class")
     p.add_argument("--encoding", help="lc0 weight encoding when writing .pb.gz: LINEAR16 or FLOAT32; "
                    ".nnue: plain or leb128 (compressed FT)")
     p.add_argument("--net", help="which network of a training checkpoint (default: the first)")
     p.add_argument("--ema", action="store_true", default=None, help="take a training checkpoint's EMA weights")
+    p.add_argument("--swa", action="store_true", default=None,
+                   help="lczero-training checkpoint: take the SWA weights instead of the raw ones")
+    p.add_argument("--train-config", metavar="YAML",
+                   help="lczero-training checkpoint: the YAML config it was trained with (heads, activations)")
     p.add_argument("--outputs", nargs="*", help="ONNX: extra intermediate outputs to export, e.g. /block3")
     p.add_argument("--slots", nargs="?", const="", metavar="FILE",
                    help="TF checkpoint: also export optimizer slots (Adam m/v, beta powers), mapped like their "
@@ -66,7 +71,7 @@ def add_convert_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run_convert)
 
 
-READ_OPTIONS = ("features", "mapping", "model", "net", "ema")
+READ_OPTIONS = ("features", "mapping", "model", "net", "ema", "swa", "train_config")
 WRITE_OPTIONS = ("features", "encoding", "outputs")
 
 

@@ -31,16 +31,27 @@ def inspect_file(path: str | os.PathLike[str]) -> str:
     return "\n".join(lines)
 
 
-def read_net(path: str | os.PathLike[str], mapping: str | None = None,
-             model: str | None = None):  # noqa: ANN201 - NetFile (lazy import keeps this module light)
+def read_net(path: str | os.PathLike[str], mapping: str | None = None, model: str | None = None,
+             swa: bool | None = None, train_config: str | None = None):  # noqa: ANN201 - NetFile (lazy import)
     """Checkpoint -> NetFile via a mapping (file or built-in name; default: the built-in that fits).
 
     For a TF2 object checkpoint the mapping's sources may be either the checkpoint keys or the readable names
-    of its object graph (``conv1/kernel``); the keys are tried first.
+    of its object graph (``conv1/kernel``); the keys are tried first. lczero-training checkpoints (mapping
+    ``lczero``, or chosen when the variables are those of a tfprocess.py attention body) are read by
+    :mod:`boardnet.tfimport.lczero`, which takes ``swa`` (the SWA weights) and ``train_config`` (its YAML).
     """
+    from boardnet.core.errors import ConversionError
+    from boardnet.tfimport import lczero
     from boardnet.tfimport.mapping import select_mapping, to_netfile
 
-    variables, m = select_mapping(read_variables(path), checkpoint_readable_names(path), mapping, path)
+    readable = checkpoint_readable_names(path)
+    if mapping == "lczero" or (mapping is None and lczero.looks_like_lczero(readable.values())):
+        if model is not None:
+            raise ConversionError("--model does not apply to lczero-training checkpoints (they become lc0 nets)")
+        return lczero.read_net(path, swa=bool(swa), train_config=train_config)
+    if swa or train_config is not None:
+        raise ConversionError(f"{path}: --swa and --train-config apply to lczero-training checkpoints only")
+    variables, m = select_mapping(read_variables(path), readable, mapping, path)
     return to_netfile(variables, m, model)
 
 

@@ -60,6 +60,9 @@ def _load_proto(path: Path) -> Any:
     from boardnet.lc0.chunks import inflate_bounded
 
     with open_user_file(path) as fh:
+        if path.name.endswith(".gz") and fh.read(2) != b"\x1f\x8b":
+            raise FormatError(path, "not a gzip stream (no gzip magic)", offset=0)
+        fh.seek(0)
         raw = inflate_bounded(fh, path, MAX_UNCOMPRESSED, "net")
     net = pb.Net()
     try:

@@ -116,3 +116,15 @@ def test_flipped_tensor_bytes_are_detected_and_fall_back(tmp_path: Path, capsys:
         _flip_tensor_byte(path) if path != newest else None
     with pytest.raises(TrainingError, match="every checkpoint in .* is damaged.*refusing to start again"):
         Trainer(load_config(cfg_path))
+
+
+@pytest.mark.parametrize(("override", "key"), [
+    ("data.mcts.playouts=1e8", "data.mcts.playouts"),
+    ("data.buffer_size=1e11", "data.buffer_size"),
+    ("networks.net.channels=[0]", "networks.net.channels.0"),
+    ("networks.net.channels=[]", "networks.net.channels"),
+])
+def test_sizes_that_cannot_run_are_refused_at_config_time(override: str, key: str) -> None:
+    """Issue 19: 1e8 playouts / 1e11 buffered samples (53-373 GiB) / zero channels were accepted until train time."""
+    with pytest.raises(ConfigError, match=rf"config key '{key}'"):
+        load_config("gomoku-8x8", [override])

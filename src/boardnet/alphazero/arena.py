@@ -19,7 +19,7 @@ OPPONENT_CAP = 5000
 class OpponentOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
     type: Literal["pure_mcts"] = "pure_mcts"
-    playouts: int = Field(1000, gt=0)
+    playouts: int = Field(1000, gt=0, le=100_000)
 
 
 class ArenaEvaluator(Evaluator):
@@ -33,7 +33,7 @@ class ArenaEvaluator(Evaluator):
         type: Literal["arena"] = "arena"
         net: str = "net"
         games: int = Field(10, gt=0)
-        playouts: int = Field(400, gt=0)
+        playouts: int = Field(400, gt=0, le=100_000)
         c_puct: float = Field(5.0, gt=0)
         opponent: OpponentOptions = OpponentOptions()
 

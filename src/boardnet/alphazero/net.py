@@ -14,7 +14,7 @@ Parameter counts of the default net: 6x6 104,267; 8x8 119,079; 10x10 147,339.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import numpy as np
 import torch
@@ -69,7 +69,7 @@ class PolicyValueNet(nn.Module):
         type: Literal["policy_value"] = "policy_value"
         board_size: int | None = Field(None, gt=1, description="square board; default: the game's size")
         in_planes: int = Field(4, gt=0)
-        channels: list[int] = [32, 64, 128]
+        channels: list[Annotated[int, Field(gt=0, le=4096)]] = Field([32, 64, 128], min_length=1, max_length=64)
         residual_blocks: int = Field(0, ge=0)
         policy_filters: int = Field(4, gt=0)
         value_filters: int = Field(2, gt=0)

@@ -20,7 +20,7 @@ from boardnet.train.data import DataSource
 
 class MctsOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    playouts: int = Field(400, gt=0)
+    playouts: int = Field(400, gt=0, le=100_000)  # bounded at config time (1e8 would never finish)
     c_puct: float = Field(5.0, gt=0)
     dirichlet_alpha: float = Field(0.3, gt=0)
     noise_fraction: float = Field(0.25, ge=0, le=1)
@@ -65,7 +65,7 @@ class SelfPlayData(DataSource):
     class Config(ComponentConfig):
         type: Literal["selfplay"] = "selfplay"
         net: str = "net"
-        buffer_size: int = Field(10000, gt=0)
+        buffer_size: int = Field(10000, gt=0, le=10_000_000)  # samples; 1e11 would need hundreds of GiB
         games_per_iteration: int = Field(1, gt=0)
         workers: int = Field(0, ge=0, description="self-play processes (0: play in the training process)")
         inference: Backend = "auto"

@@ -163,13 +163,21 @@ def spec_from_dict(data: Any, path: str | os.PathLike[str], field: str = "spec")
 def checked_netfile(spec: ModelSpec, state_dict: dict[str, torch.Tensor], path: str | os.PathLike[str],
                     field: str) -> NetFile:
     """A NetFile whose spec names a known family with valid options and whose tensors are exactly its
-    network's (names and shapes, compared on the meta device: nothing of the declared size is allocated)."""
+    network's (names and shapes, compared on the meta device: nothing of the declared size is allocated).
+
+    A quantized net (``meta.quantized``, e.g. an ``.nnue`` file's integers kept in a ``.pt``) is not built
+    by its constructor: its family is checked, and its tensors by that format's writer.
+    """
+    from boardnet.core import registry
     from boardnet.core.build import check_state_dict
     from boardnet.core.errors import ConfigError
 
     if spec.meta.get("quantized"):  # a file format's integer tensors (e.g. .nnue): its writer walks their layout
         return NetFile(spec, state_dict)
     try:
+        if spec.meta.get("quantized"):
+            registry.NETWORKS.get(spec.family, f"{field}.family")
+            return NetFile(spec, state_dict)
         check_state_dict(spec, state_dict, field)
     except ConfigError as err:
         raise FormatError(path, err.message, field=err.key_path) from None

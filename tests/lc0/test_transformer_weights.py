@@ -152,6 +152,17 @@ def test_inspect_names_every_part(capsys: pytest.CaptureFixture[str]) -> None:
         assert part in text, part
 
 
+def test_inspect_shows_every_head_and_the_upgrade(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["inspect", str(MULTIHEAD)]) == 0
+    text = capsys.readouterr().out
+    for part in ("NETWORK_ATTENTIONBODY_WITH_MULTIHEADFORMAT", "policy head soft: attention, embedding 64 (shared)",
+                 "policy head opponent: attention, embedding 32, d_model 32", "value head q: wdl, 4 channels/square",
+                 "value head st: wdl, 4 channels/square, hidden 64", "parameters: 368,314"):
+        assert part in text, part
+    assert main(["inspect", str(LEGACY[1])]) == 0
+    assert "upgraded on load (as lc0 does): SE_WITH_HEADFORMAT with encoder layers" in capsys.readouterr().out
+
+
 def test_convert_and_verify_from_the_command_line(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     net, ref = (str(fixture_path("lc0_transformer", f"bt-b-pemap-smolgen{s}")) for s in (".pb.gz", ".npz"))
     assert main(["convert", net, str(tmp_path / "b.pt")]) == 0

@@ -49,8 +49,8 @@ def _chunks(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Path:
     (tmp_path / "games.pgn").write_text(PGN)
     assert main(["lc0", "pgn2chunks", str(tmp_path / "games.pgn"), str(tmp_path / "chunks")]) == 0
     out = capsys.readouterr().out.strip().splitlines()
-    assert len(out) == 1 and "3 games -> 23 positions in 3 chunk files" in out[0]
-    assert "2 games skipped (1 broken, 1 without result/moves)" in out[0]
+    assert len(out) == 1 and ": 23 positions in 3 chunk files in " in out[0]
+    assert "3 games used; 2 skipped (illegal or unreadable moves: 1, unfinished (result *): 1)" in out[0]
     assert len(list((tmp_path / "chunks").glob("*.gz"))) == 3
     return tmp_path / "chunks"
 

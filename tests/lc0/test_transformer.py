@@ -112,13 +112,18 @@ def head_outputs(out: dict[str, torch.Tensor]) -> dict[str, np.ndarray]:
 
 
 def assert_heads_match(out: dict[str, np.ndarray], ref: dict[str, np.ndarray]) -> None:
-    """Every output lc0 recorded (each head) within TOLERANCE of ours."""
+    """Every output lc0 recorded (each head) within TOLERANCE of ours, and each value head's W/D/L within
+    WDL_TOLERANCE."""
     keys = [k for k in ref if k != "planes"]
     assert sorted(out) == sorted(keys)
     for key in keys:
         worst = float(np.abs(out[key] - ref[key]).max())
         tol = TOLERANCE["policy_logits" if key.startswith("policy") else key.split("_")[0]]
         assert worst <= tol, f"{key}: worst |diff| {worst:.3g} > {tol}"
+    for head in (k[2:] for k in keys if k.startswith("q_")):
+        ours, theirs = ({"q": o[f"q_{head}"], "d": o[f"d_{head}"]} for o in (out, ref))
+        worst = float(np.abs(wdl(ours) - wdl(theirs)).max())
+        assert worst <= WDL_TOLERANCE, f"W/D/L of {head}: worst |diff| {worst:.3g} > {WDL_TOLERANCE}"
 
 
 def test_multihead_net_matches_lc0_on_every_head() -> None:

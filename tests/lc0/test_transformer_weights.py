@@ -1,9 +1,5 @@
-"""lc0 attention-body ``.pb.gz``: round trips, multi-head and legacy files, refusals, inspect.
-
-Multi-head and legacy files are made from the real fixture nets by moving their tensors to where the newer /
-older trainers put them (``policy_heads``/``value_heads``, the old SE network flag); lc0 loads those the same
-way (``FixOlderWeightsFile``, ``MultiHeadWeights``), so their outputs are checked against lc0's reference.
-"""
+"""lc0 attention-body ``.pb.gz``: round trips, multi-head and legacy files (tests/lc0/fixtures, with lc0 v0.31.2's
+outputs), older format flags upgraded as lc0's ``FixOlderWeightsFile`` does, refusals, inspect."""
 
 from __future__ import annotations
 
@@ -18,17 +14,22 @@ from boardnet.cli import main
 from boardnet.core.build import load_net
 from boardnet.core.convert import read_net
 from boardnet.core.errors import FormatError
-from boardnet.core.onnx import write_net as write_onnx
 from boardnet.lc0 import net_pb2 as pb
-from boardnet.lc0.policy_map import policy_moves
 from boardnet.lc0.transformer_weights import tensor_table
 from boardnet.lc0.weights import write_net
 from tests.conftest import fixture_path
-from tests.lc0.test_transformer import NETS, as_reference, assert_matches, eager_outputs, reference
+from tests.lc0.test_transformer import (
+    LEGACY,
+    MULTIHEAD,
+    NETS,
+    POLICY_HEADS,
+    VALUE_HEADS,
+    assert_heads_match,
+    head_outputs,
+    local_reference,
+)
 
 NF = pb.NetworkFormat
-HEAD_POLICY = ("ip_pol_w", "ip_pol_b", "ip2_pol_w", "ip2_pol_b", "ip3_pol_w", "ip3_pol_b", "ip4_pol_w")
-HEAD_VALUE = ("ip_val_w", "ip_val_b", "ip1_val_w", "ip1_val_b", "ip2_val_w", "ip2_val_b")
 BT4 = "bt-c-pedense-bt4like"
 
 
@@ -43,33 +44,6 @@ def save_proto(net: pb.Net, path: Path) -> Path:
     return path
 
 
-def move_to_multihead(net: pb.Net, network: int) -> None:
-    """Top-level single heads -> ``policy_heads`` (shared embedding + vanilla) and ``value_heads.winner``."""
-    w = net.weights
-    for f in HEAD_POLICY:
-        getattr(w.policy_heads if f.startswith("ip_pol") else w.policy_heads.vanilla, f).CopyFrom(getattr(w, f))
-        w.ClearField(f)
-    for f in HEAD_VALUE:
-        getattr(w.value_heads.winner, f).CopyFrom(getattr(w, f))
-        w.ClearField(f)
-    net.format.network_format.network = network
-
-
-def add_mirrored_heads(net: pb.Net) -> None:
-    """optimistic = vanilla with wq/wk swapped (its logit from->to is vanilla's to->from); value head q = winner
-    with the W and L rows swapped (its q is -q)."""
-    ph, vh = net.weights.policy_heads, net.weights.value_heads
-    ph.optimistic_st.CopyFrom(ph.vanilla)
-    for a, b in (("ip2_pol_w", "ip3_pol_w"), ("ip2_pol_b", "ip3_pol_b")):
-        getattr(ph.optimistic_st, a).CopyFrom(getattr(ph.vanilla, b))
-        getattr(ph.optimistic_st, b).CopyFrom(getattr(ph.vanilla, a))
-    vh.q.CopyFrom(vh.winner)
-    hidden = len(vh.winner.ip1_val_b.params) // 2
-    for f, row in (("ip2_val_w", 2 * hidden), ("ip2_val_b", 2)):  # bytes of one W/D/L row of u16 values
-        p = getattr(vh.winner, f).params
-        getattr(vh.q, f).params = p[2 * row:] + p[row:2 * row] + p[:row]
-
-
 @pytest.mark.parametrize("name", NETS)
 def test_round_trip_gives_identical_tensors(name: str, tmp_path: Path) -> None:
     a = read_net(fixture_path("lc0_transformer", f"{name}.pb.gz"))
@@ -82,85 +56,58 @@ def test_round_trip_gives_identical_tensors(name: str, tmp_path: Path) -> None:
             assert torch.equal(b.state_dict[key], value), (encoding, key)
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("network", [NF.NETWORK_ATTENTIONBODY_WITH_MULTIHEADFORMAT,
-                                     NF.NETWORK_AB_LEGACY_WITH_MULTIHEADFORMAT])
-def test_multihead_net_runs_every_head(network: int, tmp_path: Path) -> None:
-    net = load_proto(BT4)
-    move_to_multihead(net, network)
-    add_mirrored_heads(net)
-    path = save_proto(net, tmp_path / "mh.pb.gz")
-    nf = read_net(path)
+def test_multihead_file_reads_every_head_and_round_trips(tmp_path: Path) -> None:
+    nf = read_net(MULTIHEAD)
     cfg = nf.spec.config
-    assert cfg["multihead"] and list(cfg["policy_heads"]) == ["vanilla", "optimistic"]
-    assert list(cfg["value_heads"]) == ["winner", "q"] and cfg["policy_embedding_size"] == 128
-    ref = reference(BT4)
+    assert cfg["multihead"] and nf.spec.meta["network"] == "NETWORK_ATTENTIONBODY_WITH_MULTIHEADFORMAT"
+    assert tuple(cfg["policy_heads"]) == POLICY_HEADS and tuple(cfg["value_heads"]) == VALUE_HEADS
+    assert cfg["policy_embedding_size"] == 64 and cfg["policy_heads"]["opponent"] == {"d_model": 32,
+                                                                                      "embedding_size": 32}
+    for encoding in ("linear16", "float32"):
+        write_net(nf, tmp_path / "again.pb.gz", encoding)
+        again = read_net(tmp_path / "again.pb.gz")
+        assert again.spec.config == cfg
+        assert all(torch.equal(again.state_dict[k], v) for k, v in nf.state_dict.items())
+
+
+@pytest.mark.parametrize("network", [NF.NETWORK_AB_LEGACY_WITH_MULTIHEADFORMAT, NF.NETWORK_ATTENTIONBODY_WITH_HEADFORMAT])
+def test_older_multihead_flags_are_upgraded(network: int, tmp_path: Path) -> None:
+    """AB_LEGACY_WITH_MULTIHEADFORMAT -> multi-head; a single-head flag on a file with both head groups ->
+    multi-head and PE_DENSE, even with input_embedding unset (lc0 FixOlderWeightsFile): the same heads as lc0
+    computed for the multi-head file."""
+    net = pb.Net()
+    net.ParseFromString(gzip.decompress(MULTIHEAD.read_bytes()))
+    net.format.network_format.network = network
+    if network == NF.NETWORK_ATTENTIONBODY_WITH_HEADFORMAT:
+        net.format.network_format.ClearField("input_embedding")
+    nf = read_net(save_proto(net, tmp_path / "x.pb.gz"))
+    assert nf.spec.config["multihead"] and nf.spec.meta["upgraded"]
+    if network == NF.NETWORK_ATTENTIONBODY_WITH_HEADFORMAT:
+        assert "ATTENTIONBODY_WITH_MULTIHEADFORMAT, PE_DENSE" in nf.spec.meta["upgraded"]
+    ref = local_reference(MULTIHEAD)
     with torch.no_grad():
-        out = load_net(nf).eval()(torch.from_numpy(ref["planes"]))
-    vanilla = as_reference(out["policy"].numpy(), torch.softmax(out["value"], 1).numpy(), out["mlh"].numpy())
-    assert_matches(vanilla, ref)
-    index = {m: i for i, m in enumerate(policy_moves())}
-    pairs = [(i, index[m[2:4] + m[:2]]) for i, m in enumerate(policy_moves()) if len(m) == 4]
-    mine, theirs = (list(c) for c in zip(*pairs))
-    assert np.abs(out["policy/optimistic"].numpy()[:, mine] - ref["policy_logits"][:, theirs]).max() <= 2e-5
-    wdl = torch.softmax(out["value/q"], 1).numpy()
-    assert np.abs(wdl[:, 0] - wdl[:, 2] + ref["q"]).max() <= 2e-6
-    write_net(nf, tmp_path / "again.pb.gz")
-    again = read_net(tmp_path / "again.pb.gz")
-    assert again.spec.config == cfg and all(torch.equal(again.state_dict[k], v) for k, v in nf.state_dict.items())
+        assert_heads_match(head_outputs(load_net(nf).eval()(torch.from_numpy(ref["planes"]))), ref)
 
 
-@pytest.mark.slow
-def test_multihead_onnx_has_one_output_per_head(tmp_path: Path) -> None:
-    import onnxruntime as ort
-
-    net = load_proto(BT4)
-    move_to_multihead(net, NF.NETWORK_ATTENTIONBODY_WITH_MULTIHEADFORMAT)
-    add_mirrored_heads(net)
-    nf = read_net(save_proto(net, tmp_path / "mh.pb.gz"))
-    write_onnx(nf, tmp_path / "mh.onnx")
-    sess = ort.InferenceSession(str(tmp_path / "mh.onnx"), providers=["CPUExecutionProvider"])
-    names = [o.name for o in sess.get_outputs()]
-    assert names == ["/output/policy", "/output/policy/optimistic", "/output/wdl", "/output/wdl/q", "/output/mlh"]
-    planes = reference(BT4)["planes"][:4]
-    got = dict(zip(names, sess.run(None, {"/input/planes": planes})))
-    with torch.no_grad():
-        out = load_net(nf).eval()(torch.from_numpy(planes))
-    assert np.abs(got["/output/policy/optimistic"] - out["policy/optimistic"].numpy()).max() <= 2e-5
-    assert np.abs(got["/output/wdl/q"] - torch.softmax(out["value/q"], 1).numpy()).max() <= 1e-6
+def test_legacy_se_flag_files_are_upgraded_as_lc0_does() -> None:
+    bt2, bt3 = (read_net(p) for p in LEGACY)
+    assert bt2.spec.meta["upgraded"] == ("SE_WITH_HEADFORMAT with encoder layers -> ATTENTIONBODY_WITH_HEADFORMAT; "
+                                         "input_embedding unset -> PE_MAP")
+    assert "smolgen: ffn_activation RELU_2, smolgen_activation SWISH" in bt3.spec.meta["upgraded"]
+    assert (bt2.spec.config["activation"], bt2.spec.config["ffn_activation"], bt2.spec.config["smolgen"]) == (
+        "relu", "relu", None)
+    cfg = bt3.spec.config
+    assert (cfg["embedding"], cfg["ffn_activation"], cfg["smolgen_activation"]) == ("pe_map", "relu2", "swish")
 
 
-def test_single_head_flag_with_head_groups_becomes_multihead_pe_dense(tmp_path: Path) -> None:
-    net = load_proto(BT4)
-    move_to_multihead(net, NF.NETWORK_ATTENTIONBODY_WITH_HEADFORMAT)
-    net.format.network_format.ClearField("input_embedding")
-    path = save_proto(net, tmp_path / "x.pb.gz")
-    nf = read_net(path)
-    assert nf.spec.config["multihead"] and nf.spec.config["embedding"] == "pe_dense"
-    assert "ATTENTIONBODY_WITH_MULTIHEADFORMAT, PE_DENSE" in nf.spec.meta["upgraded"]
-    ref = reference(BT4)
-    assert_matches(eager_outputs(path, ref["planes"]), ref)
-
-
-def test_old_se_flag_with_encoder_layers_is_an_attention_body(tmp_path: Path) -> None:
-    net = load_proto("bt-a-pemap-mish")
-    net.format.network_format.network = NF.NETWORK_SE_WITH_HEADFORMAT
-    net.format.network_format.ClearField("input_embedding")
-    path = save_proto(net, tmp_path / "old.pb.gz")
-    nf = read_net(path)
-    assert nf.spec.config["embedding"] == "pe_map" and "input_embedding unset -> PE_MAP" in nf.spec.meta["upgraded"]
-    ref = reference("bt-a-pemap-mish")
-    assert_matches(eager_outputs(path, ref["planes"]), ref)
-
-
-def test_old_smolgen_net_gets_relu2_ffn_and_swish_smolgen(tmp_path: Path) -> None:
-    net = load_proto("bt-b-pemap-smolgen")
-    fmt = net.format.network_format
-    fmt.network, fmt.smolgen_activation = NF.NETWORK_SE_WITH_HEADFORMAT, NF.ACTIVATION_MISH
-    for field in ("ffn_activation", "input_embedding"):
-        fmt.ClearField(field)
-    cfg = read_net(save_proto(net, tmp_path / "bt2.pb.gz")).spec.config
-    assert (cfg["ffn_activation"], cfg["smolgen_activation"], cfg["embedding"]) == ("relu2", "swish", "pe_map")
+def test_old_smolgen_net_overrides_explicit_activations(tmp_path: Path) -> None:
+    """lc0 sets relu² / swish on an SE-flag file with smolgen even where the file names other activations."""
+    net = pb.Net()
+    net.ParseFromString(gzip.decompress(LEGACY[1].read_bytes()))
+    net.format.network_format.smolgen_activation = NF.ACTIVATION_MISH
+    net.format.network_format.ffn_activation = NF.ACTIVATION_MISH
+    cfg = read_net(save_proto(net, tmp_path / "bt3.pb.gz")).spec.config
+    assert (cfg["ffn_activation"], cfg["smolgen_activation"]) == ("relu2", "swish")
 
 
 @pytest.mark.parametrize("raw, message", [(bytes([0x48, 42]), "unknown ffn_activation value 42"),
@@ -203,6 +150,17 @@ def test_inspect_names_every_part(capsys: pytest.CaptureFixture[str]) -> None:
                  "default mish, ffn relu2", "policy head vanilla: attention", "value head winner: wdl, 32",
                  "moves-left: 8 channels/square, hidden 128", "parameters: 1,741,228"):
         assert part in text, part
+
+
+def test_inspect_shows_every_head_and_the_upgrade(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["inspect", str(MULTIHEAD)]) == 0
+    text = capsys.readouterr().out
+    for part in ("NETWORK_ATTENTIONBODY_WITH_MULTIHEADFORMAT", "policy head soft: attention, embedding 64 (shared)",
+                 "policy head opponent: attention, embedding 32, d_model 32", "value head q: wdl, 4 channels/square",
+                 "value head st: wdl, 4 channels/square, hidden 64", "parameters: 368,314"):
+        assert part in text, part
+    assert main(["inspect", str(LEGACY[1])]) == 0
+    assert "upgraded on load (as lc0 does): SE_WITH_HEADFORMAT with encoder layers" in capsys.readouterr().out
 
 
 def test_convert_and_verify_from_the_command_line(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:

@@ -3,8 +3,9 @@
 The net is a plain :class:`~boardnet.lc0.transformer.Lc0Transformer` (spec family ``lc0_transformer``, so
 checkpoints convert to ``.pb.gz`` and ONNX); this module only adds the typed config. It trains the single-head
 format (one attention policy, one value head, moves-left) that ``forward`` returns as ``policy``, ``value``,
-``mlh``. ``init_from: NET.pb.gz`` (set by ``boardnet train --init``) takes the architecture and the weights from
-an existing single-head attention-body net, e.g. to fine-tune it.
+``mlh``. A new net starts from DeepNorm's initialisation (:func:`deepnorm_init`). ``init_from: NET.pb.gz`` (set by
+``boardnet train --init``) takes the architecture and the weights from an existing single-head attention-body net,
+e.g. to fine-tune it.
 """
 
 from __future__ import annotations
@@ -13,10 +14,37 @@ import sys
 from typing import Any, Literal
 
 from pydantic import Field
+from torch import nn
 
 from boardnet.core.config import ComponentConfig
 from boardnet.core.errors import ConversionError
 from boardnet.lc0.transformer import Lc0Transformer
+
+
+def deepnorm_beta(layers: int) -> float:
+    """DeepNorm's initialisation gain for an encoder-only stack of ``layers`` layers: ``(8·L)^(-1/4)`` (its
+    residual factor ``alpha = (2·L)^(-1/4)`` is applied by the model, as lc0 does)."""
+    return (8.0 * layers) ** -0.25
+
+
+def deepnorm_init(net: Lc0Transformer) -> None:
+    """DeepNorm (Wang et al. 2022) for the encoder: Xavier-normal weights with gain ``beta`` on the value and
+    output projections of every attention block and on both dense layers of every FFN (the embedding FFN
+    included), gain 1 on the query and key projections; their biases zero. Other layers keep PyTorch's default."""
+    beta = deepnorm_beta(net.config["encoder_layers"])
+
+    def xavier(layer: nn.Linear, gain: float) -> None:
+        nn.init.xavier_normal_(layer.weight, gain=gain)
+        nn.init.zeros_(layer.bias)
+
+    ffns = [layer.ffn for layer in net.encoder] + ([net.embedding.ffn] if net.embedding.pe_dense else [])
+    for layer in net.encoder:
+        for proj, gain in ((layer.mha.q, 1.0), (layer.mha.k, 1.0), (layer.mha.v, beta), (layer.mha.dense, beta)):
+            xavier(proj, gain)
+    for ffn in ffns:
+        xavier(ffn.dense1, beta)
+        xavier(ffn.dense2, beta)
+
 
 Activation = Literal["mish", "relu", "swish", "relu2", "selu", "tanh", "sigmoid", "none"]
 
@@ -59,17 +87,19 @@ class Lc0TransformerTrainNet(Lc0Transformer):
             raise ConversionError(f"embedding_size {cfg.embedding_size} is not a multiple of encoder_heads "
                                   f"{cfg.encoder_heads}")
         pe_dense = cfg.embedding == "pe_dense"
-        return cls(embedding=cfg.embedding, embedding_size=cfg.embedding_size, encoder_layers=cfg.encoder_layers,
-                   encoder_heads=cfg.encoder_heads, encoder_d_model=cfg.embedding_size, encoder_dff=cfg.encoder_dff,
-                   policy_heads={"vanilla": {"d_model": cfg.embedding_size, "embedding_size": cfg.embedding_size}},
-                   value_heads={"winner": {"channels": cfg.value_channels, "hidden": cfg.value_hidden}},
-                   activation=cfg.activation, ffn_activation=cfg.ffn_activation,
-                   smolgen_activation=cfg.smolgen_activation,
-                   smolgen={"channels": cfg.smolgen_channels, "hidden": cfg.smolgen_hidden, "gen": cfg.smolgen_gen}
-                   if cfg.smolgen else None,
-                   pe_dense_channels=cfg.pe_dense_channels if pe_dense else 0,
-                   embedding_dff=cfg.embedding_dff if pe_dense else 0, gating=cfg.gating, value=cfg.value,
-                   moves_left=cfg.moves_left, mlh_channels=cfg.mlh_channels, mlh_hidden=cfg.mlh_hidden)
+        net = cls(embedding=cfg.embedding, embedding_size=cfg.embedding_size, encoder_layers=cfg.encoder_layers,
+                  encoder_heads=cfg.encoder_heads, encoder_d_model=cfg.embedding_size, encoder_dff=cfg.encoder_dff,
+                  policy_heads={"vanilla": {"d_model": cfg.embedding_size, "embedding_size": cfg.embedding_size}},
+                  value_heads={"winner": {"channels": cfg.value_channels, "hidden": cfg.value_hidden}},
+                  activation=cfg.activation, ffn_activation=cfg.ffn_activation,
+                  smolgen_activation=cfg.smolgen_activation,
+                  smolgen={"channels": cfg.smolgen_channels, "hidden": cfg.smolgen_hidden, "gen": cfg.smolgen_gen}
+                  if cfg.smolgen else None,
+                  pe_dense_channels=cfg.pe_dense_channels if pe_dense else 0,
+                  embedding_dff=cfg.embedding_dff if pe_dense else 0, gating=cfg.gating, value=cfg.value,
+                  moves_left=cfg.moves_left, mlh_channels=cfg.mlh_channels, mlh_hidden=cfg.mlh_hidden)
+        deepnorm_init(net)
+        return net
 
     @classmethod
     def from_net_file(cls, path: str) -> Lc0TransformerTrainNet:

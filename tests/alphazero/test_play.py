@@ -90,6 +90,25 @@ def test_play_connect_four(capsys):
 
 
 @pytest.mark.slow
+def test_train_connect4_end_to_end(tmp_path, capsys):
+    """``boardnet train connect4``: in-process self-play, a step, an arena against pure MCTS, a checkpoint;
+    the checkpoint then plays an arena from the command line."""
+    run = tmp_path / "run"
+    assert main(["train", "connect4", "train.iterations=2", "train.batch_size=16", "data.workers=0",
+                 "data.games_per_iteration=2", "data.mcts.playouts=8", "evaluators.0.every=2",
+                 "evaluators.0.games=2", "evaluators.0.mcts.playouts=8", "evaluators.0.opponent.playouts=8",
+                 "train.checkpoint_every=2", "train.progress=false", "--run-dir", str(run)]) == 0
+    metrics = (run / "metrics.csv").read_text().splitlines()
+    header, last = metrics[0].split(","), metrics[-1].split(",")
+    assert float(last[header.index("eval/win_rate")]) >= 0 and float(last[header.index("loss")]) > 0
+    ckpt = sorted((run / "checkpoints").iterdir())[-1]
+    capsys.readouterr()
+    assert main(["arena", str(ckpt), "pure:5", "--game", "connect4", "--games", "2", "--playouts", "8"]) == 0
+    assert "ConnectFour(7x6): 2 games" in capsys.readouterr().out
+    assert main(["arena", str(ckpt), "pure:5", "--games", "2"]) == 2  # a 6x7 net is no Gomoku net
+
+
+@pytest.mark.slow
 def test_train_gomoku_end_to_end(tmp_path, capsys):
     run = tmp_path / "run"
     args = ["train", "gomoku-6x6", "train.iterations=3", "train.batch_size=32", "data.mcts.playouts=16",

@@ -15,6 +15,7 @@ from boardnet.alphazero.players import MCTSPlayer, play_match
 from boardnet.alphazero.pure_mcts import rollout_evaluator
 from boardnet.alphazero.reference import reference_search
 from boardnet.alphazero.selfplay import self_play
+from tests.alphazero.helpers import line_owner
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +33,7 @@ def _positions(game: Gomoku, n: int, seed: int = 0):
         for k, m in enumerate(rng.permutation(game.action_size)[: 2 * i]):
             boards[i, m] = 1 + k % 2
             last[i] = m
-        if game.winner(boards[i]):
+        if line_owner(game, boards[i]):
             boards[i], last[i] = 0, -1
     return boards, last
 

@@ -11,6 +11,7 @@ import pytest
 from boardnet.alphazero import cli as play
 from boardnet.alphazero.games.gomoku import Gomoku
 from boardnet.cli import main
+from tests.alphazero.helpers import line_owner
 
 
 def _play(stdin: str, *extra: str) -> str:
@@ -51,7 +52,7 @@ def test_play_game_to_the_end():
     text = _play(moves)
     game = Gomoku(5, 4)
     board = _final_board(text, 5)
-    winner = game.winner(board)
+    winner = line_owner(game, board)
     verdict = text.rstrip().splitlines()[-1]
     assert verdict == {1: "pure:30 wins", 2: "you win!", 0: "draw"}[winner]
     if winner == 0:

@@ -8,6 +8,7 @@ import pytest
 from boardnet.alphazero.games.gomoku import Gomoku
 from boardnet.core.config import load_config
 from boardnet.core.errors import ConfigError
+from tests.alphazero.helpers import line_owner
 from tests.conftest import fixture_path
 
 
@@ -37,7 +38,7 @@ def test_fixture_wins_match_line_scan():
         if not len(hist):
             continue
         b, last = _position(game, hist)
-        found += int(game.winner(b[0]) != 0)
+        found += int(line_owner(game, b[0]) != 0)
     assert found == 66  # README: 66 of the 200 positions contain a completed line of 4
 
 
@@ -55,7 +56,7 @@ def test_win_detection_all_directions(size, n):
         b[0, cells[-1]] = 2
         for m in cells:  # the line is found from any of its stones: the side to move has lost
             assert game.outcome(b, np.array([m]))[0] == -1
-        assert game.winner(b[0]) == 2
+        assert line_owner(game, b[0]) == 2
         b[0, cells[n // 2]] = 1  # broken line
         assert np.isnan(game.outcome(b, np.array([cells[-1]]))[0])
 
@@ -118,7 +119,7 @@ def test_rules_play_legal_outcome_and_a_full_board_draw():
     np.testing.assert_array_equal(game.legal_actions(nb)[0], nb[0, :9] == 0)
     # X O X / X O O / O X X: full, no line -> draw (0 for the side to move)
     draw = np.array([[1, 2, 1, 1, 2, 2, 2, 1, 1, 0]], np.int8)
-    assert game.outcome(draw, np.array([8]))[0] == 0.0 and game.winner(draw[0]) == 0
+    assert game.outcome(draw, np.array([8]))[0] == 0.0 and line_owner(game, draw[0]) == 0
 
 
 def test_text_moves_read_back():

@@ -3,8 +3,7 @@
 Boards are ``int8 [A]`` with ``A = size * size``, move index ``m = row * size + col`` (row 0 = the bottom row as
 AZG prints it); 0 empty, 1 the first mover's stones, 2 the second's. The side to move is 1 when the stone count
 is even. The hot paths of search (is the game over, replaying selected paths, the net's input planes) are compiled
-(numba) loops; ``winner`` of a whole board and the vectorised rollouts use a precomputed table of all
-``n_in_row`` windows.
+(numba) loops; the vectorised rollouts use a precomputed table of all ``n_in_row`` windows.
 """
 
 from __future__ import annotations
@@ -125,12 +124,6 @@ class Gomoku(Game):
         out = np.empty(len(boards), np.float32)
         _outcomes(np.asarray(boards), np.asarray(last, np.int64), self.size, self.n_in_row, out)
         return out
-
-    def winner(self, board: np.ndarray) -> int:
-        """Owner (1/2) of a completed line on one board ``[A]`` or ``[A+1]``, 0 if none (a whole-board scan)."""
-        cells = board[self.windows]
-        full = (cells == cells[:, :1]).all(axis=1) & (cells[:, 0] != 0)
-        return int(cells[np.argmax(full), 0]) if full.any() else 0
 
     # ------------------------------------------------------------------ encoding (spec alphazero.md §2)
     def encode(self, boards: np.ndarray, last: np.ndarray) -> np.ndarray:

@@ -301,6 +301,7 @@ class Trainer:
                 self.log.close()
             self.data.close()
             self.release()
+            distributed.shutdown()  # the run is over: leave the process group (DDP), whatever ended it
         return last
 
     def _iteration(self) -> dict[str, float]:

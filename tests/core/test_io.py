@@ -305,3 +305,19 @@ def test_unreadable_file_is_permission_denied(tmp_path: Path, capsys: pytest.Cap
         message = fh.read().decode()
     os.waitpid(pid, 0)
     assert message == f"{path}: permission denied"
+
+
+def test_written_files_get_the_usual_mode(tmp_path: Path) -> None:
+    """safetensors created its files 0600 while every other output was 0644 (umask 022): one rule for all."""
+    import os
+    import stat
+
+    from safetensors.torch import save_file
+
+    from boardnet.core.io import atomic_write, current_umask
+
+    expected = 0o666 & ~current_umask()
+    atomic_write(tmp_path / "n.safetensors", lambda tmp: save_file({"w": torch.zeros(2)}, str(tmp)))
+    atomic_write(tmp_path / "t.txt", lambda tmp: Path(tmp).write_text("x"))
+    for name in ("n.safetensors", "t.txt"):
+        assert stat.S_IMODE(os.stat(tmp_path / name).st_mode) == expected, name

@@ -246,6 +246,13 @@ def check_output_path(path: str | os.PathLike[str]) -> Path:
     return p
 
 
+def current_umask() -> int:
+    """The process umask (read by setting and restoring it)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write(path: str | os.PathLike[str], write: Any) -> None:
     """Call ``write(tmp_path)``, fsync, then rename over ``path``: readers never see a half file.
 
@@ -259,6 +266,7 @@ def atomic_write(path: str | os.PathLike[str], write: Any) -> None:
         with _temp_registered(tmp):
             try:
                 write(tmp)
+                os.chmod(tmp, 0o666 & ~current_umask())  # as open() would: some writers create 0600 files
                 with open(tmp, "rb+") as fh:
                     os.fsync(fh.fileno())
                 os.replace(tmp, path)

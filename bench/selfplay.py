@@ -27,11 +27,17 @@ import torch
 from boardnet.alphazero.backends import BACKENDS
 from boardnet.alphazero.cache import DEFAULT_CAPACITY
 from boardnet.alphazero.games.gomoku import Gomoku
-from boardnet.alphazero.inference import make_evaluator, net_alone_rate, onnx_evaluator, onnx_model_bytes
-from boardnet.alphazero.mcts import net_evaluator
+from boardnet.alphazero.inference import (
+    make_evaluator,
+    net_alone_rate,
+    net_evaluator,
+    onnx_evaluator,
+    onnx_model_bytes,
+)
+from boardnet.alphazero.mcts import MctsSettings
 from boardnet.alphazero.net import PolicyValueNet
 from boardnet.alphazero.reference import reference_search
-from boardnet.alphazero.selfplay import SelfPlayResult, SelfPlaySettings, self_play
+from boardnet.alphazero.selfplay import SelfPlayResult, self_play
 from boardnet.alphazero.workers import SelfPlayPool, split_games
 
 
@@ -41,7 +47,7 @@ def decode(game: Gomoku, planes: np.ndarray) -> tuple[np.ndarray, int]:
     mine, theirs, lastp = (planes[c, ::-1].reshape(a) for c in range(3))
     count = int(mine.sum() + theirs.sum())
     me, other = (1, 2) if count % 2 == 0 else (2, 1)
-    board = game.empty_boards(1)[0]
+    board = game.initial_state(1)[0][0]
     board[:a] = np.where(mine > 0, me, np.where(theirs > 0, other, 0))
     return board, int(lastp.argmax()) if lastp.any() else -1
 
@@ -83,7 +89,7 @@ def main() -> None:
     torch.manual_seed(0)
     game = Gomoku(8, 5)
     net = PolicyValueNet(8, 8).eval()
-    settings = SelfPlaySettings(playouts=args.playouts, eval_cache=args.cache)
+    settings = MctsSettings(playouts=args.playouts, eval_cache=args.cache)
     load = os.getloadavg()[0]
 
     if args.workers:

@@ -11,13 +11,14 @@ from boardnet.alphazero.games.gomoku import Gomoku
 from boardnet.alphazero.inference import (
     NetPayload,
     make_evaluator,
+    net_evaluator,
     onnx_evaluator,
     onnx_model_bytes,
     resolve_backend,
 )
-from boardnet.alphazero.mcts import Forest, SearchConfig, net_evaluator, search
+from boardnet.alphazero.mcts import Forest, MctsSettings, search
 from boardnet.alphazero.net import PolicyValueNet
-from boardnet.alphazero.selfplay import SelfPlaySettings, self_play
+from boardnet.alphazero.selfplay import self_play
 from boardnet.core.errors import ConfigError
 
 
@@ -31,7 +32,7 @@ def setup():
 
 def _boards(game: Gomoku, n: int, stones: int, seed: int = 0):
     rng = np.random.default_rng(seed)
-    boards, last = game.empty_boards(n), np.zeros(n, np.int64)
+    boards, last = game.initial_state(n)
     for i in range(n):
         cells = rng.permutation(game.action_size)[:stones]
         boards[i, cells] = np.tile([1, 2], stones)[:stones]
@@ -96,14 +97,14 @@ def test_search_with_cache_gives_identical_visit_counts(setup):
     for cap in (0, 10_000):
         forest = Forest(game, 3)
         cache = EvalCache(onnx_ev, cap)
-        search(forest, np.arange(3), boards, last, cache, SearchConfig(300, 5.0))
+        search(forest, np.arange(3), boards, last, cache, MctsSettings(playouts=300))
         counts.append(forest.N[:, 0].copy())
     np.testing.assert_array_equal(counts[0], counts[1])
 
 
 def test_self_play_with_cache_is_identical_and_hits(setup):
     game, _, onnx_ev = setup
-    out = [self_play(game, onnx_ev, 4, SelfPlaySettings(playouts=60, eval_cache=cap), np.random.default_rng(5))
+    out = [self_play(game, onnx_ev, 4, MctsSettings(playouts=60, eval_cache=cap), np.random.default_rng(5))
            for cap in (0, 10_000)]
     off, on = out
     assert off.winners == on.winners and off.moves == on.moves and off.playouts == on.playouts
@@ -164,13 +165,13 @@ def test_refilled_slots_keep_the_batch_full(setup):
         sizes.append(len(b))
         return onnx_ev(b, lm)
 
-    res = self_play(game, counting, 5, SelfPlaySettings(playouts=8, eval_cache=0), np.random.default_rng(1),
+    res = self_play(game, counting, 5, MctsSettings(playouts=8, eval_cache=0), np.random.default_rng(1),
                     concurrency=2)
     assert len(res.winners) == 5 and -1 not in res.winners and res.playouts == 8 * res.moves
     starts = np.nonzero(res.planes[:, :3].sum(axis=(1, 2, 3)) == 0)[0]  # empty boards: a game's first position
     assert len(starts) == 5 and starts[0] == 0
     assert max(sizes) == 2 and sizes.count(2) > 0.6 * len(sizes)  # only the last game runs alone
-    same = [self_play(game, onnx_ev, 3, SelfPlaySettings(playouts=8), np.random.default_rng(2), concurrency=c)
+    same = [self_play(game, onnx_ev, 3, MctsSettings(playouts=8), np.random.default_rng(2), concurrency=c)
             for c in (None, 3, 7)]
     for r in same[1:]:
         np.testing.assert_array_equal(r.pi, same[0].pi)
@@ -182,6 +183,6 @@ def test_onnx_evaluator_leaves_the_net_and_torch_rng_alone(setup):
     net = PolicyValueNet(6, 6).train()
     before = {k: v.clone() for k, v in net.state_dict().items()}
     rng_state = torch.get_rng_state()
-    self_play(game, make_evaluator(net, game, "onnx"), 2, SelfPlaySettings(playouts=5), np.random.default_rng(0))
+    self_play(game, make_evaluator(net, game, "onnx"), 2, MctsSettings(playouts=5), np.random.default_rng(0))
     assert torch.equal(rng_state, torch.get_rng_state())  # the trainer's RNG stream (and its resume) is untouched
     assert net.training and all(torch.equal(before[k], v) for k, v in net.state_dict().items())

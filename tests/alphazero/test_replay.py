@@ -13,8 +13,9 @@ from boardnet.core.config import load_config
 from boardnet.core.io import read_pt
 from boardnet.train.context import TrainContext
 
-OVERRIDES = ["data.mcts.playouts=12", "data.games_per_iteration=2", "data.buffer_size=300",
-             "evaluators.0.games=2", "evaluators.0.playouts=8", "evaluators.0.opponent.playouts=8"]
+# In-process self-play (data.workers=0): the shipped config's 2 worker processes cost seconds per test to start.
+OVERRIDES = ["data.workers=0", "data.mcts.playouts=12", "data.games_per_iteration=2", "data.buffer_size=300",
+             "evaluators.0.games=2", "evaluators.0.mcts.playouts=64", "evaluators.0.opponent.playouts=1"]
 
 
 def _ctx(tmp_path, seed=0):
@@ -61,15 +62,32 @@ def test_state_round_trip_is_exact(tmp_path):
         torch.testing.assert_close(b1[k], b2[k], rtol=0, atol=0)
 
 
+def test_data_source_plays_in_process(tmp_path):
+    cfg, ctx = _ctx(tmp_path)
+    assert cfg.data.workers == 0
+    data = SelfPlayData(cfg.data, ctx)
+    data.next_batch(32)
+    assert data._pool is None and data.games == 2
+
+
 def test_arena_evaluator(tmp_path):
+    # The net searching 64 playouts against pure MCTS with a single playout (a random mover that still takes an
+    # immediate win): the net scores, so best.pt is written and holds exactly the evaluated weights.
     cfg, ctx = _ctx(tmp_path)
     ctx.iteration = 50
     ev = ArenaEvaluator(cfg.evaluators[0], ctx)
     out = ev.evaluate(ctx)
-    assert 0.0 <= out["eval/win_rate"] <= 1.0
-    if out["eval/win_rate"] > 0:
-        nf = read_pt(tmp_path / "best.pt")
-        assert nf.spec.family == "policy_value"
+    rate = out["eval/win_rate"]
+    assert rate > 0  # 2 games: a win counts 1, a draw 1/2
+    nf = read_pt(tmp_path / "best.pt")
+    assert nf.spec == ctx.raw_nets["net"].spec()
+    for k, v in ctx.raw_nets["net"].state_dict().items():
+        assert torch.equal(nf.state_dict[k], v)
+    if rate == 1.0:  # AZG: a perfect score raises the opponent by 1000 playouts and resets the best
+        assert ev.state_dict() == {"best": 0.0, "opponent_playouts": 1001}
+    else:
+        assert ev.state_dict() == {"best": rate, "opponent_playouts": 1}
+    assert out["eval/opponent_playouts"] == 1.0
     ev2 = ArenaEvaluator(cfg.evaluators[0], ctx)
     ev2.load_state_dict(ev.state_dict())
     assert ev2.state_dict() == ev.state_dict()

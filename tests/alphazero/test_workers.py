@@ -14,8 +14,8 @@ import pytest
 import torch
 
 from boardnet.alphazero.games.gomoku import Gomoku
+from boardnet.alphazero.mcts import MctsSettings
 from boardnet.alphazero.net import PolicyValueNet
-from boardnet.alphazero.selfplay import SelfPlaySettings
 from boardnet.alphazero.workers import SelfPlayPool, split_games
 from boardnet.core.errors import ConfigError, TrainingError
 
@@ -48,7 +48,7 @@ def test_split_games():
 
 def test_pool_is_deterministic_merges_and_closes(net_game):
     net, game = net_game
-    with SelfPlayPool(game, SelfPlaySettings(playouts=20), workers=2) as pool:
+    with SelfPlayPool(game, MctsSettings(playouts=20), workers=2) as pool:
         pids = pool.pids
         a = pool.play(net, 5, seed=7)
         b = pool.play(net, 5, seed=7)
@@ -69,7 +69,7 @@ def test_pool_is_deterministic_merges_and_closes(net_game):
 
 def test_worker_failure_and_death_raise_and_clean_up(net_game):
     net, game = net_game
-    pool = SelfPlayPool(game, SelfPlaySettings(playouts=5), workers=2)
+    pool = SelfPlayPool(game, MctsSettings(playouts=5), workers=2)
     with pytest.raises(ConfigError, match="7x7 net cannot play on the 6x6 board"):
         pool.play(PolicyValueNet(7, 7), 2, seed=0)  # checked before anything is sent
     wrong = PolicyValueNet(6, 6, in_planes=5)  # fails inside the worker: the encoding has 4 planes
@@ -77,24 +77,24 @@ def test_worker_failure_and_death_raise_and_clean_up(net_game):
         pool.play(wrong, 2, seed=0)
     assert "\n" not in str(info.value) and "Traceback" in info.value.worker_traceback
     assert all(_gone(p) for p in pool.pids)
-    pool = SelfPlayPool(game, SelfPlaySettings(playouts=5), workers=2)
+    pool = SelfPlayPool(game, MctsSettings(playouts=5), workers=2)
     pool.play(net, 2, seed=0)
     os.kill(pool.pids[1], signal.SIGKILL)
     with pytest.raises(TrainingError, match=r"worker 1 \(pid \d+\) died \(exit code -9\)"):
         pool.play(net, 2, seed=0)
     assert all(_gone(p) for p in pool.pids)
     with pytest.raises(ConfigError):
-        SelfPlayPool(game, SelfPlaySettings(), workers=0)
+        SelfPlayPool(game, MctsSettings(), workers=0)
 
 
 SCRIPT = """
 import sys, time, torch
 from boardnet.alphazero.games.gomoku import Gomoku
 from boardnet.alphazero.net import PolicyValueNet
-from boardnet.alphazero.selfplay import SelfPlaySettings
+from boardnet.alphazero.mcts import MctsSettings
 from boardnet.alphazero.workers import SelfPlayPool
 if __name__ == "__main__":
-    pool = SelfPlayPool(Gomoku(8, 5), SelfPlaySettings(playouts=400), workers=2)
+    pool = SelfPlayPool(Gomoku(8, 5), MctsSettings(playouts=400), workers=2)
     net = PolicyValueNet(8, 8)
     pool.net_rate(net, 1, 0.05)
     print(*pool.pids, flush=True)

@@ -132,3 +132,24 @@ def test_init_loads_weights_from_a_file(tmp_path: Path) -> None:
     second = Trainer(load_config(cfg_path), run_dir=tmp_path / "second", init={"net": str(ckpt)})
     w = final_weights(first.run_dir)
     assert all(torch.equal(w[k], v) for k, v in second.ctx.raw_nets["net"].state_dict().items())
+
+
+def test_a_finished_run_leaves_the_process_group(tmp_path: Path) -> None:
+    """``distributed.shutdown`` runs when a run ends: a process group joined for the run is destroyed after it
+    (a one-process gloo group stands in for torchrun's)."""
+    import socket
+
+    import torch.distributed as dist
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=0, world_size=1)
+    try:
+        trainer = Trainer(load_config(str(distill_config(tmp_path, iterations=2, checkpoint_every=2))),
+                          run_dir=tmp_path / "run")
+        trainer.run()
+        assert not dist.is_initialized()
+    finally:
+        if dist.is_initialized():
+            dist.destroy_process_group()

@@ -7,6 +7,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from boardnet.alphazero.mcts import MctsSettings
 from boardnet.core.config import EvaluatorConfig
 from boardnet.train.context import TrainContext
 from boardnet.train.evaluators import Evaluator
@@ -23,7 +24,8 @@ class OpponentOptions(BaseModel):
 
 
 class ArenaEvaluator(Evaluator):
-    """``games`` games (first player alternating) of the net (``playouts``, ≈argmax move) vs pure MCTS.
+    """``games`` games (first player alternating) of the net (search settings ``mcts``, most-visited move) vs
+    pure MCTS (``opponent.playouts``, the same ``c_puct``).
 
     ``eval/win_rate = (wins + ties / 2) / games``; a new best saves ``<run_dir>/best.pt``; a perfect score with
     the opponent under 5000 playouts raises its playouts by 1000 and resets the best (AZG).
@@ -33,8 +35,7 @@ class ArenaEvaluator(Evaluator):
         type: Literal["arena"] = "arena"
         net: str = "net"
         games: int = Field(10, gt=0)
-        playouts: int = Field(400, gt=0)
-        c_puct: float = Field(5.0, gt=0)
+        mcts: MctsSettings = MctsSettings()
         opponent: OpponentOptions = OpponentOptions()
 
     def __init__(self, cfg: Config, ctx: TrainContext) -> None:
@@ -43,7 +44,7 @@ class ArenaEvaluator(Evaluator):
         self.best = 0.0
 
     def evaluate(self, ctx: TrainContext) -> dict[str, float]:
-        from boardnet.alphazero.mcts import net_evaluator
+        from boardnet.alphazero.inference import net_evaluator
         from boardnet.alphazero.players import MCTSPlayer, play_match
         from boardnet.alphazero.pure_mcts import rollout_evaluator
         from boardnet.core.io import write_pt
@@ -54,9 +55,10 @@ class ArenaEvaluator(Evaluator):
         net.eval()
         rng = np.random.default_rng([ctx.iteration, 7])  # own stream: the trainer's ctx.rng stays untouched
         try:
-            me = MCTSPlayer(ctx.game, net_evaluator(net, ctx.game, ctx.device), self.cfg.playouts, self.cfg.c_puct)
-            opp = MCTSPlayer(ctx.game, rollout_evaluator(ctx.game, rng), self.opponent_playouts, self.cfg.c_puct)
-            res = play_match(ctx.game, me, opp, self.cfg.games, rng)
+            me = MCTSPlayer(ctx.game, net_evaluator(net, ctx.game, ctx.device), self.cfg.mcts)
+            opp_settings = self.cfg.mcts.model_copy(update={"playouts": self.opponent_playouts})
+            opp = MCTSPlayer(ctx.game, rollout_evaluator(ctx.game, rng), opp_settings)
+            res = play_match(ctx.game, me, opp, self.cfg.games)
         finally:
             net.train(was_training)
         wins, ties = res.winners.count(1), res.winners.count(0)

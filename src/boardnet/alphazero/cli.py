@@ -8,7 +8,7 @@ import sys
 import numpy as np
 
 from boardnet.alphazero.backends import BACKENDS
-from boardnet.alphazero.games.gomoku import Gomoku
+from boardnet.core import registry
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -25,7 +25,9 @@ def add_selfplay_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("source", help="a training config (file or bundled name: fresh net) or a model file")
     p.add_argument("--games", type=int, default=8, help="games, all played in parallel")
     p.add_argument("--playouts", type=int, help="MCTS playouts per move (default: the config's, else 400)")
-    p.add_argument("--n-in-row", type=int, help="stones in a row for a model file (default 4 on 6x6, else 5)")
+    p.add_argument("--game", default="gomoku", choices=registry.GAMES.names(),
+                   help="the game a model file plays (default gomoku, on the net's board)")
+    p.add_argument("--n-in-row", type=int, help="stones in a row for a Gomoku model file (default 4 on 6x6, else 5)")
     p.add_argument("--concurrency", type=int, default=0, help="games in flight per process; a finished game's "
                    "slot takes the next game (0, the default: all of them at once)")
     p.add_argument("--workers", type=int, default=0, help="self-play processes, one thread each (0: this process)")
@@ -59,9 +61,9 @@ def run_selfplay(args: argparse.Namespace) -> int:
         raise ConfigError("--cache", f"must not be negative (got {args.cache})")
     settings, game, net = _from_source(args)
     if args.playouts:
-        settings.playouts = args.playouts
+        settings = settings.model_copy(update={"playouts": args.playouts})
     if args.cache is not None:
-        settings.eval_cache = args.cache
+        settings = settings.model_copy(update={"eval_cache": args.cache})
     if args.workers:
         with SelfPlayPool(game, settings, args.workers, args.inference) as pool:
             t0 = time.perf_counter()  # includes the workers' start-up (importing torch) still under way
@@ -91,13 +93,12 @@ def run_selfplay(args: argparse.Namespace) -> int:
 def _from_source(args: argparse.Namespace):
     from pathlib import Path
 
-    from boardnet.alphazero.loading import game_for, load_net
-    from boardnet.alphazero.selfplay import SelfPlaySettings
+    from boardnet.alphazero.loading import check_fits, game_for, load_board_net, make_game
+    from boardnet.alphazero.mcts import MctsSettings
     from boardnet.core.config import bundled_config_names, load_config
 
     src = args.source
     if src in bundled_config_names() or Path(src).suffix in (".yaml", ".yml"):
-        from boardnet.core import registry
         from boardnet.core.build import build_network
 
         cfg = load_config(src)
@@ -107,9 +108,11 @@ def _from_source(args: argparse.Namespace):
             raise ConfigError("data", f"{src} is not a self-play config")
         game = registry.GAMES.get(cfg.game.type).from_config(cfg.game)
         net = build_network(cfg.networks[cfg.data.net], game).eval()
-        return SelfPlaySettings(**cfg.data.mcts.model_dump()), game, net
-    net = load_net(src)
-    return SelfPlaySettings(), game_for(net, args.n_in_row), net
+        return cfg.data.mcts, game, net
+    net = load_board_net(src)
+    game = game_for(net, args.n_in_row) if args.game == "gomoku" else make_game(args.game)
+    check_fits(net, game, src)
+    return MctsSettings(), game, net
 
 
 # --- arena -----------------------------------------------------------------------------------------------
@@ -120,10 +123,29 @@ def add_arena_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("b", help="player B: a model file or pure:N")
     p.add_argument("--games", type=int, default=10)
     p.add_argument("--playouts", type=int, default=400, help="MCTS playouts per move of model players")
-    p.add_argument("--size", type=int, help="board size when both players are pure MCTS (default 8)")
-    p.add_argument("--n-in-row", type=int, help="stones in a row (default 4 on 6x6, else 5)")
+    add_game_arguments(p)
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=run_arena)
+
+
+def add_game_arguments(p: argparse.ArgumentParser) -> None:
+    """``--game``, and Gomoku's ``--size`` / ``--n-in-row`` (default: a model's board, 8x8 for pure MCTS)."""
+    p.add_argument("--game", default="gomoku", choices=registry.GAMES.names(), help="the game (default gomoku)")
+    p.add_argument("--size", type=int, help="Gomoku board size (default: the net's, 8 for pure MCTS)")
+    p.add_argument("--n-in-row", type=int, help="Gomoku stones in a row (default 4 on 6x6, else 5)")
+
+
+def _players(args: argparse.Namespace, names: list[str], rng: np.random.Generator) -> tuple:
+    """The game and one :class:`MCTSPlayer` per name (model file or pure:N); a Gomoku model sets the board."""
+    from boardnet.alphazero.loading import make_game, make_player
+
+    game = make_game(args.game, args.size, args.n_in_row) if args.size or args.game != "gomoku" else None
+    makers = []
+    for name in names:
+        make, game = make_player(name, game, args.playouts, rng, args.n_in_row)
+        makers.append(make)
+    game = game or make_game(args.game, None, args.n_in_row)
+    return (game, *(make(game) for make in makers))
 
 
 def run_arena(args: argparse.Namespace) -> int:
@@ -131,23 +153,15 @@ def run_arena(args: argparse.Namespace) -> int:
 
     import numpy as np
 
-    from boardnet.alphazero.games.gomoku import Gomoku
-    from boardnet.alphazero.loading import default_n_in_row, make_player
     from boardnet.alphazero.players import play_match
     from boardnet.core.errors import ConfigError
 
     if args.games <= 0 or args.playouts <= 0:
         raise ConfigError("--games/--playouts", "must be positive")
     rng = np.random.default_rng(args.seed)
-    game = None
-    if args.size:
-        game = Gomoku(args.size, args.n_in_row or default_n_in_row(args.size))
-    make_a, game = make_player(args.a, game, args.playouts, rng, args.n_in_row)
-    make_b, game = make_player(args.b, game, args.playouts, rng, args.n_in_row)
-    if game is None:
-        game = Gomoku(8, args.n_in_row or 5)
+    game, player_a, player_b = _players(args, [args.a, args.b], rng)
     t0 = time.perf_counter()
-    res = play_match(game, make_a(game), make_b(game), args.games, rng)
+    res = play_match(game, player_a, player_b, args.games)
     w = res.winners
     rate = (w.count(1) + 0.5 * w.count(0)) / len(w)
     print(f"{game}: {len(w)} games in {time.perf_counter() - t0:.1f} s")
@@ -158,80 +172,30 @@ def run_arena(args: argparse.Namespace) -> int:
 
 # --- play ------------------------------------------------------------------------------------------------
 
-STONES = {0: ".", 1: "X", 2: "O"}  # X moves first
-
-
 def add_play_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("play", help="play against a model (or pure:N) in the terminal")
     p.add_argument("model", help="a model file, or pure:N for pure MCTS")
-    p.add_argument("--size", type=int, help="board size (default: the net's, 8 for pure MCTS)")
-    p.add_argument("--n-in-row", type=int, help="stones in a row (default 4 on 6x6, else 5)")
+    add_game_arguments(p)
     p.add_argument("--human-first", action="store_true", help="you play X and move first")
     p.add_argument("--playouts", type=int, default=400)
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=run_play)
 
 
-def draw(game: Gomoku, board: np.ndarray, last: int = -1) -> str:
-    """The board, top row first; columns a, b, c..., rows 1.. from the bottom (row index 0); last move in ()."""
-    s = game.size
-    lines = []
-    for r in range(s - 1, -1, -1):
-        cells = []
-        for c in range(s):
-            m = r * s + c
-            ch = STONES[int(board[m])]
-            cells.append(f"({ch})" if m == last else f" {ch} ")
-        lines.append(f"{r + 1:>2} " + "".join(cells))
-    lines.append("   " + "".join(f" {chr(ord('a') + c)} " for c in range(s)))
-    return "\n".join(lines)
-
-
-def square_name(game: Gomoku, move: int) -> str:
-    """``c4``-style name of ``move`` (column letter, 1-based row from the bottom), as the board is drawn."""
-    return f"{chr(ord('a') + move % game.size)}{move // game.size + 1}"
-
-
-def parse_move(text: str, game: Gomoku) -> int:
-    """``row,col`` (0-based, row 0 = bottom, AZG's human_play) or ``c4`` (column letter, 1-based row) -> move.
-
-    Raises ValueError with a message for the user on anything else.
-    """
-    t = text.strip().lower().replace(" ", "")
-    s = game.size
-    if "," in t:
-        parts = t.split(",")
-        if len(parts) != 2 or not all(p.isdigit() for p in parts):
-            raise ValueError(f"cannot read '{text.strip()}': type row,col like 2,3 or a square like c4")
-        r, c = int(parts[0]), int(parts[1])
-    elif len(t) >= 2 and t[0].isalpha() and t[1:].isdigit():
-        c, r = ord(t[0]) - ord("a"), int(t[1:]) - 1
-    else:
-        raise ValueError(f"cannot read '{text.strip()}': type row,col like 2,3 or a square like c4")
-    if not (0 <= r < s and 0 <= c < s):
-        raise ValueError(f"'{text.strip()}' is off the {s}x{s} board")
-    return r * s + c
-
-
 def run_play(args: argparse.Namespace, stdin=None, stdout=None) -> int:
-    from boardnet.alphazero.loading import default_n_in_row, make_player
-
     inp, out = stdin or sys.stdin, stdout or sys.stdout
     rng = np.random.default_rng(args.seed)
-    game = Gomoku(args.size, args.n_in_row or default_n_in_row(args.size)) if args.size else None
-    make, game = make_player(args.model, game, args.playouts, rng, args.n_in_row)
-    game = game or Gomoku(8, args.n_in_row or 5)
-    ai = make(game)
-    board = game.empty_boards(1)
-    last = np.full(1, -1, np.int64)
+    game, ai = _players(args, [args.model], rng)
+    board, last = game.initial_state(1)
     human = 1 if args.human_first else 2
-    print(f"{game}: you are {STONES[human]}; moves as row,col (row 0 = bottom) or like c4", file=out)
-    for ply in range(game.action_size):
+    print(f"{game}: you are {'X' if human == 1 else 'O'}; {game.move_help}", file=out)
+    ply = 0
+    while True:
         colour = 1 if ply % 2 == 0 else 2
-        print(draw(game, board[0], int(last[0])), file=out)
+        print(game.render(board[0], int(last[0])), file=out)
         if colour == human:
             while True:
-                print(f"your move ({STONES[human]}): ", end="", file=out, flush=True)
+                print(f"your move ({'X' if human == 1 else 'O'}): ", end="", file=out, flush=True)
                 line = inp.readline()
                 if not line:
                     print("\nbye", file=out)
@@ -239,23 +203,21 @@ def run_play(args: argparse.Namespace, stdin=None, stdout=None) -> int:
                 if line.strip().lower() in ("q", "quit", "exit"):
                     return 0
                 try:
-                    move = parse_move(line, game)
+                    move = game.parse_action(line, board[0])
                 except ValueError as e:
                     print(e, file=out)
                     continue
-                if board[0, move] != 0:
-                    print(f"'{line.strip()}' is taken", file=out)
-                    continue
                 break
         else:
-            move = int(ai.moves(board, last, rng)[0])
-            print(f"{ai.name} plays {square_name(game, move)} ({move // game.size},{move % game.size})", file=out)
-        board[0, move] = colour
-        last[0] = move
-        if game.wins(board, last)[0]:
-            print(draw(game, board[0], move), file=out)
-            print("you win!" if colour == human else f"{ai.name} wins", file=out)
+            move = int(ai.moves(board, last)[0])
+            print(f"{ai.name} plays {game.action_name(move)}", file=out)
+        board, last = game.play(board, last, np.array([move]))
+        ply += 1
+        result = game.outcome(board, last)[0]
+        if not np.isnan(result):
+            print(game.render(board[0], move), file=out)
+            if result == 0:
+                print("draw", file=out)
+            else:  # the side to move lost: whoever just moved won
+                print("you win!" if colour == human else f"{ai.name} wins", file=out)
             return 0
-    print(draw(game, board[0], int(last[0])), file=out)
-    print("draw", file=out)
-    return 0

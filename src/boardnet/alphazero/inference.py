@@ -26,8 +26,7 @@ import numpy as np
 import torch
 
 from boardnet.alphazero.backends import BACKENDS
-from boardnet.alphazero.games.gomoku import Gomoku
-from boardnet.alphazero.mcts import Evaluator, net_evaluator
+from boardnet.alphazero.game import Game, LeafEvaluator
 from boardnet.core.errors import ConfigError
 from boardnet.core.spec import ModelSpec
 
@@ -47,6 +46,20 @@ def resolve_backend(backend: str, device: str | torch.device = "cpu") -> str:
             return "torch"
         return "onnx"
     return backend
+
+
+def net_evaluator(net: torch.nn.Module, game: Game, device: str | torch.device = "cpu") -> LeafEvaluator:
+    """Leaf evaluator running a policy-value net on the game's encoding under ``torch.inference_mode`` (one
+    forward per call)."""
+    dev = torch.device(device)
+
+    def evaluate(boards: np.ndarray, last: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        x = torch.from_numpy(game.encode(boards, last)).to(dev)
+        with torch.inference_mode():
+            logp, v = net(x)
+        return logp.exp().float().cpu().numpy(), v.float().cpu().numpy().reshape(-1)
+
+    return evaluate
 
 
 def onnx_model_bytes(net: torch.nn.Module, winograd: bool = True) -> bytes:
@@ -71,8 +84,8 @@ def onnx_model_bytes(net: torch.nn.Module, winograd: bool = True) -> bytes:
     return buf.getvalue()
 
 
-def onnx_evaluator(model: bytes, game: Gomoku, threads: int = 1) -> Evaluator:
-    """Evaluator running an ONNX policy-value model (see :func:`onnx_model_bytes`) on ``threads`` CPU threads."""
+def onnx_evaluator(model: bytes, game: Game, threads: int = 1) -> LeafEvaluator:
+    """Leaf evaluator running an ONNX policy-value model (see :func:`onnx_model_bytes`) on ``threads`` CPU threads."""
     import onnxruntime as ort
 
     opts = ort.SessionOptions()
@@ -87,8 +100,8 @@ def onnx_evaluator(model: bytes, game: Gomoku, threads: int = 1) -> Evaluator:
     return evaluate
 
 
-def make_evaluator(net: torch.nn.Module, game: Gomoku, backend: str = "auto",
-                   device: str | torch.device = "cpu", threads: int | None = None) -> Evaluator:
+def make_evaluator(net: torch.nn.Module, game: Game, backend: str = "auto",
+                   device: str | torch.device = "cpu", threads: int | None = None) -> LeafEvaluator:
     """The leaf evaluator for ``net``: ``backend`` one of :data:`BACKENDS` (the onnx ones use ``threads``,
     default torch's)."""
     resolved = resolve_backend(backend, device)
@@ -98,15 +111,20 @@ def make_evaluator(net: torch.nn.Module, game: Gomoku, backend: str = "auto",
     return net_evaluator(net, game, device)
 
 
-def net_alone_rate(game: Gomoku, evaluate: Any, batch: int, seconds: float, rng: np.random.Generator) -> float:
-    """Positions/s of ``evaluate`` on batches of ``batch`` mid-game positions (20 random stones each)."""
-    boards = game.empty_boards(batch)
-    last = np.zeros(batch, np.int64)
-    stones = min(20, game.action_size - 1) // 2 * 2
-    for i in range(batch):
-        cells = rng.permutation(game.action_size)[:stones]
-        boards[i, cells] = np.tile(np.array([1, 2], np.int8), stones // 2)
-        last[i] = cells[-1]
+def net_alone_rate(game: Game, evaluate: LeafEvaluator, batch: int, seconds: float,
+                   rng: np.random.Generator) -> float:
+    """Positions/s of ``evaluate`` on batches of ``batch`` mid-game positions (up to 20 random plies each)."""
+    boards, last = game.initial_state(batch)
+    for _ in range(20):
+        going = np.isnan(game.outcome(boards, last))
+        if not going.any():
+            break
+        rows = np.nonzero(going)[0]
+        legal = game.legal_actions(boards[rows])
+        acts = np.where(legal, rng.random(legal.shape), -1.0).argmax(axis=1)
+        nb, nl = game.play(boards[rows], last[rows], acts)
+        done = ~np.isnan(game.outcome(nb, nl))  # keep positions where the game goes on
+        boards[rows[~done]], last[rows[~done]] = nb[~done], nl[~done]
     evaluate(boards, last)  # warm-up
     n, t0 = 0, time.perf_counter()
     while time.perf_counter() - t0 < seconds:

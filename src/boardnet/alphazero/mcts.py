@@ -10,42 +10,36 @@ at the node owning the edge; the backup negates per ply (spec alphazero.md §5).
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-
 import numpy as np
-import torch
 from numba import njit
+from pydantic import BaseModel, ConfigDict, Field
 
-from boardnet.alphazero.games.gomoku import Gomoku, completes_line
-
-# evaluate(boards int8 [B, A+1], last int [B]) -> (priors float32 [B, A], values float32 [B], side to move's view)
-Evaluator = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
-
-
-@dataclass
-class SearchConfig:
-    playouts: int = 400
-    c_puct: float = 5.0
+from boardnet.alphazero.cache import DEFAULT_CAPACITY
+from boardnet.alphazero.game import Game, LeafEvaluator
 
 
-def net_evaluator(net: torch.nn.Module, game: Gomoku, device: str | torch.device = "cpu") -> Evaluator:
-    """Evaluator running a policy-value net on AZG's encoding under ``torch.inference_mode`` (one forward)."""
-    dev = torch.device(device)
+class MctsSettings(BaseModel):
+    """The MCTS settings, everywhere: ``data.mcts`` of a self-play config, the arena's ``mcts``, players,
+    ``boardnet selfplay`` (spec alphazero.md §5, AlphaZero_Gomoku's defaults).
 
-    def evaluate(boards: np.ndarray, last: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        x = torch.from_numpy(game.encode(boards, last)).to(dev)
-        with torch.inference_mode():
-            logp, v = net(x)
-        return logp.exp().float().cpu().numpy(), v.float().cpu().numpy().reshape(-1)
+    The search uses ``playouts`` and ``c_puct``; self-play also samples its moves from the visit policy at
+    ``temperature`` mixed with Dirichlet noise, and caches leaf evaluations (players pick the most-visited move).
+    """
 
-    return evaluate
+    model_config = ConfigDict(extra="forbid")
+    playouts: int = Field(400, gt=0, description="simulations per move")
+    c_puct: float = Field(5.0, gt=0, description="exploration constant of PUCT")
+    dirichlet_alpha: float = Field(0.3, gt=0, description="self-play: Dirichlet noise concentration")
+    noise_fraction: float = Field(0.25, ge=0, le=1, description="self-play: share of noise in the move sampling")
+    temperature: float = Field(1.0, gt=0, description="self-play: visit-count temperature of the move sampling")
+    eval_cache: int = Field(DEFAULT_CAPACITY, ge=0, description="self-play: evaluation-cache entries per "
+                            "generation (cache.py); 0: off")
 
 
 class Forest:
     """The search trees of ``G`` games (root = node 0 of each), grown on demand."""
 
-    def __init__(self, game: Gomoku, n_games: int, capacity: int = 512) -> None:
+    def __init__(self, game: Game, n_games: int, capacity: int = 512) -> None:
         self.game = game
         self.G, self.A = n_games, game.action_size
         self._alloc(capacity)
@@ -64,7 +58,8 @@ class Forest:
         self.expanded = np.zeros((g, cap), bool)
         self.terminal = np.full((g, cap), np.nan, np.float32)  # exact value for the side to move, NaN if not
 
-    def _grow(self, need: int) -> None:
+    def grow(self, need: int) -> None:
+        """Room for at least ``need`` nodes per tree (at least doubles), statistics kept."""
         old = (self.N, self.W, self.P, self.child, self.legal, self.visits, self.expanded, self.terminal)
         self._alloc(max(need, 2 * self.cap))
         for new, arr in zip((self.N, self.W, self.P, self.child, self.legal, self.visits, self.expanded,
@@ -118,48 +113,58 @@ class Forest:
             self.terminal[g, k:old] = np.nan
 
 
-def search(forest: Forest, games: np.ndarray, boards: np.ndarray, last: np.ndarray, evaluate: Evaluator,
-           cfg: SearchConfig) -> None:
-    """Run ``cfg.playouts`` simulations in each tree of ``games`` (``int [g]``) from root positions
-    ``boards int8 [g, A+1]`` / ``last int [g]``; every round evaluates all new leaves in one ``evaluate`` call."""
-    game, A = forest.game, forest.A
+def search(forest: Forest, games: np.ndarray, boards: np.ndarray, last: np.ndarray, evaluate: LeafEvaluator,
+           cfg: MctsSettings) -> None:
+    """Run ``cfg.playouts`` simulations in each tree of ``games`` (``int [g]``) from root states
+    ``boards int8 [g, S]`` / ``last int [g]``; every round evaluates all new leaves in one ``evaluate`` call.
+
+    A round: select one path per tree (compiled, tree statistics only), replay it on a copy of the roots
+    (``game.play_paths``), ask the game whether each leaf is over (``game.outcome``, remembered per node),
+    evaluate the other leaves and expand them on ``game.legal_actions``, back the values up.
+    """
+    game = forest.game
     g_idx = np.asarray(games)
     n = len(g_idx)
     if n == 0:
         return
-    root_count = (boards[:, :A] != 0).sum(axis=1)
-    root_mover = np.where(root_count % 2 == 0, 1, 2).astype(np.int8)
     c_puct = np.float32(cfg.c_puct)  # numpy's float32 arithmetic of the reference formula
-    path_nodes = np.zeros((n, A + 1), np.int64)  # only [:depth] of a row is read
-    path_acts = np.zeros((n, A + 1), np.int64)
-    todo = np.empty(n, np.int64)
+    path_nodes = path_acts = np.zeros((0, 0), np.int64)
     for _ in range(cfg.playouts):
         if int(forest.size[g_idx].max()) + 1 >= forest.cap:
-            forest._grow(forest.cap * 2)
+            forest.grow(forest.cap * 2)
+        if path_nodes.shape[1] <= forest.cap:  # a path never holds more edges than its tree has nodes
+            path_nodes = np.zeros((n, forest.cap + 1), np.int64)  # only [:depth] of a row is read
+            path_acts = np.zeros((n, forest.cap + 1), np.int64)
         b = boards.copy()
         lm = last.copy()
         cur = np.zeros(n, np.int64)
         depth = np.zeros(n, np.int64)
         _descend(forest.N, forest.W, forest.P, forest.child, forest.legal, forest.visits, forest.expanded,
-                 forest.terminal, forest.size, g_idx, root_mover, c_puct, b, lm, path_nodes, path_acts, cur, depth)
+                 forest.terminal, forest.size, g_idx, c_puct, path_nodes, path_acts, cur, depth)
+        game.play_paths(b, lm, path_acts, depth)
         # Leaves: terminal (known or newly found) or unexpanded -> value for the side to move at the leaf.
-        value = np.zeros(n, np.float32)
-        k = _leaf_values(forest.terminal, g_idx, cur, b, lm, game.size, game.n_in_row, value, todo)
-        if k:
-            ei = todo[:k]
-            priors, v = evaluate(b[ei], lm[ei])
-            _expand(forest.P, forest.legal, forest.expanded, g_idx, cur, ei, b, np.asarray(priors),
-                    np.asarray(v), value)
+        value = forest.terminal[g_idx, cur]
+        todo = np.nonzero(np.isnan(value))[0]
+        if len(todo):
+            out = game.outcome(b[todo], lm[todo])
+            over = ~np.isnan(out)
+            forest.terminal[g_idx[todo[over]], cur[todo[over]]] = out[over]
+            value[todo[over]] = out[over]
+            ei = todo[~over]
+            if len(ei):
+                priors, v = evaluate(b[ei], lm[ei])
+                _expand(forest.P, forest.legal, forest.expanded, g_idx, cur, ei, game.legal_actions(b[ei]),
+                        np.asarray(priors), np.asarray(v), value)
         # Backup: edge at depth d gets value * (-1)^(L - d) (its owner is L - d plies before the leaf).
         _backup(forest.N, forest.W, forest.visits, g_idx, cur, depth, path_nodes, path_acts, value)
 
 
 @njit(cache=True, nogil=True)
-def _descend(N, W, P, child, legal, visits, expanded, terminal, size, g_idx, root_mover, c_puct,  # noqa: ANN001
-             b, lm, path_nodes, path_acts, cur, depth) -> None:
+def _descend(N, W, P, child, legal, visits, expanded, terminal, size, g_idx, c_puct,  # noqa: ANN001
+             path_nodes, path_acts, cur, depth) -> None:
     """Select one path per game ``g_idx[r]`` from the root by PUCT (reference arithmetic: float32
     ``W / max(N, 1) + c * P * sqrt(visits) / (1 + N)``, first maximum) until a new edge or a terminal node;
-    plays the moves into ``b[r]``/``lm[r]``, allocates the new node, records the path, sets ``cur``/``depth``.
+    allocates the new node, records the path's nodes and actions, sets ``cur``/``depth``.
     Rows whose root is unexpanded or terminal keep ``cur = depth = 0``."""
     one = np.float32(1.0)
     for r in range(g_idx.shape[0]):
@@ -167,7 +172,6 @@ def _descend(N, W, P, child, legal, visits, expanded, terminal, size, g_idx, roo
         if not expanded[g, 0] or not np.isnan(terminal[g, 0]):
             continue
         nd = 0
-        mover = root_mover[r]
         level = 0
         while True:
             sq = np.sqrt(visits[g, nd])
@@ -182,8 +186,6 @@ def _descend(N, W, P, child, legal, visits, expanded, terminal, size, g_idx, roo
                         act = a
             path_nodes[r, level] = nd
             path_acts[r, level] = act
-            b[r, act] = mover
-            lm[r] = act
             nxt = child[g, nd, act]
             level += 1
             if nxt < 0:
@@ -198,46 +200,17 @@ def _descend(N, W, P, child, legal, visits, expanded, terminal, size, g_idx, roo
                 depth[r] = level
                 break
             nd = nxt
-            mover = 3 - mover
 
 
 @njit(cache=True, nogil=True)
-def _leaf_values(terminal, g_idx, cur, b, lm, size, n_in_row, value, todo) -> int:  # noqa: ANN001
-    """Leaf ``cur[r]`` of each row: a known terminal gives its value; a new one (the last stone completed a
-    line: -1 for the side to move, or the board is full: 0) is recorded in ``terminal``; the rest are listed in
-    ``todo[:k]`` for the net. Returns ``k``."""
-    area = size * size
-    k = 0
-    for r in range(g_idx.shape[0]):
-        t = terminal[g_idx[r], cur[r]]
-        if not np.isnan(t):
-            value[r] = t
-            continue
-        won = lm[r] >= 0 and completes_line(b[r], lm[r], size, n_in_row)
-        full = True
-        if not won:
-            for a in range(area):
-                if b[r, a] == 0:
-                    full = False
-                    break
-        if won or full:
-            tv = np.float32(-1.0) if won else np.float32(0.0)
-            terminal[g_idx[r], cur[r]] = tv
-            value[r] = tv
-        else:
-            todo[k] = r
-            k += 1
-    return k
-
-
-@njit(cache=True, nogil=True)
-def _expand(P, legal, expanded, g_idx, cur, rows, b, priors, v, value) -> None:  # noqa: ANN001
-    """Expand the evaluated leaves ``cur[rows[j]]``: priors on the empty points (0 elsewhere), value ``v[j]``."""
+def _expand(P, legal, expanded, g_idx, cur, rows, legal_rows, priors, v, value) -> None:  # noqa: ANN001
+    """Expand the evaluated leaves ``cur[rows[j]]``: priors on the legal actions ``legal_rows[j]`` (0 elsewhere,
+    not renormalised: AZG), value ``v[j]``."""
     for j in range(rows.shape[0]):
         r = rows[j]
         g, c = g_idx[r], cur[r]
         for a in range(P.shape[2]):
-            lg = b[r, a] == 0
+            lg = legal_rows[j, a]
             legal[g, c, a] = lg
             P[g, c, a] = priors[j, a] if lg else 0.0
         expanded[g, c] = True

@@ -23,6 +23,7 @@ from pydantic import Field
 from torch import nn
 
 from boardnet.core.config import ComponentConfig
+from boardnet.core.errors import ConfigError
 from boardnet.core.spec import ModelSpec
 
 
@@ -57,12 +58,13 @@ class PolicyValueNet(nn.Module):
 
     Args:
         height, width: board size in points.
-        in_planes: input planes (4 for AlphaZero_Gomoku's encoding).
+        in_planes: input planes (4 for AlphaZero_Gomoku's encoding; the game's ``planes``).
         channels: output channels of the 3x3 trunk convs, in order.
         residual_blocks: residual blocks appended to the trunk (width ``channels[-1]``).
         policy_filters, value_filters: 1x1 conv filters of the heads.
         value_hidden: width of the value head's hidden dense layer.
         value_hidden_activation: ``relu`` (AZG) or ``linear`` (AZG's Keras variant).
+        actions: policy outputs (default ``height * width``, a move per point; Connect Four: 7 columns).
     """
 
     class Config(ComponentConfig):
@@ -87,6 +89,7 @@ class PolicyValueNet(nn.Module):
         value_filters: int = 2,
         value_hidden: int = 64,
         value_hidden_activation: str = "relu",
+        actions: int | None = None,
     ) -> None:
         super().__init__()
         if not channels:
@@ -97,6 +100,10 @@ class PolicyValueNet(nn.Module):
             residual_blocks=residual_blocks, policy_filters=policy_filters, value_filters=value_filters,
             value_hidden=value_hidden, value_hidden_activation=value_hidden_activation,
         )
+        area = height * width
+        self.actions = actions or area
+        if self.actions != area:  # only then: the spec of a one-move-per-point net stays as it always was
+            self.kwargs["actions"] = self.actions
         self.trunk_names: list[str] = []
         prev = in_planes
         for i, ch in enumerate(channels):
@@ -105,9 +112,8 @@ class PolicyValueNet(nn.Module):
             self.trunk_names.append(name)
             prev = ch
         self.res_blocks = nn.ModuleList(ResidualBlock(prev) for _ in range(residual_blocks))
-        area = height * width
         self.act_conv1 = nn.Conv2d(prev, policy_filters, 1)
-        self.act_fc1 = nn.Linear(policy_filters * area, area)
+        self.act_fc1 = nn.Linear(policy_filters * area, self.actions)
         self.val_conv1 = nn.Conv2d(prev, value_filters, 1)
         self.val_fc1 = nn.Linear(value_filters * area, value_hidden)
         self.val_fc2 = nn.Linear(value_hidden, 1)
@@ -115,15 +121,19 @@ class PolicyValueNet(nn.Module):
 
     @classmethod
     def from_config(cls, cfg: PolicyValueNet.Config, game: Any = None) -> PolicyValueNet:
-        """Build from a config; the board size comes from ``board_size`` or else from ``game``."""
+        """Build from a config; the board comes from ``board_size`` or else from ``game``, whose action count
+        sizes the policy and whose input planes must be ``in_planes``."""
         if cfg.board_size is not None:
             height = width = cfg.board_size
         elif game is not None:
             height, width = game.height, game.width
         else:
             raise ValueError("policy_value needs board_size or a game")
+        if game is not None and game.planes != cfg.in_planes:
+            raise ConfigError("in_planes", f"{game} encodes {game.planes} input planes, the net takes {cfg.in_planes}")
         kwargs = cfg.model_dump(exclude={"type", "board_size"})
-        return cls(height, width, **kwargs)
+        actions = game.action_size if game is not None and cfg.board_size is None else None
+        return cls(height, width, actions=actions, **kwargs)
 
     def spec(self) -> ModelSpec:
         return ModelSpec("policy_value", dict(self.kwargs))
@@ -137,7 +147,7 @@ class PolicyValueNet(nn.Module):
         return x
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """``x [B, in_planes, H, W] float32`` -> ``(log_probs [B, H*W], value [B] in [-1, 1])``."""
+        """``x [B, in_planes, H, W] float32`` -> ``(log_probs [B, actions], value [B] in [-1, 1])``."""
         h = self.trunk(x)
         return dense_heads(self, F.relu(self.act_conv1(h)).flatten(1), F.relu(self.val_conv1(h)).flatten(1))
 

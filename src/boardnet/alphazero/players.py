@@ -6,33 +6,26 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from boardnet.alphazero.games.gomoku import Gomoku
-from boardnet.alphazero.mcts import Evaluator, Forest, SearchConfig, search, visit_policy
+from boardnet.alphazero.game import Game, LeafEvaluator
+from boardnet.alphazero.mcts import Forest, MctsSettings, search
 
 
 @dataclass
 class MCTSPlayer:
-    """Picks moves for a batch of games by PUCT search from scratch each move (AZG's evaluation/play mode).
+    """Picks moves for a batch of games by PUCT search from scratch each move: the most-visited root move (AZG's
+    evaluation/play mode, temperature 1e-3). Of ``settings`` it uses ``playouts`` and ``c_puct``."""
 
-    ``temperature`` 1e-3 ≈ most-visited move (AZG's default).
-    """
-
-    game: Gomoku
-    evaluate: Evaluator
-    playouts: int = 400
-    c_puct: float = 5.0
-    temperature: float = 1e-3
+    game: Game
+    evaluate: LeafEvaluator
+    settings: MctsSettings = field(default_factory=MctsSettings)
     name: str = "mcts"
 
-    def moves(self, boards: np.ndarray, last: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        """``boards int8 [g, A+1]``, ``last [g]`` -> chosen moves ``int [g]``."""
-        forest = Forest(self.game, len(boards), capacity=self.playouts + 2)
+    def moves(self, boards: np.ndarray, last: np.ndarray) -> np.ndarray:
+        """``boards int8 [g, S]``, ``last [g]`` -> chosen actions ``int [g]``."""
+        forest = Forest(self.game, len(boards), capacity=self.settings.playouts + 2)
         games = np.arange(len(boards))
-        search(forest, games, boards, last, self.evaluate, SearchConfig(self.playouts, self.c_puct))
-        if self.temperature <= 1e-2:
-            return forest.N[games, 0].argmax(axis=1)
-        pi = visit_policy(forest, games, self.temperature)
-        return np.array([rng.choice(len(p), p=p) for p in pi])
+        search(forest, games, boards, last, self.evaluate, self.settings)
+        return forest.N[games, 0].argmax(axis=1)
 
 
 @dataclass
@@ -41,11 +34,9 @@ class MatchResult:
     moves: int = 0
 
 
-def play_match(game: Gomoku, a: MCTSPlayer, b: MCTSPlayer, n_games: int, rng: np.random.Generator) -> MatchResult:
+def play_match(game: Game, a: MCTSPlayer, b: MCTSPlayer, n_games: int) -> MatchResult:
     """``n_games`` between ``a`` and ``b`` played in parallel, first player alternating (A first in even games)."""
-    A = game.action_size
-    boards = game.empty_boards(n_games)
-    last = np.full(n_games, -1, np.int64)
+    boards, last = game.initial_state(n_games)
     a_first = np.arange(n_games) % 2 == 0
     result = np.full(n_games, -1)
     ply = 0
@@ -54,13 +45,10 @@ def play_match(game: Gomoku, a: MCTSPlayer, b: MCTSPlayer, n_games: int, rng: np
         a_turn = a_first[live] == (ply % 2 == 0)
         for player, sel in ((a, live[a_turn]), (b, live[~a_turn])):
             if len(sel):
-                mv = player.moves(boards[sel], last[sel], rng)
-                boards[sel, mv] = 1 if ply % 2 == 0 else 2
-                last[sel] = mv
-        won = game.wins(boards[live], last[live])
-        full = (boards[live, :A] != 0).all(axis=1)
-        mover_is_a = a_turn
-        result[live[won]] = np.where(mover_is_a[won], 1, 2)
-        result[live[full & ~won]] = 0
+                boards[sel], last[sel] = game.play(boards[sel], last[sel], player.moves(boards[sel], last[sel]))
+        out = game.outcome(boards[live], last[live])
+        won = out == -1  # the side to move lost: the player who just moved won
+        result[live[won]] = np.where(a_turn[won], 1, 2)
+        result[live[out == 0]] = 0
         ply += 1
     return MatchResult(result.tolist(), ply)

@@ -8,8 +8,7 @@ import math
 
 import numpy as np
 
-from boardnet.alphazero.games.gomoku import Gomoku
-from boardnet.alphazero.mcts import Evaluator
+from boardnet.alphazero.game import Game, LeafEvaluator
 
 
 class Node:
@@ -23,14 +22,13 @@ class Node:
         return self.w / self.n if self.n else 0.0
 
 
-def reference_search(game: Gomoku, evaluate: Evaluator, board: np.ndarray, last: int, playouts: int,
+def reference_search(game: Game, evaluate: LeafEvaluator, board: np.ndarray, last: int, playouts: int,
                      c_puct: float = 5.0) -> np.ndarray:
-    """``playouts`` simulations from ``board int8 [A+1]``; returns the root's child visit counts ``[A]``."""
-    A = game.action_size
+    """``playouts`` simulations from one state ``board int8 [S]``, ``last``; returns the root's child visit
+    counts ``[A]``."""
     root = Node(None, 1.0)
     for _ in range(playouts):
-        node, b, lm = root, board.copy(), last
-        count = int((b[:A] != 0).sum())
+        node, b, lm = root, board[None].copy(), np.array([last], np.int64)
         while node.children:
             parent_n = node.n
             best, best_score = -1, -math.inf
@@ -38,16 +36,12 @@ def reference_search(game: Gomoku, evaluate: Evaluator, board: np.ndarray, last:
                 s = ch.q() + c_puct * ch.p * math.sqrt(parent_n) / (1 + ch.n)
                 if s > best_score:
                     best, best_score = a, s
-            b[best] = 1 if count % 2 == 0 else 2
-            count += 1
-            lm = best
+            b, lm = game.play(b, lm, np.array([best]))
             node = node.children[best]
-        won = lm >= 0 and bool(game.wins(b[None], np.array([lm]))[0])
-        if won or count == A:
-            value = -1.0 if won else 0.0
-        else:
-            priors, v = evaluate(b[None], np.array([lm]))
-            for a in np.nonzero(b[:A] == 0)[0]:
+        value = float(game.outcome(b, lm)[0])
+        if math.isnan(value):
+            priors, v = evaluate(b, lm)
+            for a in np.nonzero(game.legal_actions(b)[0])[0]:
                 node.children[int(a)] = Node(node, float(priors[0, a]))
             value = float(v[0])
         while node is not None:  # value is for the side to move at `node`; the edge into it belongs to the parent
@@ -55,7 +49,7 @@ def reference_search(game: Gomoku, evaluate: Evaluator, board: np.ndarray, last:
             node.w += -value
             value = -value
             node = node.parent
-    out = np.zeros(A)
+    out = np.zeros(game.action_size)
     for a, ch in root.children.items():
         out[a] = ch.n
     return out

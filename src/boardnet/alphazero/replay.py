@@ -7,25 +7,14 @@ from typing import Any, Literal
 
 import numpy as np
 import torch
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from boardnet.alphazero.backends import Backend
-from boardnet.alphazero.cache import DEFAULT_CAPACITY
-from boardnet.alphazero.games.gomoku import symmetries
+from boardnet.alphazero.mcts import MctsSettings
 from boardnet.core.config import ComponentConfig
 from boardnet.core.errors import ConfigError
 from boardnet.train.context import TrainContext
 from boardnet.train.data import DataSource
-
-
-class MctsOptions(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    playouts: int = Field(400, gt=0)
-    c_puct: float = Field(5.0, gt=0)
-    dirichlet_alpha: float = Field(0.3, gt=0)
-    noise_fraction: float = Field(0.25, ge=0, le=1)
-    temperature: float = Field(1.0, gt=0)
-    eval_cache: int = Field(DEFAULT_CAPACITY, ge=0, description="evaluation-cache entries per generation; 0: off")
 
 
 class ReplayBuffer:
@@ -56,9 +45,9 @@ class ReplayBuffer:
 
 class SelfPlayData(DataSource):
     """Each ``next_batch`` plays ``games_per_iteration`` games with the current net (eval mode, one forward per
-    search round for all games), adds the 8 dihedral images of every position, then samples ``batch_size``
-    examples uniformly once the buffer holds more than that (AZG). Batch: ``planes [B,4,H,W]``, ``pi [B,HW]``,
-    ``z [B]`` float32. ``workers: N`` plays the games in N CPU processes (``selfplay/workers.py``; one seed per
+    search round for all games), adds every position's images under the game's symmetries (Gomoku: the 8
+    dihedral ones), then samples ``batch_size`` examples uniformly once the buffer holds more than that (AZG).
+    Batch: ``planes [B,C,H,W]``, ``pi [B,A]``, ``z [B]`` float32. ``workers: N`` plays the games in N CPU processes (``workers.py``; one seed per
     iteration drawn from the run's generator, so runs and resumes stay deterministic); ``inference`` picks the
     leaf evaluator (``auto``: onnxruntime on CPU, torch on CUDA)."""
 
@@ -69,7 +58,7 @@ class SelfPlayData(DataSource):
         games_per_iteration: int = Field(1, gt=0)
         workers: int = Field(0, ge=0, description="self-play processes (0: play in the training process)")
         inference: Backend = "auto"
-        mcts: MctsOptions = MctsOptions()
+        mcts: MctsSettings = MctsSettings()
 
     def __init__(self, cfg: Config, ctx: TrainContext) -> None:
         super().__init__(cfg, ctx)
@@ -87,10 +76,10 @@ class SelfPlayData(DataSource):
 
     def next_batch(self, batch_size: int) -> dict[str, torch.Tensor] | None:
         from boardnet.alphazero.inference import make_evaluator
-        from boardnet.alphazero.selfplay import SelfPlaySettings, self_play
+        from boardnet.alphazero.selfplay import self_play
 
         net = self.ctx.eval_net(self.cfg.net)
-        settings = SelfPlaySettings(**self.cfg.mcts.model_dump())
+        settings = self.cfg.mcts
         t0 = time.perf_counter()
         if self.cfg.workers:
             if self._pool is None:
@@ -113,7 +102,7 @@ class SelfPlayData(DataSource):
         self.playouts += res.playouts
         self._last = {"games_per_s": self.cfg.games_per_iteration / dt, "playouts_per_s": res.playouts / dt,
                       "cache_hit_rate": res.cache_hit_rate}
-        for planes, pi in symmetries(res.planes, res.pi):
+        for planes, pi in self.ctx.game.symmetries(res.planes, res.pi):
             self.buffer.add(planes, pi, res.z)
         if self.buffer.len <= batch_size:
             return None

@@ -6,26 +6,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from boardnet.alphazero.cache import DEFAULT_CAPACITY, EvalCache
-from boardnet.alphazero.games.gomoku import Gomoku
-from boardnet.alphazero.mcts import Evaluator, Forest, SearchConfig, search, visit_policy
-
-
-@dataclass
-class SelfPlaySettings:
-    """``mcts:`` of a selfplay data config (spec alphazero.md §5, AZG defaults)."""
-
-    playouts: int = 400
-    c_puct: float = 5.0
-    dirichlet_alpha: float = 0.3
-    noise_fraction: float = 0.25
-    temperature: float = 1.0
-    eval_cache: int = DEFAULT_CAPACITY  # entries per generation of the evaluation cache (cache.py); 0: off
+from boardnet.alphazero.cache import EvalCache
+from boardnet.alphazero.game import Game, LeafEvaluator
+from boardnet.alphazero.mcts import Forest, MctsSettings, search, visit_policy
 
 
 @dataclass
 class SelfPlayResult:
-    planes: np.ndarray   # float32 [N, 4, H, W], every position of every game
+    planes: np.ndarray   # float32 [N, C, H, W], every position of every game
     pi: np.ndarray       # float32 [N, A] search policy (no noise)
     z: np.ndarray        # float32 [N] outcome for the side to move at that position
     winners: list[int]   # per game: 1 first mover, 2 second, 0 draw
@@ -44,7 +32,7 @@ class SelfPlayResult:
         return self.cache_hits / self.lookups if self.lookups else 0.0
 
 
-def self_play(game: Gomoku, evaluate: Evaluator, n_games: int, cfg: SelfPlaySettings,
+def self_play(game: Game, evaluate: LeafEvaluator, n_games: int, cfg: MctsSettings,
               rng: np.random.Generator, concurrency: int | None = None) -> SelfPlayResult:
     """Play ``n_games`` self-play games, ``concurrency`` of them in flight (default: all at once); each search
     round evaluates the leaves of all games in flight in one call.
@@ -56,56 +44,54 @@ def self_play(game: Gomoku, evaluate: Evaluator, n_games: int, cfg: SelfPlaySett
     moves (AZG puts the noise on the sampling distribution, not on the root priors); the stored ``pi`` is
     noise-free; the tree is reused between moves.
     """
-    A = game.action_size
     evaluate = EvalCache(evaluate, cfg.eval_cache)
     slots = max(1, min(n_games, concurrency or n_games))
-    boards = game.empty_boards(slots)
-    last = np.full(slots, -1, np.int64)
+    boards, last = game.initial_state(slots)
     forest = Forest(game, slots, capacity=2 * cfg.playouts + 2)
     slot_game = np.arange(slots)            # game id played in each slot
     next_game = slots
     hist_planes: list[list[np.ndarray]] = [[] for _ in range(n_games)]
     hist_pi: list[list[np.ndarray]] = [[] for _ in range(n_games)]
-    winners = [-1] * n_games
+    results = np.zeros(n_games, np.float32)  # each game's outcome for the side to move in its final state
     live = np.arange(slots) if n_games > 0 else np.zeros(0, np.int64)
     moves = playouts = 0
-    scfg = SearchConfig(cfg.playouts, cfg.c_puct)
     while len(live):
-        search(forest, live, boards[live], last[live], evaluate, scfg)
+        search(forest, live, boards[live], last[live], evaluate, cfg)
         playouts += cfg.playouts * len(live)
         pi = visit_policy(forest, live, cfg.temperature)
         planes = game.encode(boards[live], last[live])
-        count = (boards[live, :A] != 0).sum(axis=1)
+        legal_all = game.legal_actions(boards[live])
+        chosen = np.empty(len(live), np.int64)
         for j, s in enumerate(live):
             g = slot_game[s]
-            legal = np.nonzero(boards[s, :A] == 0)[0]
+            legal = np.nonzero(legal_all[j])[0]
             p = pi[j, legal]
             if cfg.noise_fraction > 0:
                 p = (1 - cfg.noise_fraction) * p + cfg.noise_fraction * rng.dirichlet(
                     np.full(len(legal), cfg.dirichlet_alpha))
-            move = int(legal[rng.choice(len(legal), p=p / p.sum())])
+            chosen[j] = int(legal[rng.choice(len(legal), p=p / p.sum())])
             hist_planes[g].append(planes[j])
             hist_pi[g].append(pi[j].astype(np.float32))
-            boards[s, move] = 1 if count[j] % 2 == 0 else 2
-            last[s] = move
-            forest.advance(int(s), move)
+            forest.advance(int(s), int(chosen[j]))
+        boards[live], last[live] = game.play(boards[live], last[live], chosen)
         moves += len(live)
-        won = game.wins(boards[live], last[live])
-        ended = won | (boards[live, :A] != 0).all(axis=1)
-        for j in np.nonzero(ended)[0]:
-            s = live[j]
-            winners[slot_game[s]] = int(boards[s, last[s]]) if won[j] else 0
+        out = game.outcome(boards[live], last[live])
+        ended = ~np.isnan(out)
+        results[slot_game[live[ended]]] = out[ended]
         refill = live[ended][: n_games - next_game]  # freed slots that start a new game
         for s in refill:
             slot_game[s], next_game = next_game, next_game + 1
-            boards[s], last[s] = 0, -1
+        boards[refill], last[refill] = game.initial_state(len(refill))
         forest.reset(refill)
         live = np.sort(np.concatenate([live[~ended], refill]))
-    zs = []
+    zs, winners = [], []
     for g in range(n_games):
-        t = np.arange(len(hist_pi[g]))
-        mover = np.where(t % 2 == 0, 1, 2)   # side to move at each stored position
-        zs.append(np.where(winners[g] == 0, 0.0, np.where(mover == winners[g], 1.0, -1.0)).astype(np.float32))
+        plies = len(hist_pi[g])
+        # z at stored position t: the final result seen from the side to move at t (sides alternate per ply)
+        sign = np.where((plies - np.arange(plies)) % 2 == 0, 1.0, -1.0)
+        zs.append(np.where(results[g] == 0, 0.0, results[g] * sign).astype(np.float32))  # draws: +0.0, not -0.0
+        # a decisive game was won by whoever played its last move: player 1 on odd ply counts
+        winners.append(0 if results[g] == 0 else (1 if plies % 2 == 1 else 2))
     return SelfPlayResult(
         planes=np.concatenate([np.stack(h) for h in hist_planes]).astype(np.float32),
         pi=np.concatenate([np.stack(h) for h in hist_pi]),

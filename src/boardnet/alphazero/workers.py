@@ -36,8 +36,9 @@ from typing import Any
 
 import numpy as np
 
-from boardnet.alphazero.games.gomoku import Gomoku
-from boardnet.alphazero.selfplay import SelfPlayResult, SelfPlaySettings, merge_results
+from boardnet.alphazero.game import Game
+from boardnet.alphazero.mcts import MctsSettings
+from boardnet.alphazero.selfplay import SelfPlayResult, merge_results
 from boardnet.core.errors import ConfigError, TrainingError
 
 # Seconds a worker gets to stop after ("stop",) before it is terminated.
@@ -65,7 +66,7 @@ class SelfPlayPool:
     import torch) and live until :meth:`close`. Use as a context manager.
     """
 
-    def __init__(self, game: Gomoku, settings: SelfPlaySettings, workers: int, inference: str = "auto",
+    def __init__(self, game: Game, settings: MctsSettings, workers: int, inference: str = "auto",
                  start_method: str = "spawn") -> None:
         from boardnet.alphazero.inference import resolve_backend
 
@@ -79,8 +80,7 @@ class SelfPlayPool:
         try:
             for i in range(workers):
                 parent, child = ctx.Pipe()
-                proc = ctx.Process(target=_worker_main, args=(child, (game.size, game.n_in_row), settings,
-                                                               self.backend, i), daemon=True,
+                proc = ctx.Process(target=_worker_main, args=(child, game, settings, self.backend, i), daemon=True,
                                    name=f"boardnet-selfplay-{i}")
                 proc.start()
                 child.close()
@@ -97,9 +97,10 @@ class SelfPlayPool:
         ``concurrency`` games in flight (default: its whole share); merged result in game order."""
         from boardnet.alphazero.inference import NetPayload
 
-        if (getattr(net, "height", self.game.size), getattr(net, "width", self.game.size)) != (self.game.size,) * 2:
+        game = self.game
+        if (getattr(net, "height", game.height), getattr(net, "width", game.width)) != (game.height, game.width):
             raise ConfigError("networks", f"a {net.height}x{net.width} net cannot play on the "
-                                          f"{self.game.size}x{self.game.size} board")
+                                          f"{game.height}x{game.width} board")
         payload = NetPayload.of(net)
         shares = split_games(n_games, self.n)
         busy = [i for i, k in enumerate(shares) if k > 0]
@@ -187,15 +188,13 @@ def _shutdown(procs: list[Any], conns: list[Connection], grace: float) -> None:
 
 
 # ---------------------------------------------------------------------- worker side
-def _worker_main(conn: Connection, geometry: tuple[int, int], settings: SelfPlaySettings, backend: str,
-                 index: int) -> None:
+def _worker_main(conn: Connection, game: Game, settings: MctsSettings, backend: str, index: int) -> None:
     """Serve requests until ``("stop",)`` or the pipe closes. One thread for torch and onnxruntime."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _die_with_parent()
     import torch
 
     torch.set_num_threads(1)
-    game = Gomoku(*geometry)
     while True:
         try:
             req = conn.recv()
@@ -210,7 +209,7 @@ def _worker_main(conn: Connection, geometry: tuple[int, int], settings: SelfPlay
             conn.send(("error", (f"{type(exc).__name__}: {first}", traceback.format_exc())))
 
 
-def _serve(req: tuple, game: Gomoku, settings: SelfPlaySettings, backend: str, index: int) -> Any:
+def _serve(req: tuple, game: Game, settings: MctsSettings, backend: str, index: int) -> Any:
     from boardnet.alphazero.inference import make_evaluator, net_alone_rate
     from boardnet.alphazero.selfplay import self_play
 

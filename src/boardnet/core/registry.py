@@ -63,7 +63,8 @@ NETWORKS = Registry(
         "nnue_halfkp": "boardnet.nnue.net:NnueHalfKP",
     },
 )
-GAMES = Registry("game", {"gomoku": "boardnet.alphazero.games.gomoku:Gomoku"})
+GAMES = Registry("game", {"gomoku": "boardnet.alphazero.games.gomoku:Gomoku",
+                         "connect4": "boardnet.alphazero.games.connect4:ConnectFour"})
 DATA = Registry(
     "data source",
     {

@@ -266,6 +266,7 @@ class Trainer:
             if self.log is not None:
                 self.log.close()
             self.data.close()
+            distributed.shutdown()  # the run is over: leave the process group (DDP), whatever ended it
         return last
 
     def _iteration(self) -> dict[str, float]:

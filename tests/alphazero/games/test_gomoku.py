@@ -5,17 +5,18 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from boardnet.alphazero.games.gomoku import Gomoku, symmetries
+from boardnet.alphazero.games.gomoku import Gomoku
 from boardnet.core.config import load_config
 from boardnet.core.errors import ConfigError
+from tests.alphazero.helpers import line_owner
 from tests.conftest import fixture_path
 
 
 def _position(game: Gomoku, history: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    b = game.empty_boards(1)
-    for i, m in enumerate(history):
-        b[0, m] = 1 + i % 2
-    return b, np.array([history[-1] if len(history) else -1])
+    b, last = game.initial_state(1)
+    for m in history:
+        b, last = game.play(b, last, np.array([m]))
+    return b, last
 
 
 def test_encoding_reproduces_azg_states():
@@ -37,7 +38,7 @@ def test_fixture_wins_match_line_scan():
         if not len(hist):
             continue
         b, last = _position(game, hist)
-        found += int(game.winner(b[0]) != 0)
+        found += int(line_owner(game, b[0]) != 0)
     assert found == 66  # README: 66 of the 200 positions contain a completed line of 4
 
 
@@ -49,15 +50,15 @@ def test_win_detection_all_directions(size, n):
         r0 = int(rng.integers(0, size - (n - 1) * dr))
         c0 = int(rng.integers((n - 1) if dc < 0 else 0, size - (n - 1) * max(dc, 0)))
         cells = [(r0 + i * dr) * size + c0 + i * dc for i in range(n)]
-        b = game.empty_boards(1)
+        b, _ = game.initial_state(1)
         b[0, cells[:-1]] = 2
-        assert not game.wins(b, np.array([cells[-2]]))[0]
+        assert np.isnan(game.outcome(b, np.array([cells[-2]]))[0])
         b[0, cells[-1]] = 2
-        for m in cells:  # the line is found from any of its stones
-            assert game.wins(b, np.array([m]))[0]
-        assert game.winner(b[0]) == 2
+        for m in cells:  # the line is found from any of its stones: the side to move has lost
+            assert game.outcome(b, np.array([m]))[0] == -1
+        assert line_owner(game, b[0]) == 2
         b[0, cells[n // 2]] = 1  # broken line
-        assert not game.wins(b, np.array([cells[-1]]))[0]
+        assert np.isnan(game.outcome(b, np.array([cells[-1]]))[0])
 
 
 def test_symmetries_keep_planes_and_policy_consistent():
@@ -69,7 +70,7 @@ def test_symmetries_keep_planes_and_policy_consistent():
     planes = game.encode(b, last)
     pi = np.zeros((1, 36), np.float32)
     pi[0, last[0]] = 1.0
-    images = symmetries(planes, pi)
+    images = game.symmetries(planes, pi)
     assert len(images) == 8
     seen = set()
     for p, q in images:
@@ -94,7 +95,7 @@ def test_symmetries_equivariant_net_outputs():
         return np.flip(img, axis=-2).reshape(len(x), -1)
 
     base = policy(planes)
-    for p, q in symmetries(planes, base):
+    for p, q in game.symmetries(planes, base):
         np.testing.assert_allclose(policy(p), q)
 
 
@@ -104,3 +105,34 @@ def test_config_validation():
     cfg = load_config("gomoku-6x6")
     g = Gomoku.from_config(cfg.game)
     assert (g.size, g.n_in_row, g.action_size) == (6, 4, 36)
+
+
+def test_rules_play_legal_outcome_and_a_full_board_draw():
+    game = Gomoku(3, 3)
+    b, last = game.initial_state(2)
+    assert b.shape == (2, 10) and (last == -1).all() and np.isnan(game.outcome(b, last)).all()
+    nb, nl = game.play(b, last, np.array([4, 0]))
+    assert (b == 0).all()  # inputs untouched
+    assert nb[0, 4] == 1 and nb[1, 0] == 1 and list(nl) == [4, 0]
+    nb, nl = game.play(nb, nl, np.array([0, 4]))
+    assert nb[0, 0] == 2 and nb[1, 4] == 2
+    np.testing.assert_array_equal(game.legal_actions(nb)[0], nb[0, :9] == 0)
+    # X O X / X O O / O X X: full, no line -> draw (0 for the side to move)
+    draw = np.array([[1, 2, 1, 1, 2, 2, 2, 1, 1, 0]], np.int8)
+    assert game.outcome(draw, np.array([8]))[0] == 0.0 and line_owner(game, draw[0]) == 0
+
+
+def test_text_moves_read_back():
+    g = Gomoku(8, 5)
+    empty = g.initial_state(1)[0][0]
+    assert g.parse_action("2,3", empty) == 19 and g.parse_action(" c4 ", empty) == 26
+    assert g.parse_action("H8", empty) == 63
+    for bad in ("", "3", "c", "c0", "i1", "-1,2", "a,b"):
+        with pytest.raises(ValueError):
+            g.parse_action(bad, empty)
+    assert all(g.parse_action(g.action_name(m).split()[0], empty) == m for m in range(64))  # names read back
+    assert g.action_name(26) == "c4 (3,2)"
+    taken = empty.copy()
+    taken[26] = 1
+    with pytest.raises(ValueError, match="'c4' is taken"):
+        g.parse_action("c4", taken)

@@ -2,8 +2,8 @@
 
 Boards are ``int8 [A]`` with ``A = size * size``, move index ``m = row * size + col`` (row 0 = the bottom row as
 AZG prints it); 0 empty, 1 the first mover's stones, 2 the second's. The side to move is 1 when the stone count
-is even. The hot paths of search (does the last stone complete a line, the net's input planes) are compiled
-(numba) loops; ``winner`` of a whole board uses a precomputed table of all ``n_in_row`` windows.
+is even. The hot paths of search (is the game over, replaying selected paths, the net's input planes) are compiled
+(numba) loops; the vectorised rollouts use a precomputed table of all ``n_in_row`` windows.
 """
 
 from __future__ import annotations
@@ -15,38 +15,38 @@ from numba import njit
 from pydantic import Field, model_validator
 
 from boardnet.alphazero.game import Game
+from boardnet.alphazero.games.lines import DIRECTIONS, completes_line
 from boardnet.core.config import ComponentConfig
 
-# The 4 line directions (d_row, d_col) a win can run along.
-DIRECTIONS = ((0, 1), (1, 0), (1, 1), (1, -1))
-_DIRS = np.array(DIRECTIONS, np.int64)
-
 
 @njit(cache=True, nogil=True)
-def completes_line(board: np.ndarray, move: int, size: int, n_in_row: int) -> bool:
-    """Whether the stone on ``move`` lies on a line of ``n_in_row`` same-coloured stones (``board int8 [A(+1)]``)."""
-    owner = board[move]
-    if owner == 0:
-        return False
-    r0, c0 = move // size, move % size
-    for k in range(4):
-        dr, dc = _DIRS[k, 0], _DIRS[k, 1]
-        count = 1
-        for sgn in (1, -1):
-            r, c = r0 + sgn * dr, c0 + sgn * dc
-            while 0 <= r < size and 0 <= c < size and board[r * size + c] == owner:
-                count += 1
-                r += sgn * dr
-                c += sgn * dc
-        if count >= n_in_row:
-            return True
-    return False
-
-
-@njit(cache=True, nogil=True)
-def _wins(boards: np.ndarray, moves: np.ndarray, size: int, n_in_row: int, out: np.ndarray) -> None:
+def _outcomes(boards: np.ndarray, last: np.ndarray, size: int, n_in_row: int, out: np.ndarray) -> None:
+    """``out[i]``: -1 when the last stone completed a line (the side to move lost), 0 on a full board, else NaN."""
+    area = size * size
     for i in range(boards.shape[0]):
-        out[i] = completes_line(boards[i], moves[i], size, n_in_row)
+        if last[i] >= 0 and completes_line(boards[i], last[i], size, size, n_in_row):
+            out[i] = -1.0
+            continue
+        out[i] = 0.0
+        for m in range(area):
+            if boards[i, m] == 0:
+                out[i] = np.nan
+                break
+
+
+@njit(cache=True, nogil=True)
+def _play_paths(boards: np.ndarray, last: np.ndarray, actions: np.ndarray, depth: np.ndarray, area: int) -> None:
+    """Place the stones of ``actions[r, :depth[r]]`` on ``boards[r]`` in place, colours alternating."""
+    for r in range(boards.shape[0]):
+        count = 0
+        for m in range(area):
+            if boards[r, m] != 0:
+                count += 1
+        mover = 1 if count % 2 == 0 else 2
+        for d in range(depth[r]):
+            boards[r, actions[r, d]] = mover
+            last[r] = actions[r, d]
+            mover = 3 - mover
 
 
 @njit(cache=True, nogil=True)
@@ -71,7 +71,10 @@ def _encode(boards: np.ndarray, last: np.ndarray, size: int, out: np.ndarray) ->
 
 class Gomoku(Game):
     """Gomoku on a ``size x size`` board. ``windows int [nW, n]``: every line of ``n_in_row`` cells.
-    Boards may carry one extra always-empty sentinel cell ``A`` (``empty_boards``)."""
+
+    State rows are ``int8 [A + 1]``: the ``A`` points, then one always-empty sentinel cell (kept so the
+    evaluation cache's keys and the search's arrays stay those of the measured, published runs).
+    """
 
     class Config(ComponentConfig):
         type: Literal["gomoku"] = "gomoku"
@@ -85,11 +88,16 @@ class Gomoku(Game):
                 raise ValueError(f"n_in_row: {self.n_in_row} stones cannot fit on a {self.size}x{self.size} board")
             return self
 
+    planes = 4
+    move_help = "moves as row,col (row 0 = bottom) or like c4"
+
     def __init__(self, size: int = 8, n_in_row: int = 5) -> None:
         if n_in_row > size or size < 2 or n_in_row < 2:
             raise ValueError(f"bad gomoku geometry: size {size}, n_in_row {n_in_row}")
         self.size = self.height = self.width = size
         self.n_in_row = n_in_row
+        self.action_size = size * size
+        self.state_size = self.action_size + 1
         self.windows = _windows(size, n_in_row)
 
     @classmethod
@@ -99,22 +107,23 @@ class Gomoku(Game):
     def __repr__(self) -> str:
         return f"Gomoku(size={self.size}, n_in_row={self.n_in_row})"
 
-    # ------------------------------------------------------------------ positions
-    def empty_boards(self, n: int) -> np.ndarray:
-        """``n`` empty boards, ``int8 [n, A + 1]`` (the extra cell is the always-empty sentinel)."""
-        return np.zeros((n, self.action_size + 1), np.int8)
+    # ------------------------------------------------------------------ rules
+    def legal_actions(self, boards: np.ndarray) -> np.ndarray:
+        """The empty points: ``bool [B, A]``."""
+        return np.asarray(boards)[:, : self.action_size] == 0
 
-    def wins(self, boards: np.ndarray, moves: np.ndarray) -> np.ndarray:
-        """Whether the stone just placed at ``moves [B]`` completes a line. ``boards int8 [B, A+1]`` -> ``bool [B]``."""
-        out = np.empty(len(boards), bool)
-        _wins(np.asarray(boards), np.asarray(moves, np.int64), self.size, self.n_in_row, out)
+    def play(self, boards: np.ndarray, last: np.ndarray, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        b = np.array(boards, np.int8)
+        acts = np.array(actions, np.int64)
+        count = (b[:, : self.action_size] != 0).sum(axis=1)
+        b[np.arange(len(b)), acts] = np.where(count % 2 == 0, 1, 2)
+        return b, acts
+
+    def outcome(self, boards: np.ndarray, last: np.ndarray) -> np.ndarray:
+        """-1 when the last stone completed ``n_in_row`` (the side to move lost), 0 on a full board, else NaN."""
+        out = np.empty(len(boards), np.float32)
+        _outcomes(np.asarray(boards), np.asarray(last, np.int64), self.size, self.n_in_row, out)
         return out
-
-    def winner(self, board: np.ndarray) -> int:
-        """Owner (1/2) of a completed line on one board ``[A]`` or ``[A+1]``, 0 if none."""
-        cells = board[self.windows]
-        full = (cells == cells[:, :1]).all(axis=1) & (cells[:, 0] != 0)
-        return int(cells[np.argmax(full), 0]) if full.any() else 0
 
     # ------------------------------------------------------------------ encoding (spec alphazero.md §2)
     def encode(self, boards: np.ndarray, last: np.ndarray) -> np.ndarray:
@@ -128,26 +137,95 @@ class Gomoku(Game):
         _encode(np.asarray(boards), np.asarray(last, np.int64), self.size, out)
         return out
 
+    def symmetries(self, planes: np.ndarray, pi: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+        """The 8 dihedral images of ``planes [..., C, H, W]`` (encoded, row-flipped) and ``pi [..., H*W]``.
 
-# ---------------------------------------------------------------------- symmetries
-def symmetries(planes: np.ndarray, pi: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
-    """The 8 dihedral images of ``planes [..., C, H, W]`` (encoded, row-flipped) and ``pi [..., H*W]``.
+        Each transform T (rot90 by k, optionally then fliplr) is applied to the planes as stored and to the policy
+        in the same (row-flipped) image space: ``pi' = flipud(T(flipud(pi as H x W)))`` — AZG's augmentation.
+        Identity first.
+        """
+        h, w = planes.shape[-2:]
+        img = np.flip(pi.reshape(*pi.shape[:-1], h, w), axis=-2)
+        out = []
+        for flip in (False, True):
+            for k in range(4):
+                p, q = np.rot90(planes, k, axes=(-2, -1)), np.rot90(img, k, axes=(-2, -1))
+                if flip:
+                    p, q = np.flip(p, axis=-1), np.flip(q, axis=-1)
+                q = np.flip(q, axis=-2).reshape(*pi.shape[:-1], h * w)
+                out.append((np.ascontiguousarray(p), np.ascontiguousarray(q)))
+        return out
 
-    Each transform T (rot90 by k, optionally then fliplr) is applied to the planes as stored and to the policy
-    in the same (row-flipped) image space: ``pi' = flipud(T(flipud(pi as H x W)))`` — AZG's augmentation.
-    Identity first.
-    """
-    h, w = planes.shape[-2:]
-    img = np.flip(pi.reshape(*pi.shape[:-1], h, w), axis=-2)
-    out = []
-    for flip in (False, True):
-        for k in range(4):
-            p, q = np.rot90(planes, k, axes=(-2, -1)), np.rot90(img, k, axes=(-2, -1))
-            if flip:
-                p, q = np.flip(p, axis=-1), np.flip(q, axis=-1)
-            q = np.flip(q, axis=-2).reshape(*pi.shape[:-1], h * w)
-            out.append((np.ascontiguousarray(p), np.ascontiguousarray(q)))
-    return out
+    # ------------------------------------------------------------------ fast paths (compiled / vectorised)
+    def play_paths(self, boards: np.ndarray, last: np.ndarray, actions: np.ndarray, depth: np.ndarray) -> None:
+        _play_paths(boards, last, actions, depth, self.action_size)
+
+    def rollout_values(self, boards: np.ndarray, last: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """Random playouts, vectorised: each fills the empty points in a random order (alternating colours), then
+        the first completed line is found over all windows at once (its completion time = the latest placement in
+        it), so one rollout costs a few numpy ops instead of a Python loop of moves with a win check per move. Same
+        result distribution as playing the random moves one by one and stopping at the first win."""
+        boards = np.asarray(boards)[:, : self.action_size]
+        B, A = boards.shape
+        empty = boards == 0
+        count = A - empty.sum(axis=1)
+        to_move = np.where(count % 2 == 0, 1, 2).astype(np.int8)
+        keys = np.where(empty, rng.random((B, A)), 2.0)
+        order = np.argsort(keys, axis=1)
+        times = np.empty((B, A), np.int64)
+        np.put_along_axis(times, order, np.arange(A)[None, :].repeat(B, 0), axis=1)
+        times = np.where(empty, times, -1)                     # existing stones count as placed before time 0
+        other = (3 - to_move).astype(np.int8)
+        placed = np.where(times % 2 == 0, to_move[:, None], other[:, None]).astype(np.int8)
+        final = np.where(empty, placed, boards)
+        cells = final[:, self.windows]                          # [B, nW, n]
+        done = (cells == cells[:, :, :1]).all(axis=2)
+        t = np.where(done, times[:, self.windows].max(axis=2), A + 1)
+        first = t.argmin(axis=1)
+        winner = np.where(t[np.arange(B), first] <= A, cells[np.arange(B), first, 0], 0)
+        return np.where(winner == 0, 0.0, np.where(winner == to_move, 1.0, -1.0)).astype(np.float32)
+
+    # ------------------------------------------------------------------ text
+    def render(self, board: np.ndarray, last: int = -1) -> str:
+        """Top row first; columns a, b, c..., rows 1.. from the bottom (row index 0); the last move in ()."""
+        s = self.size
+        lines = []
+        for r in range(s - 1, -1, -1):
+            cells = []
+            for c in range(s):
+                m = r * s + c
+                ch = STONES[int(board[m])]
+                cells.append(f"({ch})" if m == last else f" {ch} ")
+            lines.append(f"{r + 1:>2} " + "".join(cells))
+        lines.append("   " + "".join(f" {chr(ord('a') + c)} " for c in range(s)))
+        return "\n".join(lines)
+
+    def action_name(self, action: int) -> str:
+        """``c4``-style name (column letter, 1-based row from the bottom), then AZG's ``(row,col)``."""
+        r, c = divmod(action, self.size)
+        return f"{chr(ord('a') + c)}{r + 1} ({r},{c})"
+
+    def parse_action(self, text: str, board: np.ndarray) -> int:
+        """``row,col`` (0-based, row 0 = bottom, AZG's human_play) or ``c4`` (column letter, 1-based row)."""
+        t = text.strip().lower().replace(" ", "")
+        s = self.size
+        if "," in t:
+            parts = t.split(",")
+            if len(parts) != 2 or not all(p.isdigit() for p in parts):
+                raise ValueError(f"cannot read '{text.strip()}': type row,col like 2,3 or a square like c4")
+            r, c = int(parts[0]), int(parts[1])
+        elif len(t) >= 2 and t[0].isalpha() and t[1:].isdigit():
+            c, r = ord(t[0]) - ord("a"), int(t[1:]) - 1
+        else:
+            raise ValueError(f"cannot read '{text.strip()}': type row,col like 2,3 or a square like c4")
+        if not (0 <= r < s and 0 <= c < s):
+            raise ValueError(f"'{text.strip()}' is off the {s}x{s} board")
+        if board[r * s + c] != 0:
+            raise ValueError(f"'{text.strip()}' is taken")
+        return r * s + c
+
+
+STONES = {0: ".", 1: "X", 2: "O"}  # X moves first
 
 
 def _windows(size: int, n: int) -> np.ndarray:

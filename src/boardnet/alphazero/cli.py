@@ -1,4 +1,4 @@
-"""AlphaZero verbs: ``selfplay``, ``arena``, ``play``."""
+"""AlphaZero verbs: ``selfplay``, ``arena``, ``gauntlet``, ``play``, ``pbrain``."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     add_selfplay_parser(sub)
     add_arena_parser(sub)
     add_play_parser(sub)
+    add_pbrain_parser(sub)
 
 
 # --- selfplay --------------------------------------------------------------------------------------------
@@ -221,3 +222,43 @@ def run_play(args: argparse.Namespace, stdin=None, stdout=None) -> int:
             else:  # the side to move lost: whoever just moved won
                 print("you win!" if colour == human else f"{ai.name} wins", file=out)
             return 0
+
+
+# --- pbrain ----------------------------------------------------------------------------------------------
+
+def add_pbrain_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("pbrain", help="a Gomoku net as a Gomocup engine (pbrain protocol on stdin/stdout)")
+    p.add_argument("model", help="a Gomoku model file (its board is the board START must name)")
+    p.add_argument("--n-in-row", type=int, help="stones in a row (default 4 on 6x6, else 5)")
+    p.add_argument("--playouts", type=int, default=400, help="most MCTS playouts a move (time limits may stop "
+                   "it earlier)")
+    p.add_argument("--inference", choices=BACKENDS, default="torch", help="leaf evaluator (default torch: "
+                   "no ONNX export at start-up)")
+    p.add_argument("--log", help="append one line per move (playouts, seconds) to this file (default stderr)")
+    p.set_defaults(func=run_pbrain)
+
+
+def run_pbrain(args: argparse.Namespace, stdin=None, stdout=None) -> int:
+    import torch
+
+    from boardnet.alphazero.inference import make_evaluator
+    from boardnet.alphazero.loading import check_fits, game_for, load_board_net
+    from boardnet.alphazero.mcts import MctsSettings
+    from boardnet.alphazero.pbrain import PbrainEngine
+    from boardnet.core.errors import ConfigError
+
+    if args.playouts <= 0:
+        raise ConfigError("--playouts", "must be positive")
+    torch.set_num_threads(1)  # a tournament machine runs two engines side by side
+    net = load_board_net(args.model)
+    game = game_for(net, args.n_in_row)
+    check_fits(net, game, args.model)
+    log = open(args.log, "a", encoding="utf-8") if args.log else None  # noqa: SIM115 - lives for the session
+    try:
+        engine = PbrainEngine(game, make_evaluator(net, game, args.inference), MctsSettings(playouts=args.playouts),
+                              log=log)
+        engine.serve(stdin or sys.stdin, stdout or sys.stdout)
+    finally:
+        if log is not None:
+            log.close()
+    return 0

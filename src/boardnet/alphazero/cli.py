@@ -119,13 +119,22 @@ def _from_source(args: argparse.Namespace):
 # --- arena -----------------------------------------------------------------------------------------------
 
 def add_arena_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("arena", help="match two players: model files or pure:N (pure MCTS, N playouts)")
-    p.add_argument("a", help="player A: a model file or pure:N")
-    p.add_argument("b", help="player B: a model file or pure:N")
-    p.add_argument("--games", type=int, default=10)
+    p = sub.add_parser("arena", help="match two players in colour-alternated pairs: Elo with a 95%% interval, "
+                       "optional SPRT")
+    p.add_argument("a", help="player A: a model file, pure:N (pure MCTS, N playouts) or pbrain:CMD[:timeout_ms] "
+                   "(a Gomocup engine)")
+    p.add_argument("b", help="player B: as A")
+    p.add_argument("--games", type=int, default=10, help="games (even: pairs); with --sprt the most it plays")
     p.add_argument("--playouts", type=int, default=400, help="MCTS playouts per move of model players")
+    p.add_argument("--openings", help="a file of openings, one per line (moves as play reads them, spaces "
+                   "between), used in turn, each for one pair")
+    p.add_argument("--random-openings", type=int, metavar="K", help="random openings of K plies (from --seed)")
+    p.add_argument("--sprt", metavar="ELO0,ELO1[,ALPHA,BETA]", help="stop when the SPRT of H0: elo=ELO0 vs "
+                   "H1: elo=ELO1 decides (alpha = beta = 0.05 unless given)")
+    p.add_argument("--pairs-per-round", type=int, help="pairs played in parallel (default: all; with --sprt 4)")
     add_game_arguments(p)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--no-progress", action="store_true", help="no progress bar / lines")
     p.set_defaults(func=run_arena)
 
 
@@ -154,20 +163,41 @@ def run_arena(args: argparse.Namespace) -> int:
 
     import numpy as np
 
-    from boardnet.alphazero.players import play_match
+    from boardnet.alphazero.strength import parse_sprt, random_openings, read_openings, run_match
     from boardnet.core.errors import ConfigError
+    from boardnet.train.progress import Progress
 
-    if args.games <= 0 or args.playouts <= 0:
-        raise ConfigError("--games/--playouts", "must be positive")
+    if args.games <= 0 or args.games % 2 or args.playouts <= 0:
+        raise ConfigError("--games/--playouts", "--games must be a positive even number (colour-alternated "
+                          "pairs) and --playouts positive")
+    if args.openings and args.random_openings is not None:
+        raise ConfigError("--openings", "give --openings or --random-openings, not both")
+    if args.random_openings is not None and args.random_openings < 0:
+        raise ConfigError("--random-openings", f"must not be negative (got {args.random_openings})")
+    sprt = parse_sprt(args.sprt) if args.sprt else None
     rng = np.random.default_rng(args.seed)
     game, player_a, player_b = _players(args, [args.a, args.b], rng)
-    t0 = time.perf_counter()
-    res = play_match(game, player_a, player_b, args.games)
-    w = res.winners
-    rate = (w.count(1) + 0.5 * w.count(0)) / len(w)
-    print(f"{game}: {len(w)} games in {time.perf_counter() - t0:.1f} s")
-    print(f"A {args.a}: {w.count(1)} wins  B {args.b}: {w.count(2)} wins  draws: {w.count(0)}  "
-          f"A score {rate:.2f}")
+    try:
+        openings = (read_openings(args.openings, game) if args.openings else
+                    random_openings(game, args.games // 2, args.random_openings, rng) if args.random_openings
+                    else None)
+        per_round = args.pairs_per_round or (4 if sprt else None)
+        t0 = time.perf_counter()
+        tally = {"eval/A": 0.0, "eval/B": 0.0, "eval/draws": 0.0}
+        with Progress("arena", 0, args.games, enabled=not args.no_progress, unit="game") as progress:
+            def on_game(done: int, winner: int) -> None:
+                tally[{1: "eval/A", 2: "eval/B", 0: "eval/draws"}[winner]] += 1
+                progress.update(done, tally)
+
+            report = run_match(game, player_a, player_b, args.games, openings, sprt, per_round, on_game)
+    finally:
+        for p in (player_a, player_b):
+            if hasattr(p, "close"):
+                p.close()
+    print(f"{game}: {len(report.winners)} games in {time.perf_counter() - t0:.1f} s"
+          + (f", openings: {len(openings)}" if openings else ""))
+    for line in report.lines(args.a, args.b):
+        print(line)
     return 0
 
 

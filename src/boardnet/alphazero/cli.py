@@ -15,6 +15,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     """Register this family's verbs."""
     add_selfplay_parser(sub)
     add_arena_parser(sub)
+    add_gauntlet_parser(sub)
     add_play_parser(sub)
     add_pbrain_parser(sub)
 
@@ -38,6 +39,7 @@ def add_selfplay_parser(sub: argparse._SubParsersAction) -> None:
                    "(default: the config's, else 50000)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", help="write the positions to this .npz (planes, pi, z)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar / lines")
     p.set_defaults(func=run_selfplay)
 
 
@@ -48,9 +50,10 @@ def run_selfplay(args: argparse.Namespace) -> int:
     import numpy as np
 
     from boardnet.alphazero.inference import make_evaluator
-    from boardnet.alphazero.selfplay import self_play
+    from boardnet.alphazero.selfplay import merge_results, self_play
     from boardnet.alphazero.workers import SelfPlayPool
     from boardnet.core.errors import ConfigError
+    from boardnet.train.progress import Progress
 
     if args.games <= 0 or (args.playouts is not None and args.playouts <= 0):
         raise ConfigError("--games/--playouts", "must be positive")
@@ -65,14 +68,23 @@ def run_selfplay(args: argparse.Namespace) -> int:
         settings = settings.model_copy(update={"playouts": args.playouts})
     if args.cache is not None:
         settings = settings.model_copy(update={"eval_cache": args.cache})
-    if args.workers:
-        with SelfPlayPool(game, settings, args.workers, args.inference) as pool:
-            t0 = time.perf_counter()  # includes the workers' start-up (importing torch) still under way
-            res = pool.play(net, args.games, args.seed, args.concurrency or None)
-    else:
-        t0 = time.perf_counter()
-        res = self_play(game, make_evaluator(net, game, args.inference), args.games, settings,
-                        np.random.default_rng(args.seed), args.concurrency or None)
+    with Progress("selfplay", 0, args.games, enabled=not args.no_progress, unit="game") as progress:
+        if args.workers:
+            with SelfPlayPool(game, settings, args.workers, args.inference) as pool:
+                t0 = time.perf_counter()  # includes the workers' start-up (importing torch) still under way
+                # With --concurrency, rounds of workers x concurrency games, each reported; else one round.
+                chunk = args.workers * args.concurrency if args.concurrency else args.games
+                parts = []
+                for first in range(0, args.games, chunk):
+                    n = min(chunk, args.games - first)
+                    parts.append(pool.play(net, n, args.seed + first, args.concurrency or None))
+                    progress.update(first + n, {})
+                res = merge_results(parts)
+        else:
+            t0 = time.perf_counter()
+            res = self_play(game, make_evaluator(net, game, args.inference), args.games, settings,
+                            np.random.default_rng(args.seed), args.concurrency or None,
+                            on_game=lambda done: progress.update(done, {}))
     dt = time.perf_counter() - t0
     names = {0: "draw", 1: "first", 2: "second"}
     print(f"{game}: {args.games} games, {res.moves} moves, {settings.playouts} playouts/move in {dt:.1f} s")
@@ -198,6 +210,42 @@ def run_arena(args: argparse.Namespace) -> int:
           + (f", openings: {len(openings)}" if openings else ""))
     for line in report.lines(args.a, args.b):
         print(line)
+    return 0
+
+
+# --- gauntlet --------------------------------------------------------------------------------------------
+
+def add_gauntlet_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("gauntlet", help="every checkpoint of a run vs the previous one (or a fixed opponent): "
+                       "Elo per iteration -> RUN_DIR/gauntlet.csv and gauntlet.png")
+    p.add_argument("run_dir", help="a training run directory (config.yaml, checkpoints/)")
+    p.add_argument("--opponent", help="a fixed opponent (pure:N, a model file, pbrain:CMD[:ms]); default: the "
+                   "previous checkpoint")
+    p.add_argument("--games", type=int, default=10, help="games per match (even: colour-alternated pairs)")
+    p.add_argument("--playouts", type=int, default=200, help="MCTS playouts per move of the checkpoints")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=run_gauntlet_verb)
+
+
+def run_gauntlet_verb(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from boardnet.alphazero.gauntlet import run_gauntlet, write_outputs
+    from boardnet.core.errors import ConfigError
+
+    if args.games <= 0 or args.games % 2 or args.playouts <= 0:
+        raise ConfigError("--games/--playouts", "--games must be a positive even number and --playouts positive")
+    run_dir = Path(args.run_dir)
+
+    def say(row) -> None:  # noqa: ANN001
+        print(f"iteration {row.iteration} vs {row.opponent}: +{row.wins} ={row.draws} -{row.losses}  "
+              f"Elo {row.elo:+.1f} [{row.elo_low:+.1f}, {row.elo_high:+.1f}]  cumulative {row.cumulative_elo:+.1f}",
+              flush=True)
+
+    rows = run_gauntlet(run_dir, args.opponent, args.games, args.playouts, args.seed, say)
+    title = f"{run_dir.name}: {args.games} games a match, {args.playouts} playouts"
+    csv_path, png_path = write_outputs(run_dir, rows, title)
+    print(f"wrote {csv_path} and {png_path}")
     return 0
 
 

@@ -223,6 +223,8 @@ def add_gauntlet_parser(sub: argparse._SubParsersAction) -> None:
                    "previous checkpoint")
     p.add_argument("--games", type=int, default=10, help="games per match (even: colour-alternated pairs)")
     p.add_argument("--playouts", type=int, default=200, help="MCTS playouts per move of the checkpoints")
+    p.add_argument("--opening-plies", type=int, default=2, help="each pair starts from a random opening of this "
+                   "many plies (seeded by --seed)")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=run_gauntlet_verb)
 
@@ -242,7 +244,9 @@ def run_gauntlet_verb(args: argparse.Namespace) -> int:
               f"Elo {row.elo:+.1f} [{row.elo_low:+.1f}, {row.elo_high:+.1f}]  cumulative {row.cumulative_elo:+.1f}",
               flush=True)
 
-    rows = run_gauntlet(run_dir, args.opponent, args.games, args.playouts, args.seed, say)
+    if args.opening_plies < 0:
+        raise ConfigError("--opening-plies", f"must not be negative (got {args.opening_plies})")
+    rows = run_gauntlet(run_dir, args.opponent, args.games, args.playouts, args.seed, say, args.opening_plies)
     title = f"{run_dir.name}: {args.games} games a match, {args.playouts} playouts"
     csv_path, png_path = write_outputs(run_dir, rows, title)
     print(f"wrote {csv_path} and {png_path}")

@@ -3,7 +3,8 @@ Elo-per-iteration table (``gauntlet.csv``) and plot (``gauntlet.png``) in the ru
 
 Each match is ``games`` games in colour-alternated pairs (:mod:`boardnet.alphazero.strength`). Against the
 previous checkpoint the Elo differences add up to a cumulative rating, the first checkpoint at 0 (its own row
-has no match); against a fixed opponent each row is the checkpoint's Elo over that opponent.
+has no match); against a fixed opponent each row is the checkpoint's Elo over that opponent. A match won or lost
+outright has no finite Elo (``inf``), and the cumulative sum is not finite from there on: play more games.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from boardnet.alphazero.strength import run_match
+from boardnet.alphazero.strength import random_openings, run_match
 from boardnet.core import registry
 from boardnet.core.errors import ConfigError
 
@@ -40,9 +41,10 @@ class GauntletRow:
 
 
 def run_gauntlet(run_dir: Path, opponent: str | None, games: int, playouts: int, seed: int = 0,
-                 on_match: Callable[[GauntletRow], None] | None = None) -> list[GauntletRow]:
+                 on_match: Callable[[GauntletRow], None] | None = None, opening_plies: int = 2) -> list[GauntletRow]:
     """Play the gauntlet of ``run_dir``'s checkpoints (``opponent``: None = the previous checkpoint, else a
-    player name such as ``pure:1000``) -> one row per checkpoint, oldest first."""
+    player name such as ``pure:1000``) -> one row per checkpoint, oldest first. Each pair of a match starts
+    from its own random opening of ``opening_plies`` plies (seeded by ``seed``)."""
     from boardnet.alphazero.loading import check_fits, load_board_net, make_player
     from boardnet.alphazero.mcts import MctsSettings
     from boardnet.alphazero.players import MCTSPlayer
@@ -80,7 +82,8 @@ def run_gauntlet(run_dir: Path, opponent: str | None, games: int, playouts: int,
         if opp is None:  # the first checkpoint against the previous: the anchor
             rows.append(GauntletRow(iteration, "-"))
             continue
-        rep = run_match(game, me, opp, games)
+        # Players pick their most-visited move: without varied starts every pair would repeat the same games.
+        rep = run_match(game, me, opp, games, random_openings(game, games // 2, opening_plies, rng))
         w, d, lost = rep.wdl
         est = rep.elo
         base = rows[-1].cumulative_elo if fixed is None else 0.0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import re
 
 import numpy as np
 import pytest
@@ -65,6 +66,7 @@ def test_selfplay_and_arena_commands(tmp_path, capsys):
     assert main(["selfplay", "gomoku-6x6", "--games", "2", "--playouts", "10", "--out", str(out)]) == 0
     text = capsys.readouterr().out
     assert "games/s" in text and "playouts/s" in text
+    assert re.search(r"^game [12]/2:", text, re.M)  # a progress line: stdout is not a terminal here
     d = np.load(out)
     assert d["planes"].shape[1:] == (4, 6, 6) and len(d["pi"]) == len(d["z"]) > 0
     assert main(["arena", "pure:60", "pure:2", "--games", "2", "--size", "5", "--n-in-row", "4"]) == 0

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 
 from boardnet.alphazero.arena import ArenaEvaluator
+from boardnet.alphazero.elo import elo_from_score
 from boardnet.alphazero.replay import SelfPlayData
 from boardnet.core import registry
 from boardnet.core.build import build_network
@@ -88,6 +90,11 @@ def test_arena_evaluator(tmp_path):
     else:
         assert ev.state_dict() == {"best": rate, "opponent_playouts": 1}
     assert out["eval/opponent_playouts"] == 1.0
+    # Elo of the one colour-alternated pair: the pair's score through the logistic curve, when finite.
+    if 0 < rate < 1:
+        assert out["eval/elo"] == pytest.approx(elo_from_score(rate))
+    else:
+        assert "eval/elo" not in out
     ev2 = ArenaEvaluator(cfg.evaluators[0], ctx)
     ev2.load_state_dict(ev.state_dict())
     assert ev2.state_dict() == ev.state_dict()

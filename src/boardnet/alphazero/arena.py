@@ -27,7 +27,11 @@ class ArenaEvaluator(Evaluator):
     """``games`` games (first player alternating) of the net (search settings ``mcts``, most-visited move) vs
     pure MCTS (``opponent.playouts``, the same ``c_puct``).
 
-    ``eval/win_rate = (wins + ties / 2) / games``; a new best saves ``<run_dir>/best.pt``; a perfect score with
+    ``eval/win_rate = (wins + ties / 2) / games``; ``eval/elo`` with its 95% interval ``eval/elo_low``,
+    ``eval/elo_high`` (pentanomial over the colour-alternated pairs for an even number of games, else game by
+    game; Elo against the opponent of ``eval/opponent_playouts``, so a change of opponent shifts it). A score of
+    0 or 1 has no finite Elo (nor a finite bound when every pair scored alike): only finite figures are logged.
+    A new best saves ``<run_dir>/best.pt``; a perfect score with
     the opponent under 5000 playouts raises its playouts by 1000 and resets the best (AZG).
     """
 
@@ -64,6 +68,7 @@ class ArenaEvaluator(Evaluator):
         wins, ties = res.winners.count(1), res.winners.count(0)
         rate = (wins + 0.5 * ties) / self.cfg.games
         metrics = {"eval/win_rate": rate, "eval/opponent_playouts": float(self.opponent_playouts)}
+        metrics.update(elo_metrics(res.winners))
         if rate > self.best:
             self.best = rate
             write_pt(NetFile(net.spec(), net.state_dict()), ctx.run_dir / "best.pt")
@@ -78,3 +83,12 @@ class ArenaEvaluator(Evaluator):
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.best = float(state["best"])
         self.opponent_playouts = int(state["opponent_playouts"])
+
+
+def elo_metrics(winners: list[int]) -> dict[str, float]:
+    """``eval/elo``, ``eval/elo_low``, ``eval/elo_high`` of the net (player 1 in ``winners``), the finite ones."""
+    from boardnet.alphazero.strength import MatchReport
+
+    est = MatchReport(winners=list(winners)).elo
+    figures = {"eval/elo": est.elo, "eval/elo_low": est.low, "eval/elo_high": est.high}
+    return {k: float(v) for k, v in figures.items() if np.isfinite(v)}

@@ -1,4 +1,4 @@
-"""AlphaZero verbs: ``selfplay``, ``arena``, ``play``."""
+"""AlphaZero verbs: ``selfplay``, ``arena``, ``gauntlet``, ``play``, ``pbrain``."""
 
 from __future__ import annotations
 
@@ -15,7 +15,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     """Register this family's verbs."""
     add_selfplay_parser(sub)
     add_arena_parser(sub)
+    add_gauntlet_parser(sub)
     add_play_parser(sub)
+    add_pbrain_parser(sub)
 
 
 # --- selfplay --------------------------------------------------------------------------------------------
@@ -37,6 +39,7 @@ def add_selfplay_parser(sub: argparse._SubParsersAction) -> None:
                    "(default: the config's, else 50000)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", help="write the positions to this .npz (planes, pi, z)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar / lines")
     p.set_defaults(func=run_selfplay)
 
 
@@ -47,9 +50,10 @@ def run_selfplay(args: argparse.Namespace) -> int:
     import numpy as np
 
     from boardnet.alphazero.inference import make_evaluator
-    from boardnet.alphazero.selfplay import self_play
+    from boardnet.alphazero.selfplay import merge_results, self_play
     from boardnet.alphazero.workers import SelfPlayPool
     from boardnet.core.errors import ConfigError
+    from boardnet.train.progress import Progress
 
     if args.games <= 0 or (args.playouts is not None and args.playouts <= 0):
         raise ConfigError("--games/--playouts", "must be positive")
@@ -64,14 +68,23 @@ def run_selfplay(args: argparse.Namespace) -> int:
         settings = settings.model_copy(update={"playouts": args.playouts})
     if args.cache is not None:
         settings = settings.model_copy(update={"eval_cache": args.cache})
-    if args.workers:
-        with SelfPlayPool(game, settings, args.workers, args.inference) as pool:
-            t0 = time.perf_counter()  # includes the workers' start-up (importing torch) still under way
-            res = pool.play(net, args.games, args.seed, args.concurrency or None)
-    else:
-        t0 = time.perf_counter()
-        res = self_play(game, make_evaluator(net, game, args.inference), args.games, settings,
-                        np.random.default_rng(args.seed), args.concurrency or None)
+    with Progress("selfplay", 0, args.games, enabled=not args.no_progress, unit="game") as progress:
+        if args.workers:
+            with SelfPlayPool(game, settings, args.workers, args.inference) as pool:
+                t0 = time.perf_counter()  # includes the workers' start-up (importing torch) still under way
+                # With --concurrency, rounds of workers x concurrency games, each reported; else one round.
+                chunk = args.workers * args.concurrency if args.concurrency else args.games
+                parts = []
+                for first in range(0, args.games, chunk):
+                    n = min(chunk, args.games - first)
+                    parts.append(pool.play(net, n, args.seed + first, args.concurrency or None))
+                    progress.update(first + n, {})
+                res = merge_results(parts)
+        else:
+            t0 = time.perf_counter()
+            res = self_play(game, make_evaluator(net, game, args.inference), args.games, settings,
+                            np.random.default_rng(args.seed), args.concurrency or None,
+                            on_game=lambda done: progress.update(done, {}))
     dt = time.perf_counter() - t0
     names = {0: "draw", 1: "first", 2: "second"}
     print(f"{game}: {args.games} games, {res.moves} moves, {settings.playouts} playouts/move in {dt:.1f} s")
@@ -118,13 +131,22 @@ def _from_source(args: argparse.Namespace):
 # --- arena -----------------------------------------------------------------------------------------------
 
 def add_arena_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("arena", help="match two players: model files or pure:N (pure MCTS, N playouts)")
-    p.add_argument("a", help="player A: a model file or pure:N")
-    p.add_argument("b", help="player B: a model file or pure:N")
-    p.add_argument("--games", type=int, default=10)
+    p = sub.add_parser("arena", help="match two players in colour-alternated pairs: Elo with a 95%% interval, "
+                       "optional SPRT")
+    p.add_argument("a", help="player A: a model file, pure:N (pure MCTS, N playouts) or pbrain:CMD[:timeout_ms] "
+                   "(a Gomocup engine)")
+    p.add_argument("b", help="player B: as A")
+    p.add_argument("--games", type=int, default=10, help="games (even: pairs); with --sprt the most it plays")
     p.add_argument("--playouts", type=int, default=400, help="MCTS playouts per move of model players")
+    p.add_argument("--openings", help="a file of openings, one per line (moves as play reads them, spaces "
+                   "between), used in turn, each for one pair")
+    p.add_argument("--random-openings", type=int, metavar="K", help="random openings of K plies (from --seed)")
+    p.add_argument("--sprt", metavar="ELO0,ELO1[,ALPHA,BETA]", help="stop when the SPRT of H0: elo=ELO0 vs "
+                   "H1: elo=ELO1 decides (alpha = beta = 0.05 unless given)")
+    p.add_argument("--pairs-per-round", type=int, help="pairs played in parallel (default: all; with --sprt 4)")
     add_game_arguments(p)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--no-progress", action="store_true", help="no progress bar / lines")
     p.set_defaults(func=run_arena)
 
 
@@ -153,20 +175,81 @@ def run_arena(args: argparse.Namespace) -> int:
 
     import numpy as np
 
-    from boardnet.alphazero.players import play_match
+    from boardnet.alphazero.strength import parse_sprt, random_openings, read_openings, run_match
     from boardnet.core.errors import ConfigError
+    from boardnet.train.progress import Progress
 
-    if args.games <= 0 or args.playouts <= 0:
-        raise ConfigError("--games/--playouts", "must be positive")
+    if args.games <= 0 or args.games % 2 or args.playouts <= 0:
+        raise ConfigError("--games/--playouts", "--games must be a positive even number (colour-alternated "
+                          "pairs) and --playouts positive")
+    if args.openings and args.random_openings is not None:
+        raise ConfigError("--openings", "give --openings or --random-openings, not both")
+    if args.random_openings is not None and args.random_openings < 0:
+        raise ConfigError("--random-openings", f"must not be negative (got {args.random_openings})")
+    sprt = parse_sprt(args.sprt) if args.sprt else None
     rng = np.random.default_rng(args.seed)
     game, player_a, player_b = _players(args, [args.a, args.b], rng)
-    t0 = time.perf_counter()
-    res = play_match(game, player_a, player_b, args.games)
-    w = res.winners
-    rate = (w.count(1) + 0.5 * w.count(0)) / len(w)
-    print(f"{game}: {len(w)} games in {time.perf_counter() - t0:.1f} s")
-    print(f"A {args.a}: {w.count(1)} wins  B {args.b}: {w.count(2)} wins  draws: {w.count(0)}  "
-          f"A score {rate:.2f}")
+    try:
+        openings = (read_openings(args.openings, game) if args.openings else
+                    random_openings(game, args.games // 2, args.random_openings, rng) if args.random_openings
+                    else None)
+        per_round = args.pairs_per_round or (4 if sprt else None)
+        t0 = time.perf_counter()
+        tally = {"eval/A": 0.0, "eval/B": 0.0, "eval/draws": 0.0}
+        with Progress("arena", 0, args.games, enabled=not args.no_progress, unit="game") as progress:
+            def on_game(done: int, winner: int) -> None:
+                tally[{1: "eval/A", 2: "eval/B", 0: "eval/draws"}[winner]] += 1
+                progress.update(done, tally)
+
+            report = run_match(game, player_a, player_b, args.games, openings, sprt, per_round, on_game)
+    finally:
+        for p in (player_a, player_b):
+            if hasattr(p, "close"):
+                p.close()
+    print(f"{game}: {len(report.winners)} games in {time.perf_counter() - t0:.1f} s"
+          + (f", openings: {len(openings)}" if openings else ""))
+    for line in report.lines(args.a, args.b):
+        print(line)
+    return 0
+
+
+# --- gauntlet --------------------------------------------------------------------------------------------
+
+def add_gauntlet_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("gauntlet", help="every checkpoint of a run vs the previous one (or a fixed opponent): "
+                       "Elo per iteration -> RUN_DIR/gauntlet.csv and gauntlet.png")
+    p.add_argument("run_dir", help="a training run directory (config.yaml, checkpoints/)")
+    p.add_argument("--opponent", help="a fixed opponent (pure:N, a model file, pbrain:CMD[:ms]); default: the "
+                   "previous checkpoint")
+    p.add_argument("--games", type=int, default=10, help="games per match (even: colour-alternated pairs)")
+    p.add_argument("--playouts", type=int, default=200, help="MCTS playouts per move of the checkpoints")
+    p.add_argument("--opening-plies", type=int, default=2, help="each pair starts from a random opening of this "
+                   "many plies (seeded by --seed)")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=run_gauntlet_verb)
+
+
+def run_gauntlet_verb(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from boardnet.alphazero.gauntlet import run_gauntlet, write_outputs
+    from boardnet.core.errors import ConfigError
+
+    if args.games <= 0 or args.games % 2 or args.playouts <= 0:
+        raise ConfigError("--games/--playouts", "--games must be a positive even number and --playouts positive")
+    run_dir = Path(args.run_dir)
+
+    def say(row) -> None:  # noqa: ANN001
+        print(f"iteration {row.iteration} vs {row.opponent}: +{row.wins} ={row.draws} -{row.losses}  "
+              f"Elo {row.elo:+.1f} [{row.elo_low:+.1f}, {row.elo_high:+.1f}]  cumulative {row.cumulative_elo:+.1f}",
+              flush=True)
+
+    if args.opening_plies < 0:
+        raise ConfigError("--opening-plies", f"must not be negative (got {args.opening_plies})")
+    rows = run_gauntlet(run_dir, args.opponent, args.games, args.playouts, args.seed, say, args.opening_plies)
+    title = f"{run_dir.name}: {args.games} games a match, {args.playouts} playouts"
+    csv_path, png_path = write_outputs(run_dir, rows, title)
+    print(f"wrote {csv_path} and {png_path}")
     return 0
 
 
@@ -221,3 +304,43 @@ def run_play(args: argparse.Namespace, stdin=None, stdout=None) -> int:
             else:  # the side to move lost: whoever just moved won
                 print("you win!" if colour == human else f"{ai.name} wins", file=out)
             return 0
+
+
+# --- pbrain ----------------------------------------------------------------------------------------------
+
+def add_pbrain_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("pbrain", help="a Gomoku net as a Gomocup engine (pbrain protocol on stdin/stdout)")
+    p.add_argument("model", help="a Gomoku model file (its board is the board START must name)")
+    p.add_argument("--n-in-row", type=int, help="stones in a row (default 4 on 6x6, else 5)")
+    p.add_argument("--playouts", type=int, default=400, help="most MCTS playouts a move (time limits may stop "
+                   "it earlier)")
+    p.add_argument("--inference", choices=BACKENDS, default="torch", help="leaf evaluator (default torch: "
+                   "no ONNX export at start-up)")
+    p.add_argument("--log", help="append one line per move (playouts, seconds) to this file (default stderr)")
+    p.set_defaults(func=run_pbrain)
+
+
+def run_pbrain(args: argparse.Namespace, stdin=None, stdout=None) -> int:
+    import torch
+
+    from boardnet.alphazero.inference import make_evaluator
+    from boardnet.alphazero.loading import check_fits, game_for, load_board_net
+    from boardnet.alphazero.mcts import MctsSettings
+    from boardnet.alphazero.pbrain import PbrainEngine
+    from boardnet.core.errors import ConfigError
+
+    if args.playouts <= 0:
+        raise ConfigError("--playouts", "must be positive")
+    torch.set_num_threads(1)  # a tournament machine runs two engines side by side
+    net = load_board_net(args.model)
+    game = game_for(net, args.n_in_row)
+    check_fits(net, game, args.model)
+    log = open(args.log, "a", encoding="utf-8") if args.log else None  # noqa: SIM115 - lives for the session
+    try:
+        engine = PbrainEngine(game, make_evaluator(net, game, args.inference), MctsSettings(playouts=args.playouts),
+                              log=log)
+        engine.serve(stdin or sys.stdin, stdout or sys.stdout)
+    finally:
+        if log is not None:
+            log.close()
+    return 0

@@ -21,6 +21,7 @@ import math
 from dataclasses import dataclass
 
 Z95 = 1.959963984540054  # two-sided 95% quantile of the normal distribution
+REGULARIZE = 1e-3  # added to every count before the SPRT's variance (fishtest's LLR_logistic does the same)
 
 
 def elo_from_score(score: float) -> float:
@@ -100,10 +101,13 @@ class Sprt:
         return math.log(self.beta / (1 - self.alpha)), math.log((1 - self.beta) / self.alpha)
 
     def llr(self, points: list[float], counts: list[int], scale: float) -> float:
-        """Log-likelihood ratio of the results (see the module docstring); 0 before any spread is seen."""
-        mean, var, n = _estimate(points, counts, scale)
-        if var <= 0:
+        """Log-likelihood ratio of the results (see the module docstring). Each count gets :data:`REGULARIZE`
+        added first (fishtest's regularisation), so a one-sided run (every pair 2/2) still has a spread and
+        the test can decide; 0 before any result."""
+        if sum(counts) == 0:
             return 0.0
+        mean, var, _ = _estimate(points, [c + REGULARIZE for c in counts], scale)
+        n = sum(counts)
         s0, s1 = score_from_elo(self.elo0), score_from_elo(self.elo1)
         return n * (s1 - s0) * (2 * mean - s0 - s1) / (2 * var)
 

@@ -60,13 +60,15 @@ def check_fits(net: Any, game: Game, source: str) -> None:
 
 def make_player(name: str, game: Game | None, playouts: int, rng: np.random.Generator,
                 n_in_row: int | None = None) -> tuple[Callable[[Game], Any], Game | None]:
-    """``pure:N`` (pure MCTS with N playouts) or a model file -> ``(MCTSPlayer factory, game)``; without a
-    ``game`` a model file plays Gomoku on its own board."""
+    """``pure:N`` (pure MCTS with N playouts), ``pbrain:PATH[:timeout_ms]`` (a Gomocup engine) or a model file
+    -> ``(player factory, game)``; without a ``game`` a model file plays Gomoku on its own board."""
     from boardnet.alphazero.inference import net_evaluator
     from boardnet.alphazero.mcts import MctsSettings
     from boardnet.alphazero.players import MCTSPlayer
     from boardnet.alphazero.pure_mcts import rollout_evaluator
 
+    if name.startswith("pbrain:"):
+        return pbrain_player_factory(name), game
     if name.startswith("pure:") or name == "pure":
         n = name.partition(":")[2] or "1000"
         if not n.isdigit() or int(n) <= 0:
@@ -77,3 +79,17 @@ def make_player(name: str, game: Game | None, playouts: int, rng: np.random.Gene
         game = game_for(net, n_in_row)
     check_fits(net, game, name)
     return (lambda g: MCTSPlayer(g, net_evaluator(net, g), MctsSettings(playouts=playouts), name)), game
+
+
+def pbrain_player_factory(name: str) -> Callable[[Game], Any]:
+    """``pbrain:PATH[:timeout_ms]`` (default 1000 ms a move) -> a factory of :class:`PbrainPlayer`."""
+    import shlex
+
+    from boardnet.alphazero.pbrain import PbrainPlayer
+
+    spec = name.removeprefix("pbrain:")
+    head, _, tail = spec.rpartition(":")
+    path, timeout = (head, int(tail)) if head and tail.isdigit() else (spec, 1000)
+    if not path or timeout <= 0:
+        raise ConfigError(name, "expected pbrain:PATH[:timeout_ms] with a command and timeout_ms > 0")
+    return lambda g: PbrainPlayer(g, shlex.split(path), timeout, name)

@@ -1,13 +1,25 @@
-"""Players (batched MCTS with a net, pure MCTS) and the loop that plays many games in parallel."""
+"""Players (batched MCTS with a net, pure MCTS) and the loop that plays many games (colour-alternated pairs) in
+parallel."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 
 from boardnet.alphazero.game import Game, LeafEvaluator
 from boardnet.alphazero.mcts import Forest, MctsSettings, search
+
+
+class Player(Protocol):
+    """Anything that picks moves for a batch of games: ``moves(boards int8 [g, S], last [g]) -> int [g]``
+    (:class:`MCTSPlayer`, :class:`boardnet.alphazero.pbrain.PbrainPlayer`)."""
+
+    name: str
+
+    def moves(self, boards: np.ndarray, last: np.ndarray) -> np.ndarray: ...
 
 
 @dataclass
@@ -34,9 +46,16 @@ class MatchResult:
     moves: int = 0
 
 
-def play_match(game: Game, a: MCTSPlayer, b: MCTSPlayer, n_games: int) -> MatchResult:
-    """``n_games`` between ``a`` and ``b`` played in parallel, first player alternating (A first in even games)."""
-    boards, last = game.initial_state(n_games)
+def play_match(game: Game, a: Player, b: Player, n_games: int,
+               starts: tuple[np.ndarray, np.ndarray] | None = None,
+               on_game: Callable[[int, int], None] | None = None) -> MatchResult:
+    """``n_games`` between ``a`` and ``b`` played in parallel, colours alternating: A is the side to move in
+    the start position of even games, B in odd ones (games ``2k``, ``2k + 1`` form a pair).
+
+    ``starts`` (``boards int8 [n_games, S]``, ``last [n_games]``, positions not over) are the games' start
+    positions (openings; default the initial state). ``on_game(index, winner)`` is called as each game ends.
+    """
+    boards, last = (game.initial_state(n_games) if starts is None else (starts[0].copy(), starts[1].copy()))
     a_first = np.arange(n_games) % 2 == 0
     result = np.full(n_games, -1)
     ply = 0
@@ -50,5 +69,20 @@ def play_match(game: Game, a: MCTSPlayer, b: MCTSPlayer, n_games: int) -> MatchR
         won = out == -1  # the side to move lost: the player who just moved won
         result[live[won]] = np.where(a_turn[won], 1, 2)
         result[live[out == 0]] = 0
+        if on_game is not None:
+            for g in live[~np.isnan(out)]:
+                on_game(int(g), int(result[g]))
         ply += 1
     return MatchResult(result.tolist(), ply)
+
+
+def pair_counts(winners: list[int]) -> list[int]:
+    """Pentanomial counts of A's points in the colour-alternated pairs ``(2k, 2k + 1)`` of ``winners`` (1 = A
+    won, 2 = B won, 0 = draw): ``counts[j]`` pairs where A scored ``j / 2`` points of 2."""
+    if len(winners) % 2:
+        raise ValueError(f"pairs need an even number of games, got {len(winners)}")
+    points = {1: 2, 0: 1, 2: 0}  # half-points of one game
+    counts = [0] * 5
+    for k in range(0, len(winners), 2):
+        counts[points[winners[k]] + points[winners[k + 1]]] += 1
+    return counts

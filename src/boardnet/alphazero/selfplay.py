@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -33,7 +34,8 @@ class SelfPlayResult:
 
 
 def self_play(game: Game, evaluate: LeafEvaluator, n_games: int, cfg: MctsSettings,
-              rng: np.random.Generator, concurrency: int | None = None) -> SelfPlayResult:
+              rng: np.random.Generator, concurrency: int | None = None,
+              on_game: Callable[[int], None] | None = None) -> SelfPlayResult:
     """Play ``n_games`` self-play games, ``concurrency`` of them in flight (default: all at once); each search
     round evaluates the leaves of all games in flight in one call.
 
@@ -42,7 +44,7 @@ def self_play(game: Game, evaluate: LeafEvaluator, n_games: int, cfg: MctsSettin
     n_games`` nothing is refilled). Leaf evaluations go through an :class:`EvalCache` of ``cfg.eval_cache``
     entries (same results, fewer net calls). Moves are sampled from ``(1 - f) * pi + f * Dir(alpha)`` over legal
     moves (AZG puts the noise on the sampling distribution, not on the root priors); the stored ``pi`` is
-    noise-free; the tree is reused between moves.
+    noise-free; the tree is reused between moves. ``on_game(games finished so far)`` follows the games.
     """
     evaluate = EvalCache(evaluate, cfg.eval_cache)
     slots = max(1, min(n_games, concurrency or n_games))
@@ -54,7 +56,7 @@ def self_play(game: Game, evaluate: LeafEvaluator, n_games: int, cfg: MctsSettin
     hist_pi: list[list[np.ndarray]] = [[] for _ in range(n_games)]
     results = np.zeros(n_games, np.float32)  # each game's outcome for the side to move in its final state
     live = np.arange(slots) if n_games > 0 else np.zeros(0, np.int64)
-    moves = playouts = 0
+    moves = playouts = finished = 0
     while len(live):
         search(forest, live, boards[live], last[live], evaluate, cfg)
         playouts += cfg.playouts * len(live)
@@ -78,6 +80,9 @@ def self_play(game: Game, evaluate: LeafEvaluator, n_games: int, cfg: MctsSettin
         out = game.outcome(boards[live], last[live])
         ended = ~np.isnan(out)
         results[slot_game[live[ended]]] = out[ended]
+        if on_game is not None and ended.any():
+            finished += int(ended.sum())
+            on_game(finished)
         refill = live[ended][: n_games - next_game]  # freed slots that start a new game
         for s in refill:
             slot_game[s], next_game = next_game, next_game + 1

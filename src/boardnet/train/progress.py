@@ -22,14 +22,15 @@ from typing import Any, TextIO
 RATES = (("data/games_per_s", "games/s"), ("data/playouts_per_s", "playouts/s"), ("data/positions_per_s", "pos/s"))
 
 
-def summary(iteration: int, total: int, metrics: dict[str, float]) -> str:
-    """``iteration 7/50: loss=1.2 policy=0.9 value=0.3 val/loss=1.3 win_rate=0.6 games/s=2.1``."""
+def summary(iteration: int, total: int, metrics: dict[str, float], unit: str = "iteration") -> str:
+    """``iteration 7/50: loss=1.2 policy=0.9 value=0.3 val/loss=1.3 win_rate=0.6 games/s=2.1`` (``unit``
+    names what is counted)."""
     parts = [f"loss={metrics['loss']:.4g}"] if "loss" in metrics else []
     parts += [f"{k.removeprefix('loss/')}={v:.4g}" for k, v in metrics.items() if k.startswith("loss/")]
     parts += [f"{k}={v:.4g}" for k, v in metrics.items() if k.startswith("val/")]
     parts += [f"{k.removeprefix('eval/')}={v:.4g}" for k, v in metrics.items() if k.startswith("eval/")]
     parts += [f"{label}={metrics[k]:.4g}" for k, label in RATES if k in metrics]
-    return f"iteration {iteration}/{total}: " + " ".join(parts)
+    return f"{unit} {iteration}/{total}: " + " ".join(parts)
 
 
 class Progress:
@@ -41,8 +42,9 @@ class Progress:
 
     def __init__(self, name: str, start: int, total: int, *, enabled: bool, every_s: float = 10.0,
                  silent: bool = False, stream: TextIO | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, unit: str = "iteration") -> None:
         self.stream = stream or sys.stdout
+        self.unit = unit
         self.silent = silent
         self.total, self.every_s, self.clock = total, every_s, clock
         self.enabled = enabled
@@ -72,18 +74,18 @@ class Progress:
         if not self.enabled:
             return
         if self.bar is not None:
-            info = summary(iteration, self.total, metrics).split(": ", 1)[-1]
+            info = summary(iteration, self.total, metrics, self.unit).split(": ", 1)[-1]
             self.bar.update(self.task, completed=iteration, info=info)
         elif self.clock() - self.last_line >= self.every_s:
             self.last_line = self.clock()
-            self.print(summary(iteration, self.total, metrics))
+            self.print(summary(iteration, self.total, metrics, self.unit))
 
     def checkpoint(self, iteration: int, metrics: dict[str, float]) -> None:
         """A checkpoint was written after ``iteration``: always a line (above the bar on a terminal)."""
         if self.bar is not None:
             self.update(iteration, metrics)
         self.last_line = self.clock()
-        self.print(summary(iteration, self.total, metrics) + " [checkpoint saved]")
+        self.print(summary(iteration, self.total, metrics, self.unit) + " [checkpoint saved]")
 
     def print(self, text: str) -> None:
         """A line above the bar, or on its own (nothing on ranks other than 0)."""

@@ -11,7 +11,9 @@ import chess
 import numpy as np
 
 from boardnet.core.spec import NetFile
-from boardnet.nnue.features import halfka_v2_hm, halfkp
+from boardnet.nnue.features import get_feature_set, layer_stack_bucket
+from boardnet.nnue.file import ARCHS
+from boardnet.nnue.quantize import BIAS_SCALE, OUT_B_SCALE
 
 PAWN_SF12 = 208  # §10: SF12-SF15.0 PawnValueEg
 PAWN_SF15_1 = 361  # §10: SF15.1 NormalizeToPawnValue
@@ -48,14 +50,15 @@ def _white_printed(raw: int, board: chess.Board, pawn: int, sign: bool) -> str:
 def evaluate(net: NetFile, board: chess.Board) -> NnueEval:
     """Evaluate ``board`` (not in check) with a quantized ``.nnue`` NetFile exactly as the engine does."""
     sd = net.state_dict
-    arch = net.spec.config["arch"]
+    arch = ARCHS[net.spec.config["arch"]]
+    fs = get_feature_set(net.spec.config["features"])
     persp = (board.turn, not board.turn)
     ftb = sd["ft.bias"].numpy().astype(np.int64)
     ftw = sd["ft.weight"].numpy()
-    if arch.startswith("halfkp"):
+    if not arch.psqt_buckets:  # SF12 form (§9.2)
         accs = []
         for p in persp:
-            acc = ftb + ftw[halfkp.active_features(board, p)].astype(np.int64).sum(0)
+            acc = ftb + ftw[fs.active_features(board, p)].astype(np.int64).sum(0)
             accs.append(((acc + 32768) % 65536) - 32768)  # §9.2: int16 wrap-around adds
         x = np.clip(np.concatenate(accs), 0, 127)
         x = np.clip(_layer(x, sd, "stacks.0.l1") >> 6, 0, 127)
@@ -64,11 +67,11 @@ def evaluate(net: NetFile, board: chess.Board) -> NnueEval:
         raw = _tdiv(out, 16)
         return NnueEval(raw, output=out, printed=_white_printed(raw, board, PAWN_SF12, sign=False))
     psqt_w = sd["ft.psqt"].numpy()
-    bucket = (len(board.piece_map()) - 1) // 4
+    bucket = layer_stack_bucket(len(board.piece_map()))
     us, psq = [], []
     half = ftb.shape[0] // 2
     for p in persp:
-        idx = halfka_v2_hm.active_features(board, p)
+        idx = fs.active_features(board, p)
         acc = ftb + ftw[idx].astype(np.int64).sum(0)
         psq.append(int(psqt_w[idx, bucket].astype(np.int64).sum()))
         a = np.clip(acc, 0, 127)
@@ -82,7 +85,7 @@ def evaluate(net: NetFile, board: chess.Board) -> NnueEval:
     x1 = np.concatenate([sq, cr, np.zeros(2, np.int64)])
     x2 = np.clip(_layer(x1, sd, f"{k}.l2") >> 6, 0, 127)
     y2 = int(_layer(x2, sd, f"{k}.out")[0])
-    positional = y2 + _tdiv(int(y0[15]) * 9600, 8128)
+    positional = y2 + _tdiv(int(y0[15]) * OUT_B_SCALE, BIAS_SCALE)
     raw = _tdiv(psqt + positional, 16)
     return NnueEval(raw, bucket=bucket, psqt=psqt, positional=positional,
                     printed=_white_printed(raw, board, PAWN_SF15_1, sign=True))

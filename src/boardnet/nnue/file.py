@@ -22,9 +22,9 @@ from boardnet.core.errors import ConversionError, FormatError
 from boardnet.core.io import atomic_write
 from boardnet.core.spec import ModelSpec, NetFile
 from boardnet.nnue import leb128
+from boardnet.nnue.features import MASK32, get_block, get_feature_set, plain_name
 from boardnet.nnue.leb128 import LEB128_MAGIC
 
-MASK32 = 0xFFFFFFFF
 MAX_DESCRIPTION = 1 << 16  # real nets use <= 256 bytes; bounds the read before any allocation
 
 # §2 hash arithmetic.
@@ -59,15 +59,21 @@ class Arch:
 
     name: str
     version: int
-    feature_hash: int
-    features: str
-    num_features: int
+    features: str  # a plain block of the features/ registry: it gives the hash and the FT row count
     l1: int
     psqt_buckets: int
     stacks: int
     # (out, padded_in) of each dense layer of one stack
     layers: tuple[tuple[int, int], ...]
     net_start: int
+
+    @property
+    def feature_hash(self) -> int:
+        return get_block(self.features).hash
+
+    @property
+    def num_features(self) -> int:
+        return get_block(self.features).num_real
 
     @property
     def ft_hash(self) -> int:
@@ -104,9 +110,9 @@ class Arch:
 ARCHS: dict[str, Arch] = {
     a.name: a
     for a in (
-        Arch("halfkp_256x2-32-32", 0x7AF32F16, 0x5D69D5B8, "HalfKP", 41024, 256, 0, 1,
+        Arch("halfkp_256x2-32-32", 0x7AF32F16, "HalfKP", 256, 0, 1,
              ((32, 512), (32, 32), (1, 32)), _NET_START ^ 512),
-        Arch("halfkav2_hm_1024x2-16-32x8", 0x7AF32F20, 0x7F234CB8, "HalfKAv2_hm", 22528, 1024, 8, 8,
+        Arch("halfkav2_hm_1024x2-16-32x8", 0x7AF32F20, "HalfKAv2_hm", 1024, 8, 8,
              ((16, 1024), (32, 32), (1, 32)), _NET_START ^ 2048),
     )
 }
@@ -178,9 +184,8 @@ def read_header(path: str | os.PathLike[str]) -> tuple[Arch, str, int]:
     size = path.stat().st_size
     with open(path, "rb") as fh:
         arch, desc, ft_at = read_preamble(fh, path, size)
-        if fh.read(len(LEB128_MAGIC) + 4)[4:] == LEB128_MAGIC:
-            # §5 compressed FT: the size varies; read_leb128_net validates the body
-            return arch, desc, ft_at
+    if is_leb128_compressed(path):
+        return arch, desc, ft_at  # §5 compressed FT: the size varies; read_leb128_net validates the body
     expected = ft_at + arch.body_size()
     if size != expected:
         raise FormatError(path, f"file is {size} bytes; {arch.name} with a {ft_at - 12}-byte description needs "
@@ -239,7 +244,7 @@ def write_net(net: NetFile, path: str | os.PathLike[str], features: str | None =
         raise ConversionError(f"--encoding {encoding}: .nnue files take plain or leb128")
     if "arch" not in net.spec.config:
         net = quantize_float(net, features)
-    elif features is not None and features.removesuffix("^") != net.spec.config.get("features"):
+    elif features is not None and plain_name(features) != net.spec.config.get("features"):
         raise ConversionError(f"--features {features} does not match the net's feature set "
                               f"{net.spec.config.get('features')}")
     if encoding == "leb128":
@@ -300,7 +305,7 @@ def quantize_float(net: NetFile, features: str | None = None) -> NetFile:
     if net.spec.family not in ("nnue", "nnue_halfkp"):
         raise ConversionError(f"a {net.spec.family!r} network cannot be written as .nnue (needs nnue or nnue_halfkp)")
     own = net.spec.config.get("features", "")
-    if features is not None and features not in (own, own.removesuffix("^")):
+    if features is not None and features not in (own, plain_name(own)):
         raise ConversionError(f"--features {features} does not match the checkpoint's feature set {own}")
     model = build_from_spec(net.spec)
     try:
@@ -349,8 +354,6 @@ def _np_state_dict(path: Path) -> dict[str, torch.Tensor]:
 
 
 def _np_features(path: Path, rows: int, candidates: tuple[str, ...], features: str | None) -> str:
-    from boardnet.nnue.features import get_feature_set
-
     by_rows = {get_feature_set(c).num_rows: c for c in candidates}
     if rows not in by_rows:
         raise FormatError(path, f"input.weight has {rows} feature rows; expected one of "

@@ -19,11 +19,11 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import numpy as np
 import torch
-from pydantic import Field
+from pydantic import AfterValidator, Field
 
 from boardnet.core.config import ComponentConfig
 from boardnet.core.errors import FormatError
@@ -31,6 +31,7 @@ from boardnet.nnue.data.bin import RECORD_DTYPE, Decoded, count_records, decode_
 from boardnet.nnue.data.binpack import binpack_blocks, chunk_offsets, read_chunk
 from boardnet.nnue.data.features import in_check, sparse_batch
 from boardnet.nnue.data.text import TEXT_SUFFIXES, read_text
+from boardnet.nnue.features import check_feature_name
 from boardnet.train.context import TrainContext
 from boardnet.train.data import DataSource
 
@@ -69,7 +70,7 @@ def to_batch(dec: Decoded, features: str, rows: np.ndarray | None = None) -> dic
     are gathered; the boards are not copied).
     """
     pick = (lambda a: a) if rows is None else (lambda a: a.take(rows, axis=0))  # take: faster than a[rows]
-    batch = sparse_batch(pick(dec.list_sq), pick(dec.list_code), pick(dec.turn), features.rstrip("^"))
+    batch = sparse_batch(pick(dec.list_sq), pick(dec.list_code), pick(dec.turn), features)
     batch["score"] = pick(dec.score).astype(np.float32)
     batch["outcome"] = (pick(dec.result).astype(np.float32) + 1) / 2
     batch["ply"] = pick(dec.ply).astype(np.int64)
@@ -202,7 +203,7 @@ class NnueData(DataSource):
         type: Literal["nnue"] = "nnue"
         paths: list[str] = Field(min_length=1)
         # a factorized set ("^") gets the same REAL indices; the model adds its virtual rows itself
-        features: Literal["HalfKAv2_hm", "HalfKAv2_hm^", "HalfKP", "HalfKP^"] = "HalfKAv2_hm"
+        features: Annotated[str, AfterValidator(check_feature_name)] = "HalfKAv2_hm"  # a features/ registry name
         chunk_size: int = Field(65536, gt=0)
         num_workers: int = Field(0, ge=0)
         random_skip: float = Field(0.0, ge=0, lt=1)

@@ -4,10 +4,15 @@ A block has REAL features (what the engine sees, what the data loader emits) and
 (factorizers, training only). Each real feature also activates the virtual rows of its factor map, so a data
 batch of real indices is independent of factorization: the model gathers ``factor_map[idx]`` itself.
 Coalescing (§6.5) folds the virtual rows into the real rows for export.
+
+Adding a block = one module in this folder defining ``BLOCK`` (and ``FACTORIZED``, its ``^`` variant, if it
+has factors) plus one line in :data:`BLOCKS`. Everything else (data loader, float nets, ``.nnue`` files,
+integer evaluation) asks the block through :func:`get_block` / :func:`get_feature_set`.
 """
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -18,22 +23,43 @@ import torch
 
 from boardnet.core.errors import ConfigError
 
-MASK32 = 0xFFFFFFFF
+MASK32 = 0xFFFFFFFF  # §2: hash arithmetic is mod 2^32
+MAX_ACTIVE = 32  # piece-list slots of a position (32 pieces, kings included): width of a block's index rows
+FACTORIZED_SUFFIX = "^"  # §7: ``X^`` = block ``X`` with its factorizer (virtual features)
+
+# ``(list_sq [N,32] int8, list_code [N,32] int8, turn [N]) -> int64 [N, 2, max_active]``, see ``FeatureBlock.batch``
+BatchBuilder = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
+
+
+def layer_stack_bucket(piece_count: np.ndarray | int) -> np.ndarray | int:
+    """PSQT column / layer stack of a position, ``(piece_count_including_kings - 1) // 4`` (0..7, §9.1 step 1);
+    emitted as ``bucket`` next to the feature indices of every batch."""
+    return (piece_count - 1) // 4
 
 
 @dataclass(frozen=True)
 class FeatureBlock:
-    """One block, e.g. ``HalfKP^``.
+    """One block, e.g. ``HalfKP^``: everything the loader, the nets, the file code and the evaluator need.
 
     Attributes:
         name: nnue-pytorch block name (``"HalfKP"``, ``"HalfKP^"``, ...).
         hash: feature-set hash written in ``.nnue`` files (§2; a factorized block has its plain block's hash).
-        num_real: real feature count (rows written to ``.nnue``).
+        num_real: real feature count (rows written to ``.nnue``, in this order: export needs no re-layout
+            beyond coalescing).
         num_virtual: virtual (factor) feature count, 0 for a plain block.
-        active: ``active(board, perspective) -> list[int]``, sorted real indices of a python-chess board.
+        active: ``active(board, perspective) -> list[int]``, sorted real indices of a python-chess board (the
+            index formula, used by the integer evaluator and as the reference for ``batch``).
         factors: ``factors() -> int64 [num_real, n_factors]``, the block-local virtual index (0..num_virtual-1)
-            each real feature also activates; ``[num_real, 0]`` for a plain block.
+            each real feature also activates; ``[num_real, 0]`` for a plain block (factorized form, §6.5).
         plain: name of the non-factorized block with the same real features.
+        batch: vectorized ``active`` for the data loader, ``(list_sq, list_code, turn) -> int64 [N, 2,
+            max_active]`` real indices for (side to move, side not to move), -1 padded; ``list_sq/list_code
+            [N, 32] int8`` are the piece lists of :class:`boardnet.nnue.data.bin.Decoded` (codes 1..6 white pawn..
+            king, 7..12 black, 0 empty; the white then the black king last), ``turn [N]`` 0 white.
+            :func:`piece_square_batch` builds one from an index table.
+        psqt: ``psqt() -> float32 [num_real]`` initial PSQT value of each real feature in internal units (the
+            same in every bucket), or None: PSQT rows start at zero.
+        max_active: width of ``batch`` rows (most active features per perspective, padded).
     """
 
     name: str
@@ -43,6 +69,63 @@ class FeatureBlock:
     active: Callable[[chess.Board, chess.Color], list[int]] = field(repr=False)
     factors: Callable[[], np.ndarray] = field(repr=False)
     plain: str
+    batch: BatchBuilder | None = field(default=None, repr=False)
+    psqt: Callable[[], np.ndarray] | None = field(default=None, repr=False)
+    max_active: int = MAX_ACTIVE
+
+    def factorized(self, name: str, num_virtual: int, factors: Callable[[], np.ndarray]) -> FeatureBlock:
+        """The ``^`` variant of this plain block: same real features, hash, loader and PSQT init, plus factors."""
+        return FeatureBlock(name, self.hash, self.num_real, num_virtual, self.active, factors, plain=self.name,
+                            batch=self.batch, psqt=self.psqt, max_active=self.max_active)
+
+
+def no_factors(num_real: int) -> Callable[[], np.ndarray]:
+    """``factors`` of a plain block: ``int64 [num_real, 0]``."""
+    return lambda: np.zeros((num_real, 0), np.int64)
+
+
+def piece_square_batch(index_table: Callable[[], np.ndarray]) -> BatchBuilder:
+    """Batch builder of a block whose index depends only on (perspective, own king square, piece, square).
+
+    ``index_table() -> int [2, 64, 13, 64]``: feature index by (perspective 0 white / 1 black, that side's king
+    square, piece code 0..12, square), -1 = no feature. Built once on first use; a batch is then one gather per
+    (position, perspective, list slot), in cache-sized row blocks.
+    """
+    cache: list[np.ndarray] = []
+
+    def batch(list_sq: np.ndarray, list_code: np.ndarray, turn: np.ndarray) -> np.ndarray:
+        if not cache:  # flat int64 copy: ``take`` then yields int64 indices directly
+            cache.append(np.ascontiguousarray(index_table(), dtype=np.int64).ravel())
+        return gather_piece_squares(cache[0], list_sq, list_code, turn)
+
+    return batch
+
+
+# Rows per step of the feature gather: its ``[rows,2,32] int64`` offsets buffer (4 MiB) stays in the cache.
+_GATHER_ROWS = 8192
+
+
+def gather_piece_squares(table: np.ndarray, list_sq: np.ndarray, list_code: np.ndarray,
+                         turn: np.ndarray) -> np.ndarray:
+    """``int64 [N, 2, 32]``: flat ``[2*64*13*64]`` index table gathered at (perspective, king, code, square) of
+    every list slot, for (side to move, side not to move). The lists end with the white then the black king."""
+    n = len(turn)
+    count = np.count_nonzero(list_code, axis=1)
+    rows = np.arange(n)
+    king_sq = np.stack([list_sq[rows, count - 2], list_sq[rows, count - 1]], 1).astype(np.int64)  # [N,2]
+    persp = np.stack([turn, 1 - turn], 1).astype(np.int64)  # [N,2] stm, nstm colour
+    base = ((persp * 64 + np.take_along_axis(king_sq, persp, 1)) * 13) << 6
+    pieces = (list_code.astype(np.int16) << 6) | (list_sq & 63)  # code << 6 | square (pad: square 64 -> 0)
+    width = list_code.shape[1]
+    indices = np.empty((n, 2, width), dtype=np.int64)
+    buf = np.empty((min(n, _GATHER_ROWS), 2, width), dtype=np.int64)
+    for start in range(0, n, _GATHER_ROWS):
+        stop = min(n, start + _GATHER_ROWS)
+        offsets = buf[: stop - start]
+        np.add(base[start:stop, :, None], pieces[start:stop, None, :], out=offsets)
+        # offsets are in range by construction; "clip" skips numpy's bounds pass and output buffering
+        table.take(offsets, out=indices[start:stop], mode="clip")
+    return indices
 
 
 @dataclass(frozen=True)
@@ -99,6 +182,45 @@ class FeatureSet:
             virt_off += b.num_virtual
         return out
 
+    @property
+    def max_active(self) -> int:
+        return sum(b.max_active for b in self.blocks)
+
+    def batch_indices(self, list_sq: np.ndarray, list_code: np.ndarray, turn: np.ndarray) -> np.ndarray:
+        """``int64 [N, 2, max_active]`` real indices of decoded piece lists (see ``FeatureBlock.batch``), block
+        offsets applied, each block's columns after the previous block's."""
+        parts, off = [], 0
+        for b in self.blocks:
+            if b.batch is None:
+                raise ConfigError("features", f"feature block {b.name} has no vectorized batch builder for the "
+                                  "data loader")
+            idx = b.batch(list_sq, list_code, turn)
+            parts.append(idx if off == 0 else np.where(idx >= 0, idx + off, -1))
+            off += b.num_real
+        return parts[0] if len(parts) == 1 else np.concatenate(parts, 2)
+
+    def board_batch(self, boards: list[chess.Board]) -> tuple[list[list[list[int]]], list[int]]:
+        """Per board ``[stm, nstm]`` real index lists padded with -1 to ``max_active``, and the layer-stack
+        bucket: the python-chess form of a data batch (tests, benchmarks)."""
+        indices, buckets = [], []
+        for board in boards:
+            pair = []
+            for idx in self.active_pair(board):
+                pair.append(idx + [-1] * (self.max_active - len(idx)))
+            indices.append(pair)
+            buckets.append(int(layer_stack_bucket(len(board.piece_map()))))
+        return indices, buckets
+
+    def psqt_init(self) -> np.ndarray:
+        """``float32 [num_rows]`` initial PSQT value per embedding row in internal units; virtual rows 0."""
+        out = np.zeros(self.num_rows, np.float32)
+        off = 0
+        for b in self.blocks:
+            if b.psqt is not None:
+                out[off:off + b.num_real] = b.psqt()
+            off += b.num_real
+        return out
+
     def active_features(self, board: chess.Board, perspective: chess.Color) -> list[int]:
         """Real indices active for ``perspective`` (block offsets applied)."""
         out, off = [], 0
@@ -143,21 +265,34 @@ class FeatureSet:
         return torch.cat([weight, zeros], 0)
 
 
-# name -> "module" holding a module-level ``BLOCK`` (imported lazily)
+# Plain block name -> module defining ``BLOCK`` (and ``FACTORIZED`` for the ``^`` variant), imported lazily.
 BLOCKS: dict[str, str] = {
     "HalfKP": "boardnet.nnue.features.halfkp",
-    "HalfKP^": "boardnet.nnue.features.halfkp_factorized",
     "HalfKAv2_hm": "boardnet.nnue.features.halfka_v2_hm",
-    "HalfKAv2_hm^": "boardnet.nnue.features.halfka_v2_hm_factorized",
 }
 
 
-def get_block(name: str) -> FeatureBlock:
-    import importlib
+def block_names() -> list[str]:
+    """Every valid block name, plain and ``^`` (imports each block module)."""
+    names = []
+    for plain in BLOCKS:
+        names.append(plain)
+        if hasattr(importlib.import_module(BLOCKS[plain]), "FACTORIZED"):
+            names.append(plain + FACTORIZED_SUFFIX)
+    return names
 
-    if name not in BLOCKS:
-        raise ConfigError("features", f"unknown feature block {name!r}; expected one of {', '.join(BLOCKS)}")
-    return importlib.import_module(BLOCKS[name]).BLOCK
+
+def get_block(name: str) -> FeatureBlock:
+    """The block called ``name``; ``X^`` is the ``FACTORIZED`` block of ``X``'s module."""
+    plain = name.removesuffix(FACTORIZED_SUFFIX)
+    if plain not in BLOCKS:
+        raise ConfigError("features", f"unknown feature block {name!r}; expected one of {', '.join(block_names())}")
+    module = importlib.import_module(BLOCKS[plain])
+    if plain == name:
+        return module.BLOCK
+    if not hasattr(module, "FACTORIZED"):
+        raise ConfigError("features", f"feature block {plain} has no factorized variant {name!r}")
+    return module.FACTORIZED
 
 
 def get_feature_set(name: str) -> FeatureSet:
@@ -165,3 +300,17 @@ def get_feature_set(name: str) -> FeatureSet:
     if not name:
         raise ConfigError("features", "empty feature set name")
     return FeatureSet(tuple(get_block(n) for n in name.split("+")))
+
+
+def plain_name(name: str) -> str:
+    """``name`` without factorizers (what a ``.nnue`` file holds): ``"HalfKP^"`` -> ``"HalfKP"``."""
+    return get_feature_set(name).plain_name
+
+
+def check_feature_name(name: str) -> str:
+    """Pydantic validator: ``name`` must be a known feature set (raises ``ValueError`` naming the choices)."""
+    try:
+        get_feature_set(name)
+    except ConfigError as err:
+        raise ValueError(str(err)) from None
+    return name

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from boardnet.nnue.data.binpack_kernel import KING, KNIGHT, PAWN_ATTACKS
 from boardnet.nnue.features import get_feature_set, layer_stack_bucket
 
 _SQ = np.arange(64)
@@ -33,17 +34,11 @@ def sparse_batch(
 
 # --- in-check test (vectorized attack lookups) ---
 
-_KNIGHT_D = [(1, 2), (2, 1), (-1, 2), (-2, 1), (1, -2), (2, -1), (-1, -2), (-2, -1)]
-_KING_D = [(df, dr) for df in (-1, 0, 1) for dr in (-1, 0, 1) if df or dr]
-_ROOK_D = [(1, 0), (-1, 0), (0, 1), (0, -1)]
-_BISHOP_D = [(1, 1), (1, -1), (-1, 1), (-1, -1)]
-
-
-def _step_table(deltas: list[tuple[int, int]], steps: int) -> np.ndarray:
-    """``[len(deltas), 64, steps]`` target square of each ray step from each square, -1 off the board."""
-    t = np.full((len(deltas), 64, steps), -1, dtype=np.int64)
+def _ray_table(deltas: list[tuple[int, int]]) -> np.ndarray:
+    """``[len(deltas), 64, 7]`` target square of each ray step from each square, -1 off the board."""
+    t = np.full((len(deltas), 64, 7), -1, dtype=np.int64)
     for d, (df, dr) in enumerate(deltas):
-        for k in range(1, steps + 1):
+        for k in range(1, 8):
             f, r = _FILE + k * df, _RANK + k * dr
             ok = (f >= 0) & (f < 8) & (r >= 0) & (r < 8)
             t[d, ok, k - 1] = (8 * r + f)[ok]
@@ -56,21 +51,13 @@ def _bitboards(table: np.ndarray) -> np.ndarray:
     return np.bitwise_or.reduce(bits.astype(np.uint64), axis=-1)
 
 
-# Attack bitboards [64] (knight, king), [colour, 64] (pawn captures onto a square: squares an enemy pawn
-# attacks it from), rays [4, 64] per slider direction; rays in +square directions find their nearest
-# blocker as the lowest set bit, the others as the highest.
-_KNIGHT_BB = _bitboards(_step_table(_KNIGHT_D, 1)[:, :, 0].T)
-_KING_BB = _bitboards(_step_table(_KING_D, 1)[:, :, 0].T)
-# the side to move's king on square k is attacked by enemy pawns one rank ahead of it (white: rank + 1)
-_PAWN_BB = np.stack(
-    [
-        _bitboards(_step_table([(-1, 1), (1, 1)], 1)[:, :, 0].T),
-        _bitboards(_step_table([(-1, -1), (1, -1)], 1)[:, :, 0].T),
-    ]
-)
+# Step attacks are the binpack decoder's tables: knight and king [64]; pawns [colour, 64], the squares a pawn of
+# that colour attacks = the squares enemy pawns attack a king of that colour from. Rays [4, 64] per slider
+# direction: rays in +square directions find their nearest blocker as the lowest set bit, the others as the
+# highest.
 _UP_D, _DOWN_D = [(1, 0), (0, 1), (1, 1), (-1, 1)], [(-1, 0), (0, -1), (-1, -1), (1, -1)]
-_RAYS_UP = _bitboards(_step_table(_UP_D, 7))
-_RAYS_DOWN = _bitboards(_step_table(_DOWN_D, 7))
+_RAYS_UP = _bitboards(_ray_table(_UP_D))
+_RAYS_DOWN = _bitboards(_ray_table(_DOWN_D))
 _ORTHOGONAL = np.array([True, True, False, False])  # per direction index above: rook-like, else bishop-like
 
 
@@ -101,9 +88,9 @@ def in_check(pieces: np.ndarray, turn: np.ndarray) -> np.ndarray:
     rel = pieces - (6 * (1 - turn)).astype(pieces.dtype)[:, None]
     king = np.argmax(pieces == (6 + 6 * turn).astype(pieces.dtype)[:, None], 1)
     occupied = _packed(pieces != 0)
-    check = (_KNIGHT_BB.take(king) & _packed(rel == 2)) != 0
-    check |= (_KING_BB.take(king) & _packed(rel == 6)) != 0
-    check |= (_PAWN_BB.ravel().take(stm * 64 + king) & _packed(rel == 1)) != 0
+    check = (KNIGHT.take(king) & _packed(rel == 2)) != 0
+    check |= (KING.take(king) & _packed(rel == 6)) != 0
+    check |= (PAWN_ATTACKS.ravel().take(stm * 64 + king) & _packed(rel == 1)) != 0
     queens = rel == 5
     rook_like = _packed(queens | (rel == 4))
     bishop_like = _packed(queens | (rel == 3))

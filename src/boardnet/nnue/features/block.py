@@ -79,6 +79,23 @@ class FeatureBlock:
                             batch=self.batch, psqt=self.psqt, max_active=self.max_active)
 
 
+def piece_plane(piece: chess.Piece, perspective: chess.Color) -> int:
+    """``p_idx = 2*type + (colour != perspective)`` (0..11; types P..K = 0..5), the plane of a piece (§6)."""
+    return 2 * (piece.piece_type - 1) + (piece.color != perspective)
+
+
+def piece_square_grid() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Broadcastable grids over a ``[2, 64, 13, 64]`` index table: perspective (0 white, 1 black), that side's
+    king square, piece code (0 empty, 1..6 white P..K, 7..12 black), square, and the piece's ``p_idx`` (as
+    :func:`piece_plane`; meaningless for code 0). Returns ``(perspective, king, code, square, p_idx)``."""
+    persp = np.arange(2)[:, None, None, None]
+    king = np.arange(64)[None, :, None, None]
+    code = np.arange(13)[None, None, :, None]
+    sq = np.arange(64)[None, None, None, :]
+    p_idx = 2 * ((code - 1) % 6) + ((code > 6).astype(np.int64) != persp)
+    return persp, king, code, sq, p_idx
+
+
 def no_factors(num_real: int) -> Callable[[], np.ndarray]:
     """``factors`` of a plain block: ``int64 [num_real, 0]``."""
     return lambda: np.zeros((num_real, 0), np.int64)

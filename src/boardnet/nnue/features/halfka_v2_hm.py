@@ -14,7 +14,13 @@ from typing import Any
 import chess
 import numpy as np
 
-from boardnet.nnue.features.block import FeatureBlock, no_factors, piece_square_batch
+from boardnet.nnue.features.block import (
+    FeatureBlock,
+    no_factors,
+    piece_plane,
+    piece_square_batch,
+    piece_square_grid,
+)
 
 NAME = "HalfKAv2_hm"
 HASH = 0x7F234CB8  # §2, same for HalfKAv2_hm^
@@ -49,24 +55,14 @@ def active_features(board: chess.Board, perspective: chess.Color) -> list[int]:
     if king is None:
         raise ValueError("HalfKAv2_hm needs both kings on the board")
     flip = flip_mask(int(perspective == chess.BLACK), king)
-    out = []
-    for sq, piece in board.piece_map().items():
-        if piece.piece_type == chess.KING:
-            p_idx = KING_PLANE
-        else:
-            p_idx = 2 * (piece.piece_type - 1) + (piece.color != perspective)
-        out.append(feature_index(king ^ flip, p_idx, sq ^ flip))
-    return sorted(out)
+    return sorted(feature_index(king ^ flip, KING_PLANE if p.piece_type == chess.KING else piece_plane(p, perspective),
+                                sq ^ flip) for sq, p in board.piece_map().items())
 
 
 def index_table() -> np.ndarray:
     """``int32 [2, 64, 13, 64]`` index by (perspective 0 white / 1 black, king square, piece code, square)."""
-    persp = np.arange(2)[:, None, None, None]
-    king = np.arange(64)[None, :, None, None]
-    code = np.arange(13)[None, None, :, None]
-    sq = np.arange(64)[None, None, None, :]
-    ptype = (code - 1) % 6 + 1
-    p_idx = np.where(ptype == 6, KING_PLANE, 2 * (ptype - 1) + ((code > 6).astype(np.int64) != persp))
+    persp, king, code, sq, p_idx = piece_square_grid()
+    p_idx = np.where(code % 6 == 0, KING_PLANE, p_idx)  # both kings (6, 12) share one plane
     flip = flip_mask(persp, king)
     idx = feature_index(king ^ flip, p_idx, sq ^ flip)
     return np.where(code > 0, idx, -1).astype(np.int32)
@@ -101,8 +97,7 @@ def virtual_features(board: chess.Board, perspective: chess.Color) -> dict[int, 
     flip = flip_mask(int(perspective == chess.BLACK), king)
     out: dict[int, int] = {}
     for sq, piece in board.piece_map().items():
-        p_idx = 2 * (piece.piece_type - 1) + (piece.color != perspective)
-        key = 64 * p_idx + (sq ^ flip)
+        key = 64 * piece_plane(piece, perspective) + (sq ^ flip)
         out[key] = out.get(key, 0) + 1
     return out
 

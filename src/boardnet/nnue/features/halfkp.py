@@ -15,7 +15,13 @@ from typing import Any
 import chess
 import numpy as np
 
-from boardnet.nnue.features.block import FeatureBlock, no_factors, piece_square_batch
+from boardnet.nnue.features.block import (
+    FeatureBlock,
+    no_factors,
+    piece_plane,
+    piece_square_batch,
+    piece_square_grid,
+)
 
 NAME = "HalfKP"
 HASH = 0x5D69D5B8  # §2, same for HalfKP^
@@ -31,11 +37,6 @@ def orient(perspective: chess.Color, square: int) -> int:
     return square ^ (0 if perspective == chess.WHITE else 63)
 
 
-def plane(piece_type: int, own: bool) -> int:
-    """``p_idx = 2*type + (colour != perspective)`` of a non-king piece (0..9), piece types 1..5 (python-chess)."""
-    return 2 * (piece_type - 1) + (not own)
-
-
 def feature_index(oriented_king: Any, p_idx: Any, oriented_sq: Any) -> Any:
     """Index formula (ints or numpy arrays alike), §6.1: ``1 + oriented_sq + 64*p_idx + 641*oriented_king``."""
     return 1 + oriented_sq + 64 * p_idx + PLANE_SLOTS * oriented_king
@@ -47,21 +48,16 @@ def active_features(board: chess.Board, perspective: chess.Color) -> list[int]:
     if king is None:
         raise ValueError("HalfKP needs both kings on the board")
     ok = orient(perspective, king)
-    return sorted(feature_index(ok, plane(p.piece_type, p.color == perspective), orient(perspective, sq))
+    return sorted(feature_index(ok, piece_plane(p, perspective), orient(perspective, sq))
                   for sq, p in board.piece_map().items() if p.piece_type != chess.KING)
 
 
 def index_table() -> np.ndarray:
     """``int32 [2, 64, 13, 64]`` index by (perspective 0 white / 1 black, king square, piece code, square)."""
-    persp = np.arange(2)[:, None, None, None]
-    king = np.arange(64)[None, :, None, None]
-    code = np.arange(13)[None, None, :, None]
-    sq = np.arange(64)[None, None, None, :]
+    persp, king, code, sq, p_idx = piece_square_grid()
     rot = 63 * persp
-    ptype = (code - 1) % 6 + 1
-    p_idx = 2 * (ptype - 1) + ((code > 6).astype(np.int64) != persp)
     idx = feature_index(king ^ rot, p_idx, sq ^ rot)
-    return np.where((code > 0) & (ptype != 6), idx, -1).astype(np.int32)
+    return np.where((code > 0) & (code % 6 != 0), idx, -1).astype(np.int32)  # kings (6, 12) are no features
 
 
 def factors() -> np.ndarray:
@@ -84,7 +80,7 @@ def virtual_features(board: chess.Board, perspective: chess.Color) -> dict[int, 
     if pieces:
         out[orient(perspective, king)] = len(pieces)
     for sq, piece in pieces:
-        key = NUM_HALFK + 64 * plane(piece.piece_type, piece.color == perspective) + orient(perspective, sq)
+        key = NUM_HALFK + 64 * piece_plane(piece, perspective) + orient(perspective, sq)
         out[key] = out.get(key, 0) + 1
     return out
 

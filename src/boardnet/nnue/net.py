@@ -30,6 +30,7 @@ from boardnet.core.config import ComponentConfig
 from boardnet.core.errors import ConversionError
 from boardnet.core.spec import ModelSpec, NetFile
 from boardnet.nnue.features import FeatureSet, check_feature_name, get_feature_set, plain_name
+from boardnet.nnue.features.block import coalesce_rows, factor_rows
 from boardnet.nnue.quantize import (
     BIAS_SCALE,
     FT_ONE,
@@ -70,26 +71,7 @@ class _SparseFT(nn.Module):
             init = torch.from_numpy(self.fs.psqt_init()) / NNUE2SCORE
             self.ft_psqt = nn.Parameter(init[:, None].repeat(1, psqt))
         # factor map as a non-persistent buffer so it follows .to(device) and stays out of the state dict
-        self.register_buffer("factor_map", torch.from_numpy(self.fs.factor_map), persistent=False)
-
-    def rows(self, idx: torch.Tensor) -> torch.Tensor:
-        """Real indices ``[N, A]`` (-1 pad) -> embedding rows incl. factors ``[N, A * (1 + n_factors)]``."""
-        if self.factor_map.shape[1] == 0:
-            return idx
-        virt = torch.where((idx >= 0).unsqueeze(-1), self.factor_map[idx.clamp(min=0)], -1)
-        return torch.cat([idx, virt.flatten(1)], 1)
-
-    def fold(self, table: torch.Tensor) -> torch.Tensor:
-        """Differentiable coalescing ``[num_rows, D] -> [num_real, D]`` (real row + its factor rows)."""
-        fmap = self.factor_map
-        real = table[: self.fs.num_real]
-        for k in range(fmap.shape[1]):
-            col = fmap[:, k]
-            if bool((col < 0).any()):  # only multi-block sets pad with -1; the masked path costs ~50% more
-                real = real + torch.where((col >= 0).unsqueeze(1), table[col.clamp(min=0)], 0)
-            else:
-                real = real + table[col]
-        return real
+        self.register_buffer("factor_map", self.fs.factor_table(), persistent=False)
 
     def ft_bags(self, idx: torch.Tensor, tables: list[torch.Tensor]) -> list[torch.Tensor]:
         """``sum`` of each table's rows for real indices ``idx [N, A]``, factor rows included -> ``[N, D]`` each.
@@ -100,8 +82,8 @@ class _SparseFT(nn.Module):
         """
         n_fact = self.factor_map.shape[1]
         if n_fact and idx.numel() * n_fact > self.fs.num_real:
-            return [self.bag(self.fold(t), idx) for t in tables]
-        rows = self.rows(idx)
+            return [self.bag(coalesce_rows(t, self.factor_map), idx) for t in tables]
+        rows = factor_rows(idx, self.factor_map)
         return [self.bag(t, rows) for t in tables]
 
     @staticmethod

@@ -73,9 +73,9 @@ class FeatureBlock:
     psqt: Callable[[], np.ndarray] | None = field(default=None, repr=False)
     max_active: int = MAX_ACTIVE
 
-    def factorized(self, name: str, num_virtual: int, factors: Callable[[], np.ndarray]) -> FeatureBlock:
+    def factorized(self, num_virtual: int, factors: Callable[[], np.ndarray]) -> FeatureBlock:
         """The ``^`` variant of this plain block: same real features, hash, loader and PSQT init, plus factors."""
-        return FeatureBlock(name, self.hash, self.num_real, num_virtual, self.active, factors, plain=self.name,
+        return FeatureBlock(self.name + FACTORIZED_SUFFIX, self.hash, self.num_real, num_virtual, self.active, factors, plain=self.name,
                             batch=self.batch, psqt=self.psqt, max_active=self.max_active)
 
 
@@ -143,6 +143,30 @@ def gather_piece_squares(table: np.ndarray, list_sq: np.ndarray, list_code: np.n
         # offsets are in range by construction; "clip" skips numpy's bounds pass and output buffering
         table.take(offsets, out=indices[start:stop], mode="clip")
     return indices
+
+
+def factor_rows(idx: torch.Tensor, fmap: torch.Tensor) -> torch.Tensor:
+    """Real indices ``idx [..., A]`` (-1 padded) -> ``[..., A * (1 + n_factors)]`` embedding rows, each real row
+    followed by the virtual rows ``fmap [num_real, n_factors]`` gives it (-1 padded)."""
+    if fmap.shape[1] == 0:
+        return idx
+    virt = torch.where((idx >= 0).unsqueeze(-1), fmap[idx.clamp(min=0)], -1)
+    return torch.cat([idx, virt.flatten(-2)], -1)
+
+
+def coalesce_rows(table: torch.Tensor, fmap: torch.Tensor) -> torch.Tensor:
+    """§6.5 coalescing, differentiable: ``[num_rows, D] -> [num_real, D]``,
+    ``W_real[i] = W[i] + W[fmap[i, 0]] + W[fmap[i, 1]] + ...`` (added in that order; -1 entries skipped)."""
+    real = table[: fmap.shape[0]]
+    if fmap.shape[1] == 0:
+        return real.clone()
+    for k in range(fmap.shape[1]):
+        col = fmap[:, k]
+        if bool((col < 0).any()):  # only multi-block sets pad with -1; the masked path costs ~50% more
+            real = real + torch.where((col >= 0).unsqueeze(1), table[col.clamp(min=0)], 0)
+        else:
+            real = real + table[col]
+    return real
 
 
 @dataclass(frozen=True)
@@ -250,28 +274,19 @@ class FeatureSet:
         """Real indices for (side to move, side not to move)."""
         return self.active_features(board, board.turn), self.active_features(board, not board.turn)
 
+    def factor_table(self, device: torch.device | str = "cpu") -> torch.Tensor:
+        """:attr:`factor_map` as an ``int64`` tensor on ``device``."""
+        return torch.from_numpy(self.factor_map).to(device)
+
     def with_factors(self, idx: torch.Tensor) -> torch.Tensor:
         """Real indices ``[..., A]`` (-1 padded) -> ``[..., A * (1 + n_factors)]`` embedding rows (-1 padded)."""
-        fmap = self.factor_map
-        if fmap.shape[1] == 0:
-            return idx
-        table = torch.from_numpy(fmap).to(idx.device)
-        virt = torch.where((idx >= 0).unsqueeze(-1), table[idx.clamp(min=0)], -1)
-        return torch.cat([idx, virt.flatten(-2)], -1)
+        return factor_rows(idx, self.factor_table(idx.device))
 
     def coalesce(self, weight: torch.Tensor) -> torch.Tensor:
-        """§6.5: ``[num_rows, D]`` training rows -> ``[num_real, D]`` with virtual rows folded in.
-
-        ``W_real[i] = W[i] + sum_k W[factor_map[i, k]]``.
-        """
+        """§6.5: ``[num_rows, D]`` training rows -> ``[num_real, D]`` with virtual rows folded in."""
         if weight.shape[0] != self.num_rows:
             raise ValueError(f"{self.name}: weight has {weight.shape[0]} rows; expected {self.num_rows}")
-        real = weight[: self.num_real]
-        fmap = torch.from_numpy(self.factor_map).to(weight.device)
-        if fmap.shape[1] == 0:
-            return real.clone()
-        mask = (fmap >= 0).to(weight.dtype).unsqueeze(-1)
-        return real + (weight[fmap.clamp(min=0)] * mask).sum(1)
+        return coalesce_rows(weight, self.factor_table(weight.device))
 
     def expand(self, weight: torch.Tensor) -> torch.Tensor:
         """``[num_real, D]`` (e.g. read from ``.nnue``) -> ``[num_rows, D]`` with zero virtual rows, so factorized

@@ -104,4 +104,4 @@ def virtual_features(board: chess.Board, perspective: chess.Color) -> dict[int, 
 
 BLOCK = FeatureBlock(NAME, HASH, NUM_FEATURES, 0, active_features, no_factors(NUM_FEATURES), plain=NAME,
                      batch=piece_square_batch(index_table), psqt=psqt_values)
-FACTORIZED = BLOCK.factorized(NAME + "^", NUM_VIRTUAL, factors)
+FACTORIZED = BLOCK.factorized(NUM_VIRTUAL, factors)

@@ -269,6 +269,9 @@ def file_parts(net: NetFile, path: Path, encode_tensor: TensorEncoder = plain_te
     if arch_name not in ARCHS:
         raise FormatError(path, f"unknown nnue arch {arch_name!r}; expected one of {sorted(ARCHS)}", field="arch")
     arch = ARCHS[arch_name]
+    if net.spec.config.get("features", arch.features) != arch.features:
+        raise FormatError(path, f"{arch.name} files hold {arch.features} features, not {net.spec.config['features']}",
+                          field="features")
     default = HALFKP_DESCRIPTION if arch.psqt_buckets == 0 else NP_DESCRIPTION
     desc = str(net.spec.meta.get("description", default)).encode("latin-1")
     parts = [struct.pack("<III", arch.version, arch.header_hash, len(desc)), desc, struct.pack("<I", arch.ft_hash)]

@@ -9,11 +9,11 @@ import pytest
 import torch
 from pydantic import ValidationError
 
-from boardnet.core.errors import ConfigError
+from boardnet.core.errors import ConfigError, FormatError
 from boardnet.nnue.data.loader import NnueData
 from boardnet.nnue.features import BLOCKS, get_block, get_feature_set, plain_name
 from boardnet.nnue.features.block import block_names
-from boardnet.nnue.file import ARCHS
+from boardnet.nnue.file import ARCHS, write_net
 from boardnet.nnue.net import NnueHalfKP, NnueNet
 from tests.conftest import random_boards
 
@@ -66,6 +66,12 @@ def test_psqt_init_is_the_material_balance() -> None:
     net = NnueNet(features="HalfKAv2_hm^", l1=8, l2=3, l3=4)
     expected = torch.from_numpy(get_feature_set("HalfKAv2_hm^").psqt_init()) / 600
     assert torch.equal(net.ft_psqt.detach(), expected[:, None].expand(-1, 8))
+
+
+def test_a_net_on_features_its_file_layout_lacks_is_refused_on_export(tmp_path) -> None:
+    net = NnueNet(features="HalfKP^", l1=8, l2=3, l3=4)  # trains (any registered set); no SF15.1 layout for it
+    with pytest.raises(FormatError, match="halfkav2_hm_1024x2-16-32x8 files hold HalfKAv2_hm features, not HalfKP"):
+        write_net(net.quantize(), tmp_path / "x.nnue")
 
 
 def test_unknown_names_are_config_errors() -> None:

@@ -14,9 +14,11 @@ from boardnet.core.spec import NetFile
 from boardnet.nnue.features import get_feature_set, layer_stack_bucket
 from boardnet.nnue.file import ARCHS
 from boardnet.nnue.quantize import BIAS_SCALE, OUT_B_SCALE
+from boardnet.nnue.units import PAWN_UNITS
+from boardnet.nnue.units import trunc_div as _tdiv
 
-PAWN_SF12 = 208  # §10: SF12-SF15.0 PawnValueEg
-PAWN_SF15_1 = 361  # §10: SF15.1 NormalizeToPawnValue
+PAWN_SF12 = PAWN_UNITS["12"]  # §10: SF12-SF15.0 PawnValueEg
+PAWN_SF15_1 = PAWN_UNITS["15.1"]  # §10: SF15.1 NormalizeToPawnValue
 
 
 @dataclass
@@ -29,12 +31,6 @@ class NnueEval:
     psqt: int | None = None
     positional: int | None = None
     printed: str = ""
-
-
-def _tdiv(a: int, b: int) -> int:
-    """C++ integer division: truncates toward zero."""
-    q = abs(a) // abs(b)
-    return q if (a >= 0) == (b > 0) else -q
 
 
 def _layer(x: np.ndarray, sd: dict, name: str) -> np.ndarray:

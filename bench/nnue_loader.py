@@ -2,7 +2,7 @@
 
 Measures our vectorized pipeline (decode + filters + shuffle + features, ``NnueData`` with no workers) and,
 in the same run, a straightforward python-chess loop (decode each record to a Board via FEN, filter with
-``is_capture``/``is_check``, ``features.halfka_v2_hm.sparse_batch``) on a subset, and prints the ratio.
+``is_capture``/``is_check``, ``FeatureSet.board_batch``) on a subset, and prints the ratio.
 
     python bench/nnue_loader.py [--positions 200000]
 """
@@ -23,7 +23,7 @@ import torch  # noqa: E402
 
 from boardnet.nnue.data.bin import RECORD_SIZE, decode_move, pack_record, read_bin  # noqa: E402
 from boardnet.nnue.data.loader import NnueData  # noqa: E402
-from boardnet.nnue.features import halfka_v2_hm  # noqa: E402
+from boardnet.nnue.features import get_feature_set  # noqa: E402
 from boardnet.train.context import TrainContext  # noqa: E402
 
 BATCH = 16384
@@ -60,7 +60,7 @@ def python_chess_loop(path: Path, n: int) -> float:
         if board.is_capture(move) or board.is_check():
             continue
         boards.append(board)
-    halfka_v2_hm.sparse_batch(boards)
+    get_feature_set("HalfKAv2_hm").board_batch(boards)
     return n / (time.perf_counter() - t0)
 
 

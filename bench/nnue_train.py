@@ -2,7 +2,7 @@
 
 Ours: ``NnueData`` (vectorized .bin pipeline) feeding NnueNet + NnueWdlLoss + Ranger (the shipped config's
 optimizer) + clip_weights. Baseline in the same run: the same training step fed by a straightforward
-python-chess loader (records -> Board -> filters -> ``features.halfka_v2_hm.sparse_batch``), timed on the same
+python-chess loader (records -> Board -> filters -> ``FeatureSet.board_batch``), timed on the same
 batch size.
 
     python bench/nnue_train.py [--steps 3]
@@ -26,7 +26,7 @@ from nnue_loader import make_file  # noqa: E402
 
 from boardnet.nnue.data.bin import decode_move, read_bin  # noqa: E402
 from boardnet.nnue.data.loader import NnueData  # noqa: E402
-from boardnet.nnue.features import halfka_v2_hm  # noqa: E402
+from boardnet.nnue.features import get_feature_set  # noqa: E402
 from boardnet.nnue.loss import NnueWdlLoss  # noqa: E402
 from boardnet.nnue.net import NnueNet  # noqa: E402
 from boardnet.train.context import TrainContext  # noqa: E402
@@ -47,7 +47,7 @@ def naive_batch(path: Path, n: int) -> dict[str, torch.Tensor]:
         outcomes.append((int(dec.result[i]) + 1) / 2)
         if len(boards) == n:
             break
-    idx, bucket = halfka_v2_hm.sparse_batch(boards)
+    idx, bucket = get_feature_set("HalfKAv2_hm").board_batch(boards)
     return {"indices": torch.tensor(idx), "bucket": torch.tensor(bucket), "score": torch.tensor(scores),
             "outcome": torch.tensor(outcomes)}
 

@@ -14,7 +14,7 @@ from boardnet.core.errors import BoardnetError
 from boardnet.core.io import read_pt
 from boardnet.nnue import file as nnue
 from boardnet.nnue.features import get_feature_set
-from boardnet.nnue.features import halfka_v2_hm_factorized as hka_f
+from boardnet.nnue.features import halfka_v2_hm as hka_f
 from boardnet.nnue.net import dequantize
 from tests.conftest import nnue_batch, random_boards
 

@@ -13,7 +13,7 @@ import torch
 
 from boardnet.nnue import file as nnue
 from boardnet.nnue.eval import evaluate
-from boardnet.nnue.features.halfka_v2_hm import sparse_batch
+from boardnet.nnue.features import get_feature_set
 from boardnet.nnue.net import NnueNet
 from tests.conftest import random_boards, stockfish_binary
 
@@ -39,7 +39,7 @@ def _sf_printed(path: Path, boards: list[chess.Board]) -> list[str]:
 def test_trained_net_loads_in_stockfish_with_predicted_evals(tmp_path: Path) -> None:
     torch.manual_seed(0)
     boards = random_boards(60)
-    idx, bucket = sparse_batch(boards)
+    idx, bucket = get_feature_set("HalfKAv2_hm").board_batch(boards)
     x, bk = torch.tensor(idx), torch.tensor(bucket)
     target = torch.tensor([_material(b) for b in boards])
     net = NnueNet(features="HalfKAv2_hm^")

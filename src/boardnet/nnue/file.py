@@ -33,9 +33,9 @@ from boardnet.core.errors import ConversionError, FormatError
 from boardnet.core.io import atomic_write
 from boardnet.core.spec import ModelSpec, NetFile
 from boardnet.nnue import leb128
+from boardnet.nnue.features import MASK32, FeatureBlock, get_feature_set, plain_name
 from boardnet.nnue.leb128 import LEB128_MAGIC
 
-MASK32 = 0xFFFFFFFF
 MAX_DESCRIPTION = 1 << 16  # real nets use <= 256 bytes; bounds the read before any allocation
 VERSION_SF12 = 0x7AF32F16
 VERSION_SF14 = 0x7AF32F20  # SF14 .. SF18
@@ -44,10 +44,6 @@ VERSION_SF14 = 0x7AF32F20  # SF14 .. SF18
 _NET_START = 0xEC42E90D
 _AFFINE = 0xCC03DAE4
 _CRELU = 0x538D24C7
-HALFKP_HASH = 0x5D69D5B8
-HALFKAV2_HM_HASH = 0x7F234CB8
-FULL_THREATS_HASH = 0x8F234CB8  # a threat net's FT hash uses it alone (sf_18 nnue_feature_transformer.h)
-FULL_THREATS_FEATURES = 79856
 
 
 def affine_hash(prev: int, out: int) -> int:
@@ -114,16 +110,16 @@ class Block:
 class Arch:
     """One supported architecture, i.e. one Stockfish version's net (§3, §4, issue 14 notes).
 
-    ``layers``: (out, padded_in) of each dense layer of one stack. ``engines``: the Stockfish versions that load it
-    (the last one sets ``nnue eval``'s default printing rules). ``encodings``: FT encodings on disk, the first is
-    what the engine writes (``plain`` or ``leb128``). ``threat_features``: Full_Threats inputs (SF18 big), 0 else.
+    ``features``: a plain feature set of the ``features/`` registry; its blocks give the FT hash, the FT tensors
+    (one weight and one PSQT tensor per block, in block order) and how each is stored. ``layers``: (out, padded_in)
+    of each dense layer of one stack. ``engines``: the Stockfish versions that load it (the last one sets ``nnue
+    eval``'s default printing rules). ``encodings``: FT encodings on disk, the first is what the engine writes
+    (``plain`` or ``leb128``).
     """
 
     name: str
     version: int
-    feature_hash: int
     features: str
-    num_features: int
     l1: int
     psqt_buckets: int
     stacks: int
@@ -132,7 +128,24 @@ class Arch:
     engines: tuple[str, ...] = ()
     title: str = ""
     encodings: tuple[str, ...] = ("plain", "leb128")
-    threat_features: int = 0
+
+    @property
+    def blocks(self) -> tuple[FeatureBlock, ...]:
+        return get_feature_set(self.features).blocks
+
+    @property
+    def feature_hash(self) -> int:
+        return get_feature_set(self.features).hash
+
+    @property
+    def num_features(self) -> int:
+        """FT rows of the int16 (piece) blocks."""
+        return sum(b.num_real for b in self.blocks if b.file_dtype != "i1")
+
+    @property
+    def threat_features(self) -> int:
+        """FT rows of the int8 blocks (SF18's Full_Threats), 0 for other nets."""
+        return sum(b.num_real for b in self.blocks if b.file_dtype == "i1")
 
     @property
     def ft_hash(self) -> int:
@@ -153,18 +166,17 @@ class Arch:
             raise ConversionError(f"{self.title or self.name} is stored {' or '.join(self.encodings)}, not {encoding}")
         i2, i4, i1 = np.dtype("<i2"), np.dtype("<i4"), np.dtype("i1")
         bias = Tensor("ft.bias", i2, (self.l1,))
-        weight = Tensor("ft.weight", i2, (self.num_features, self.l1))
-        psqt = (Tensor("ft.psqt", i4, (self.num_features, self.psqt_buckets)),) if self.psqt_buckets else ()
-        ft_kind = "raw" if encoding == "plain" else "leb128"
+        weights = [Tensor(f"ft.{b.file_prefix}weight", np.dtype(b.file_dtype), (b.num_real, self.l1))
+                   for b in self.blocks]
+        psqts = [Tensor(f"ft.{b.file_prefix}psqt", i4, (b.num_real, self.psqt_buckets))
+                 for b in self.blocks] if self.psqt_buckets else []
         out = [Block("hash", value=self.ft_hash, field="ft hash")]
-        if self.threat_features:  # sf_18 FeatureTransformer::read_parameters
-            out += [Block("leb128", (bias,)),
-                    Block("raw", (Tensor("ft.threat_weight", i1, (self.threat_features, self.l1)),)),
-                    Block("leb128", (weight,)),
-                    Block("leb128", (Tensor("ft.threat_psqt", i4, (self.threat_features, self.psqt_buckets)),
-                                     *psqt))]
-        else:
-            out += [Block(ft_kind, (t,)) for t in (bias, weight, *psqt)]
+        if encoding == "plain":
+            out += [Block("raw", (t,)) for t in (bias, *weights, *psqts)]
+        else:  # FeatureTransformer::read_parameters: int8 rows raw; all PSQT tensors in one LEB128 block (sf_18)
+            out += [Block("leb128", (bias,))]
+            out += [Block("raw" if t.dtype.itemsize == 1 else "leb128", (t,)) for t in weights]
+            out += [Block("leb128", tuple(psqts))] if psqts else []
         for k in range(self.stacks):
             out.append(Block("hash", value=self.net_hash, field="stack hash"))
             for name, (o, i) in zip(("l1", "l2", "out"), self.layers, strict=True):
@@ -177,26 +189,26 @@ class Arch:
         return sum(b.max_size() for b in self.layout(encoding))
 
 
-def _sfnn(name: str, l1: int, engines: tuple[str, ...], title: str, encodings: tuple[str, ...],
-          threats: bool = False) -> Arch:
-    """HalfKAv2_hm (+ Full_Threats) L1x2 + PSQT8, 8 stacks of fc_0 L1->16, fc_1 30(32)->32, fc_2 32->1."""
-    features = "Full_Threats+HalfKAv2_hm" if threats else "HalfKAv2_hm"
-    return Arch(name, VERSION_SF14, FULL_THREATS_HASH if threats else HALFKAV2_HM_HASH, features, 22528, l1,
-                8, 8, ((16, l1), (32, 32), (1, 32)), _NET_START ^ (2 * l1), engines, title, encodings,
-                FULL_THREATS_FEATURES if threats else 0)
+def _sfnn(name: str, features: str, l1: int, engines: tuple[str, ...], title: str,
+          encodings: tuple[str, ...]) -> Arch:
+    """``features`` L1x2 + PSQT8, 8 stacks of fc_0 L1->16, fc_1 30(32)->32, fc_2 32->1 (SF15.1 .. SF18)."""
+    return Arch(name, VERSION_SF14, features, l1, 8, 8, ((16, l1), (32, 32), (1, 32)), _NET_START ^ (2 * l1),
+                engines, title, encodings)
 
 
 ARCHS: dict[str, Arch] = {
     a.name: a
     for a in (
-        Arch("halfkp_256x2-32-32", VERSION_SF12, HALFKP_HASH, "HalfKP", 41024, 256, 0, 1,
+        Arch("halfkp_256x2-32-32", VERSION_SF12, "HalfKP", 256, 0, 1,
              ((32, 512), (32, 32), (1, 32)), _NET_START ^ 512, ("sf12",), "Stockfish 12 HalfKP net"),
-        _sfnn("halfkav2_hm_1024x2-16-32x8", 1024, ("sf15.1",), "Stockfish 15.1 net", ("plain", "leb128")),
-        _sfnn("halfkav2_hm_1536x2-16-32x8", 1536, ("sf16",), "Stockfish 16 net", ("leb128",)),
-        _sfnn("halfkav2_hm_3072x2-16-32x8", 3072, ("sf17.1",), "Stockfish 17.1 big net", ("leb128",)),
-        _sfnn("halfkav2_hm_128x2-16-32x8", 128, ("sf17.1", "sf18"), "Stockfish 17.1 / 18 small net", ("leb128",)),
-        _sfnn("full_threats+halfkav2_hm_1024x2-16-32x8", 1024, ("sf18",), "Stockfish 18 big net", ("leb128",),
-              threats=True),
+        _sfnn("halfkav2_hm_1024x2-16-32x8", "HalfKAv2_hm", 1024, ("sf15.1",), "Stockfish 15.1 net",
+              ("plain", "leb128")),
+        _sfnn("halfkav2_hm_1536x2-16-32x8", "HalfKAv2_hm", 1536, ("sf16",), "Stockfish 16 net", ("leb128",)),
+        _sfnn("halfkav2_hm_3072x2-16-32x8", "HalfKAv2_hm", 3072, ("sf17.1",), "Stockfish 17.1 big net", ("leb128",)),
+        _sfnn("halfkav2_hm_128x2-16-32x8", "HalfKAv2_hm", 128, ("sf17.1", "sf18"), "Stockfish 17.1 / 18 small net",
+              ("leb128",)),
+        _sfnn("full_threats+halfkav2_hm_1024x2-16-32x8", "Full_Threats+HalfKAv2_hm", 1024, ("sf18",),
+              "Stockfish 18 big net", ("leb128",)),
     )
 }
 ENGINES = ("sf12", "sf15.1", "sf16", "sf17.1", "sf18")
@@ -427,7 +439,7 @@ def write_net(net: NetFile, path: str | os.PathLike[str], features: str | None =
         raise ConversionError(f"--encoding {encoding}: .nnue files take plain or leb128")
     if "arch" not in net.spec.config:
         net = quantize_float(net, features)
-    elif features is not None and features.removesuffix("^") != net.spec.config.get("features"):
+    elif features is not None and plain_name(features) != net.spec.config.get("features"):
         raise ConversionError(f"--features {features} does not match the net's feature set "
                               f"{net.spec.config.get('features')}")
     write_parts(path, file_parts(net, path, encoding))
@@ -445,6 +457,9 @@ def file_parts(net: NetFile, path: Path, encoding: str | None = None) -> list[by
     if arch_name not in ARCHS:
         raise FormatError(path, f"unknown nnue arch {arch_name!r}; expected one of {sorted(ARCHS)}", field="arch")
     arch = ARCHS[arch_name]
+    if net.spec.config.get("features", arch.features) != arch.features:
+        raise FormatError(path, f"{arch.name} files hold {arch.features} features, not {net.spec.config['features']}",
+                          field="features")
     default = HALFKP_DESCRIPTION if arch.psqt_buckets == 0 else NP_DESCRIPTION
     desc = str(net.spec.meta.get("description", default)).encode("latin-1")
     parts = [struct.pack("<III", arch.version, arch.header_hash, len(desc)), desc]
@@ -491,7 +506,7 @@ def quantize_float(net: NetFile, features: str | None = None) -> NetFile:
     if net.spec.family not in ("nnue", "nnue_halfkp"):
         raise ConversionError(f"a {net.spec.family!r} network cannot be written as .nnue (needs nnue or nnue_halfkp)")
     own = net.spec.config.get("features", "")
-    if features is not None and features not in (own, own.removesuffix("^")):
+    if features is not None and features not in (own, plain_name(own)):
         raise ConversionError(f"--features {features} does not match the checkpoint's feature set {own}")
     model = build_from_spec(net.spec)
     try:
@@ -560,8 +575,6 @@ def _np_state_dict(path: Path) -> dict[str, torch.Tensor]:
 
 
 def _np_features(path: Path, rows: int, candidates: tuple[str, ...], features: str | None) -> str:
-    from boardnet.nnue.features import get_feature_set
-
     by_rows = {get_feature_set(c).num_rows: c for c in candidates}
     if rows not in by_rows:
         raise FormatError(path, f"input.weight has {rows} feature rows; expected one of "

@@ -15,12 +15,15 @@ import torch
 from pydantic import Field
 
 from boardnet.core.config import EvaluatorConfig, LossConfig
+from boardnet.nnue.quantize import NNUE2SCORE
 from boardnet.nnue.units import PAWN_UNITS
 from boardnet.train.context import TrainContext
 from boardnet.train.evaluators import Evaluator, _eval_ctx
 from boardnet.train.losses import Loss, _get
 
-NNUE2SCORE = 600.0  # net output unit -> internal score units (nnue.md §8)
+# nnue-pytorch 2022 WDL model (nnue.md §11): offset and scaling of the net side (in) and the score side (out)
+IN_OFFSET, IN_SCALING = 270.0, 340.0
+OUT_OFFSET, OUT_SCALING = 270.0, 380.0
 
 
 def wdl(x: torch.Tensor, offset: float, scaling: float) -> torch.Tensor:
@@ -49,10 +52,10 @@ class NnueWdlLoss(Loss):
         score: str = "score"
         outcome: str = "outcome"
         nnue2score: float = NNUE2SCORE
-        in_offset: float = 270.0
-        out_offset: float = 270.0
-        in_scaling: float = 340.0
-        out_scaling: float = 380.0
+        in_offset: float = IN_OFFSET
+        out_offset: float = OUT_OFFSET
+        in_scaling: float = IN_SCALING
+        out_scaling: float = OUT_SCALING
         start_lambda: float = Field(1.0, ge=0, le=1)
         end_lambda: float = Field(1.0, ge=0, le=1)
         pow_exp: float = Field(2.5, gt=0)
@@ -113,7 +116,7 @@ class NnueAgreementEvaluator(Evaluator):
                     agree += float(((pred > 0) == (score > 0))[nonzero].sum())
                     counted += float(nonzero.sum())
                     abs_err += float((pred - score).abs().sum()) / self.cfg.cp_unit
-                    wdl_err += float((wdl(pred, 270.0, 340.0) - wdl(score, 270.0, 380.0)).abs().sum())
+                    wdl_err += float((wdl(pred, IN_OFFSET, IN_SCALING) - wdl(score, OUT_OFFSET, OUT_SCALING)).abs().sum())
                     n += len(score)
         finally:
             net.train(mode)

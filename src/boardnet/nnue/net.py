@@ -19,49 +19,34 @@ returns the integer NetFile :func:`boardnet.nnue.file.write_net` writes; :func:`
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 import torch
 import torch.nn.functional as F
-from pydantic import Field
+from pydantic import AfterValidator, Field
 from torch import nn
 
 from boardnet.core.config import ComponentConfig
 from boardnet.core.errors import ConversionError
 from boardnet.core.spec import ModelSpec, NetFile
-from boardnet.nnue.features import FeatureSet, get_feature_set
+from boardnet.nnue.features import FeatureSet, check_feature_name, get_feature_set, plain_name
+from boardnet.nnue.features.block import coalesce_rows, factor_rows
+from boardnet.nnue.quantize import (
+    BIAS_SCALE,
+    FT_ONE,
+    HIDDEN_CLIP,
+    HIDDEN_SCALE,
+    NNUE2SCORE,
+    OUT_B_SCALE,
+    OUT_CLIP,
+    OUT_W_SCALE,
+    to_int,
+)
 
-# §8 quantization constants (same numbers for the HalfKP era)
-FT_ONE = 127.0
-HIDDEN_SCALE = 64.0
-NNUE2SCORE = 600.0
-OUT_SCALE = 16.0
-HIDDEN_CLIP = 127.0 / HIDDEN_SCALE
-OUT_CLIP = 127.0 * 127.0 / (NNUE2SCORE * OUT_SCALE)
-BIAS_SCALE = HIDDEN_SCALE * FT_ONE  # 8128
-OUT_W_SCALE = NNUE2SCORE * OUT_SCALE / FT_ONE  # 9600 / 127
-OUT_B_SCALE = NNUE2SCORE * OUT_SCALE  # 9600, also PSQT
-MAX_ACTIVE = 32
 SFNNV5_ARCH = "halfkav2_hm_1024x2-16-32x8"
 HALFKP_ARCH = "halfkp_256x2-32-32"
-# §6.4 NP PSQT init in internal units: P, N, B, R, Q, K
-PSQT_PIECE_VALUES = (126, 781, 825, 1276, 2538, 0)
-
-
-def _q(x: torch.Tensor, scale: float, dtype: torch.dtype) -> torch.Tensor:
-    """``round(x * scale)`` saturated to ``dtype``.
-
-    Training keeps hidden/output weights within +-127 steps (:meth:`clip_weights`); saturating instead of
-    clamping the float keeps a stored -128 (as in any int8 file) exact through dequantize -> quantize.
-    """
-    info = torch.iinfo(dtype)
-    return torch.round(x.detach().double() * scale).clamp(info.min, info.max).to(dtype)
-
-
-def _plain_fs(features: str, allowed: tuple[str, ...]) -> FeatureSet:
-    if features not in allowed:
-        raise ValueError(f"features {features!r}; this model takes {' or '.join(allowed)}")
-    return get_feature_set(features)
+# a feature-set name of the features/ registry (``+``-joined blocks, ``^`` = factorized)
+FeatureName = Annotated[str, AfterValidator(check_feature_name)]
 
 
 class _SparseFT(nn.Module):
@@ -82,28 +67,11 @@ class _SparseFT(nn.Module):
         self.ft_weight = nn.Parameter(w)
         self.ft_bias = nn.Parameter(torch.full((l1,), 0.3))
         if psqt:
-            self.ft_psqt = nn.Parameter(torch.zeros(rows, psqt))
+            # each block's PSQT init (e.g. §6.4 material values) / 600 in every bucket; virtual rows 0
+            init = torch.from_numpy(self.fs.psqt_init()) / NNUE2SCORE
+            self.ft_psqt = nn.Parameter(init[:, None].repeat(1, psqt))
         # factor map as a non-persistent buffer so it follows .to(device) and stays out of the state dict
-        self.register_buffer("factor_map", torch.from_numpy(self.fs.factor_map), persistent=False)
-
-    def rows(self, idx: torch.Tensor) -> torch.Tensor:
-        """Real indices ``[N, A]`` (-1 pad) -> embedding rows incl. factors ``[N, A * (1 + n_factors)]``."""
-        if self.factor_map.shape[1] == 0:
-            return idx
-        virt = torch.where((idx >= 0).unsqueeze(-1), self.factor_map[idx.clamp(min=0)], -1)
-        return torch.cat([idx, virt.flatten(1)], 1)
-
-    def fold(self, table: torch.Tensor) -> torch.Tensor:
-        """Differentiable coalescing ``[num_rows, D] -> [num_real, D]`` (real row + its factor rows)."""
-        fmap = self.factor_map
-        real = table[: self.fs.num_real]
-        for k in range(fmap.shape[1]):
-            col = fmap[:, k]
-            if bool((col < 0).any()):  # only multi-block sets pad with -1; the masked path costs ~50% more
-                real = real + torch.where((col >= 0).unsqueeze(1), table[col.clamp(min=0)], 0)
-            else:
-                real = real + table[col]
-        return real
+        self.register_buffer("factor_map", self.fs.factor_table(), persistent=False)
 
     def ft_bags(self, idx: torch.Tensor, tables: list[torch.Tensor]) -> list[torch.Tensor]:
         """``sum`` of each table's rows for real indices ``idx [N, A]``, factor rows included -> ``[N, D]`` each.
@@ -114,8 +82,8 @@ class _SparseFT(nn.Module):
         """
         n_fact = self.factor_map.shape[1]
         if n_fact and idx.numel() * n_fact > self.fs.num_real:
-            return [self.bag(self.fold(t), idx) for t in tables]
-        rows = self.rows(idx)
+            return [self.bag(coalesce_rows(t, self.factor_map), idx) for t in tables]
+        rows = factor_rows(idx, self.factor_map)
         return [self.bag(t, rows) for t in tables]
 
     @staticmethod
@@ -144,6 +112,15 @@ class _SparseFT(nn.Module):
         if hasattr(self, "ft_psqt"):
             out["ft_psqt"] = self.fs.coalesce(self.ft_psqt.detach())
         return out
+
+    def quantized_ft(self) -> dict[str, torch.Tensor]:
+        """Coalesced FT tensors in ``.nnue`` integers (§8): ``ft.bias``/``ft.weight`` int16, ``ft.psqt`` int32."""
+        ft = self.coalesced_ft()
+        sd = {"ft.bias": to_int(ft["ft_bias"], FT_ONE, torch.int16),
+              "ft.weight": to_int(ft["ft_weight"], FT_ONE, torch.int16)}
+        if "ft_psqt" in ft:
+            sd["ft.psqt"] = to_int(ft["ft_psqt"], OUT_B_SCALE, torch.int32)
+        return sd
 
     def coalesced(self) -> nn.Module:
         """The same network on the plain feature set (virtual rows folded in): same float outputs."""
@@ -177,14 +154,15 @@ class NnueNet(_SparseFT):
     """SFNNv5: HalfKAv2_hm[^] -> 1024x2 (+PSQT 8) -> pairwise product -> 8 stacks of 16 -> sqr/CReLU 30 -> 32 -> 1.
 
     Args:
-        features: ``"HalfKAv2_hm^"`` (factorized, A 768 virtual rows) or ``"HalfKAv2_hm"``.
+        features: feature set name, ``"HalfKAv2_hm^"`` (factorized, A 768 virtual rows) or ``"HalfKAv2_hm"`` for
+            the SF15.1 ``.nnue`` layout.
         l1: feature transformer width per perspective; l2: first stack layer outputs minus the skip output;
         l3: second stack layer width; stacks: layer stacks; psqt: PSQT buckets.
     """
 
     class Config(ComponentConfig):
         type: Literal["nnue"] = "nnue"
-        features: Literal["HalfKAv2_hm^", "HalfKAv2_hm"] = "HalfKAv2_hm^"
+        features: FeatureName = "HalfKAv2_hm^"
         l1: int = Field(1024, gt=0, multiple_of=2)
         l2: int = Field(15, gt=0)
         l3: int = Field(32, gt=0)
@@ -194,22 +172,11 @@ class NnueNet(_SparseFT):
     def __init__(self, features: str = "HalfKAv2_hm^", l1: int = 1024, l2: int = 15, l3: int = 32,
                  stacks: int = 8, psqt: int = 8) -> None:
         super().__init__()
-        _plain_fs(features, ("HalfKAv2_hm^", "HalfKAv2_hm"))
         self.l1, self.l2, self.l3, self.stacks, self.psqt = l1, l2, l3, stacks, psqt
         self._init_ft(features, l1, psqt)
-        self._init_psqt()
         self.fc0 = nn.Linear(l1, (l2 + 1) * stacks)
         self.fc1 = nn.Linear(2 * l2, l3 * stacks)
         self.fc2 = nn.Linear(l3, stacks)
-
-    @torch.no_grad()
-    def _init_psqt(self) -> None:
-        """§6.4: material values (negated for the opponent's pieces) / 600 in every bucket; virtual rows 0."""
-        n = self.fs.num_real
-        plane = (torch.arange(n) % 704) // 64  # 0..10, 10 = either king
-        value = torch.tensor(PSQT_PIECE_VALUES + (0,) * 5, dtype=torch.float32)[plane // 2]
-        value = torch.where(plane % 2 == 1, -value, value) / NNUE2SCORE
-        self.ft_psqt[:n] = value[:, None]
 
     def spec(self) -> ModelSpec:
         return ModelSpec("nnue", {"features": self.features, "l1": self.l1, "l2": self.l2, "l3": self.l3,
@@ -235,22 +202,20 @@ class NnueNet(_SparseFT):
     @torch.no_grad()
     def quantize(self, description: str | None = None) -> NetFile:
         """Integer tensors in ``.nnue`` layout (§8 scales), virtual rows coalesced, as ``read_net`` gives them."""
-        ft = self.coalesced_ft()
-        sd = {"ft.bias": _q(ft["ft_bias"], FT_ONE, torch.int16), "ft.weight": _q(ft["ft_weight"], FT_ONE, torch.int16),
-              "ft.psqt": _q(ft["ft_psqt"], OUT_B_SCALE, torch.int32)}
+        sd = self.quantized_ft()
         w0 = self.fc0.weight.view(self.stacks, self.l2 + 1, -1)
         b0 = self.fc0.bias.view(self.stacks, -1)
         w1 = self.fc1.weight.view(self.stacks, self.l3, -1)
         b1 = self.fc1.bias.view(self.stacks, -1)
         pad_in = -(-2 * self.l2 // 32) * 32  # §3 padding rule: inputs padded to a multiple of 32
         for k in range(self.stacks):
-            sd[f"stacks.{k}.l1.weight"] = _q(w0[k], HIDDEN_SCALE, torch.int8)
-            sd[f"stacks.{k}.l1.bias"] = _q(b0[k], BIAS_SCALE, torch.int32)
+            sd[f"stacks.{k}.l1.weight"] = to_int(w0[k], HIDDEN_SCALE, torch.int8)
+            sd[f"stacks.{k}.l1.bias"] = to_int(b0[k], BIAS_SCALE, torch.int32)
             wk = F.pad(w1[k], (0, pad_in - 2 * self.l2))
-            sd[f"stacks.{k}.l2.weight"] = _q(wk, HIDDEN_SCALE, torch.int8)
-            sd[f"stacks.{k}.l2.bias"] = _q(b1[k], BIAS_SCALE, torch.int32)
-            sd[f"stacks.{k}.out.weight"] = _q(self.fc2.weight[k: k + 1], OUT_W_SCALE, torch.int8)
-            sd[f"stacks.{k}.out.bias"] = _q(self.fc2.bias[k: k + 1], OUT_B_SCALE, torch.int32)
+            sd[f"stacks.{k}.l2.weight"] = to_int(wk, HIDDEN_SCALE, torch.int8)
+            sd[f"stacks.{k}.l2.bias"] = to_int(b1[k], BIAS_SCALE, torch.int32)
+            sd[f"stacks.{k}.out.weight"] = to_int(self.fc2.weight[k: k + 1], OUT_W_SCALE, torch.int8)
+            sd[f"stacks.{k}.out.bias"] = to_int(self.fc2.bias[k: k + 1], OUT_B_SCALE, torch.int32)
         return NetFile(_quantized_spec(SFNNV5_ARCH, self.fs.plain_name, description or self.description), sd)
 
     @torch.no_grad()
@@ -274,20 +239,20 @@ class NnueHalfKP(_SparseFT):
     """SF12 HalfKP[^] 256x2-32-32-1: clipped ReLU after the FT and both hidden layers (§3, §9.2).
 
     Args:
-        features: ``"HalfKP^"`` (HalfK 64 + P 640 virtual rows) or ``"HalfKP"``.
+        features: feature set name, ``"HalfKP^"`` (HalfK 64 + P 640 virtual rows) or ``"HalfKP"`` for the SF12
+            ``.nnue`` layout.
         l1, l2, l3: widths (the ``.nnue`` format is 256, 32, 32).
     """
 
     class Config(ComponentConfig):
         type: Literal["nnue_halfkp"] = "nnue_halfkp"
-        features: Literal["HalfKP^", "HalfKP"] = "HalfKP^"
+        features: FeatureName = "HalfKP^"
         l1: int = Field(256, gt=0)
         l2: int = Field(32, gt=0)
         l3: int = Field(32, gt=0)
 
     def __init__(self, features: str = "HalfKP^", l1: int = 256, l2: int = 32, l3: int = 32) -> None:
         super().__init__()
-        _plain_fs(features, ("HalfKP^", "HalfKP"))
         self.l1, self.l2, self.l3 = l1, l2, l3
         self._init_ft(features, l1, 0)
         self.fc0 = nn.Linear(2 * l1, l2)
@@ -310,11 +275,10 @@ class NnueHalfKP(_SparseFT):
     @torch.no_grad()
     def quantize(self, description: str | None = None) -> NetFile:
         """Integer tensors of the SF12 ``.nnue`` layout (virtual rows coalesced)."""
-        ft = self.coalesced_ft()
-        sd = {"ft.bias": _q(ft["ft_bias"], FT_ONE, torch.int16), "ft.weight": _q(ft["ft_weight"], FT_ONE, torch.int16)}
+        sd = self.quantized_ft()
         for name, fc, last in (("l1", self.fc0, False), ("l2", self.fc1, False), ("out", self.fc2, True)):
-            sd[f"stacks.0.{name}.weight"] = _q(fc.weight, OUT_W_SCALE if last else HIDDEN_SCALE, torch.int8)
-            sd[f"stacks.0.{name}.bias"] = _q(fc.bias, OUT_B_SCALE if last else BIAS_SCALE, torch.int32)
+            sd[f"stacks.0.{name}.weight"] = to_int(fc.weight, OUT_W_SCALE if last else HIDDEN_SCALE, torch.int8)
+            sd[f"stacks.0.{name}.bias"] = to_int(fc.bias, OUT_B_SCALE if last else BIAS_SCALE, torch.int32)
         return NetFile(_quantized_spec(HALFKP_ARCH, self.fs.plain_name, description or self.description), sd)
 
     @torch.no_grad()
@@ -346,7 +310,7 @@ def dequantize(net: NetFile, features: str | None = None) -> NnueNet | NnueHalfK
     if arch not in _BY_ARCH:
         raise ConversionError(f"nnue arch {arch!r} has no float model; known: {', '.join(_BY_ARCH)}")
     features = features or file_features
-    if features not in (file_features, f"{file_features}^"):
+    if plain_name(features) != file_features:
         raise ConversionError(f"--features {features} does not match the file's feature set {file_features} "
                               f"(use {file_features} or {file_features}^)")
     model = _BY_ARCH[arch](features=features)

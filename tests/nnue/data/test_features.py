@@ -8,7 +8,8 @@ import pytest
 
 from boardnet.nnue.data.bin import read_bin, write_bin
 from boardnet.nnue.data.features import in_check, sparse_batch
-from boardnet.nnue.features import halfka_v2_hm, halfkp
+from boardnet.nnue.features import get_feature_set
+from boardnet.nnue.features.block import block_names
 from tests.nnue.data.test_bin import random_positions
 
 
@@ -21,17 +22,32 @@ def decoded(tmp_path_factory):
     return dec, [r[0] for r in recs]
 
 
-@pytest.mark.parametrize("block", [halfka_v2_hm, halfkp])
-def test_indices_match_python(decoded, block):
+@pytest.mark.parametrize("name", block_names())
+def test_indices_match_python(decoded, name):
+    """Every registered block's vectorized builder gives its per-position index function's indices."""
     dec, boards = decoded
-    batch = sparse_batch(dec.list_sq, dec.list_code, dec.turn, block.NAME)
-    assert batch["indices"].shape == (len(boards), 2, 32)
+    fs = get_feature_set(name)
+    batch = sparse_batch(dec.list_sq, dec.list_code, dec.turn, name)
+    assert batch["indices"].shape == (len(boards), 2, fs.max_active)
     for i, board in enumerate(boards):
         for j, persp in enumerate((board.turn, not board.turn)):
             row = batch["indices"][i, j]
-            assert sorted(row[row >= 0].tolist()) == block.active_features(board, persp)
-            assert (row[len(block.active_features(board, persp)) :] == -1).all()
+            active = fs.active_features(board, persp)
+            assert sorted(row[row >= 0].tolist()) == active
+            assert (row[len(active) :] == -1).all()
         assert batch["bucket"][i] == (len(board.piece_map()) - 1) // 4
+
+
+def test_multi_block_indices_follow_each_other(decoded):
+    dec, boards = decoded
+    fs = get_feature_set("HalfKP^+HalfKAv2_hm")
+    batch = sparse_batch(dec.list_sq[:300], dec.list_code[:300], dec.turn[:300], fs.name)
+    assert batch["indices"].shape == (300, 2, 64)
+    for i, board in enumerate(boards[:300]):
+        for j, persp in enumerate((board.turn, not board.turn)):
+            row = batch["indices"][i, j]
+            assert sorted(row[row >= 0].tolist()) == fs.active_features(board, persp)
+            assert (row[:32][row[:32] >= 0] < 41024).all() and (row[32:][row[32:] >= 0] >= 41024).all()
 
 
 def test_in_check_matches_python(decoded):

@@ -64,12 +64,33 @@ def test_workers_give_same_stream_and_resume(binfile):
     b.close()
     for x, y in zip(ref, got):
         assert all(np.array_equal(x[k].numpy(), y[k].numpy()) for k in x)
-    # resume: a fresh source loaded from a state continues with the next chunk
+    # resume mid-chunk: a fresh source loaded from the state serves exactly the batches the original
+    # serves next (6 x 700 rows from 500-record chunks: the state falls inside a partly used chunk)
     state = a.state_dict()
-    c = make(path, skip_in_check=False)
-    c.load_state_dict(state)
-    nxt, cont = a.next_batch(300), c.next_batch(300)
-    assert nxt["score"].shape == cont["score"].shape and state["done"] >= 1
+    for workers in (0, 2):
+        c = make(path, skip_in_check=False, num_workers=workers)
+        c.load_state_dict(state)
+        cont = [c.next_batch(300) for _ in range(4)]
+        c.close()
+        if workers == 0:
+            nxt = [a.next_batch(300) for _ in range(4)]
+        for x, y in zip(nxt, cont, strict=True):
+            assert set(x) == set(y) and all(np.array_equal(x[k].numpy(), y[k].numpy()) for k in x)
+
+
+def test_resume_at_every_point_continues_the_same_stream(binfile):
+    path, _ = binfile
+    ref_src = make(path, skip_in_check=False)
+    ref = [ref_src.next_batch(130) for _ in range(14)]  # spans several chunks, incl. batches across two
+    for cut in range(14):
+        a = make(path, skip_in_check=False)
+        for _ in range(cut):
+            a.next_batch(130)
+        b = make(path, skip_in_check=False)
+        b.load_state_dict(a.state_dict())
+        for want in ref[cut : cut + 3]:
+            got = b.next_batch(130)
+            assert all(np.array_equal(want[k].numpy(), got[k].numpy()) for k in want), cut
 
 
 def test_ranks_shard_disjoint(binfile):

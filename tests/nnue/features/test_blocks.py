@@ -11,8 +11,8 @@ import torch
 
 from boardnet.core.errors import ConfigError
 from boardnet.nnue.features import get_feature_set
-from boardnet.nnue.features import halfka_v2_hm_factorized as hka_f
-from boardnet.nnue.features import halfkp_factorized as hkp_f
+from boardnet.nnue.features import halfka_v2_hm as hka_f
+from boardnet.nnue.features import halfkp as hkp_f
 from tests.conftest import random_boards
 
 

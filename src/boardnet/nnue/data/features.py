@@ -1,111 +1,44 @@
-"""Vectorized sparse feature indices and position filters for decoded ``.bin`` boards.
+"""Sparse feature batches and position filters for decoded ``.bin`` boards.
 
 Input: piece lists ``list_sq/list_code [N,32] int8`` and boards ``pieces [N,64] int8`` from
-:mod:`boardnet.nnue.data.bin` (codes 0 empty, 1..6 white pawn..king, 7..12 black), ``turn [N]`` (0 white). Output indices are the REAL feature indices of the block
-(spec ``nnue.md`` §6.1 HalfKP, §6.3 HalfKAv2_hm), same values as the per-position functions in
-``boardnet.nnue.features``; a factorized model adds its virtual rows itself.
+:mod:`boardnet.nnue.data.bin` (codes 0 empty, 1..6 white pawn..king, 7..12 black), ``turn [N]`` (0 white).
+Output indices are the REAL feature indices of the feature set, built by each block's vectorized builder
+(``boardnet.nnue.features``), same values as its per-position index function; a factorized model adds its
+virtual rows itself.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from boardnet.nnue.features import halfka_v2_hm, halfkp
+from boardnet.nnue.data.binpack_kernel import KING, KNIGHT, PAWN_ATTACKS
+from boardnet.nnue.features import get_feature_set, layer_stack_bucket
 
-MAX_ACTIVE = 32
 _SQ = np.arange(64)
 _FILE, _RANK = _SQ % 8, _SQ // 8
-
-
-def _index_table(features: str) -> np.ndarray:
-    """``[2, 64, 13, 64] int32`` feature index by (perspective, own king square, piece code, square); -1 = none.
-
-    Built from the block's formulas (§6.1, §6.3) once, so a batch needs one gather per (position, square).
-    """
-    persp = np.arange(2)[:, None, None, None]
-    king = np.arange(64)[None, :, None, None]
-    code = np.arange(13)[None, None, :, None]
-    sq = _SQ[None, None, None, :]
-    ptype = (code - 1) % 6 + 1
-    plane = 2 * (ptype - 1) + ((code > 6).astype(np.int64) != persp)
-    if features == halfka_v2_hm.NAME:
-        flip = np.where(king % 8 < 4, 7, 0) ^ (56 * persp)
-        oking = king ^ flip
-        bucket = 4 * (7 - oking // 8) + (7 - oking % 8)
-        plane = np.where(ptype == 6, 10, plane)
-        idx = 64 * halfka_v2_hm.PLANES * bucket + (sq ^ flip) + 64 * plane
-        valid = code > 0
-    elif features == halfkp.NAME:
-        rot = 63 * persp
-        idx = 1 + 641 * (king ^ rot) + (sq ^ rot) + 64 * plane
-        valid = (code > 0) & (ptype != 6)
-    else:
-        raise ValueError(f"unknown feature set {features!r} (HalfKAv2_hm, HalfKP)")
-    return np.where(valid, idx, -1).astype(np.int32)
-
-
-_TABLES: dict[str, np.ndarray] = {}
-
-
-def _table(features: str) -> np.ndarray:
-    """Flat ``int64`` copy of :func:`_index_table` (cached): ``take`` then yields int64 indices directly."""
-    if features not in _TABLES:
-        _TABLES[features] = _index_table(features).astype(np.int64).ravel()
-    return _TABLES[features]
-
-
-def _piece_offsets(list_sq: np.ndarray, list_code: np.ndarray) -> np.ndarray:
-    """``[N,32] int16`` table offset ``code << 6 | square`` of each list slot (pad square 64 -> 0, code 0)."""
-    return (list_code.astype(np.int16) << 6) | (list_sq & 63)
-
-
-# Rows per step of the feature gather: its ``[rows,2,32] int64`` offsets buffer (4 MiB) stays in the cache.
-_GATHER_ROWS = 8192
 
 
 def sparse_batch(
     list_sq: np.ndarray, list_code: np.ndarray, turn: np.ndarray, features: str
 ) -> dict[str, np.ndarray]:
-    """Model inputs: ``indices [N,2,32] int64`` (stm, nstm; -1 padded) and ``bucket [N] int64``.
+    """Model inputs: ``indices [N,2,A] int64`` (stm, nstm real indices of the feature set ``features``, -1
+    padded; A = 32 for one block) and ``bucket [N] int64``, the layer-stack index (kings counted).
 
-    ``bucket`` is the layer-stack index ``(piece_count - 1) // 4`` (kings counted). The lists must end with
-    the white then the black king (as :class:`boardnet.nnue.data.bin.Decoded` has them). One table gather for
-    both perspectives: ``[N,2,1]`` king offsets + ``[N,1,32]`` piece offsets, in cache-sized row blocks.
+    Each block builds its indices (``FeatureBlock.batch``); a ``^`` set gives the same real indices as its
+    plain set. The lists must end with the white then the black king (as ``Decoded`` has them).
     """
-    n = len(turn)
-    count = np.count_nonzero(list_code, axis=1)
-    rows = np.arange(n)
-    # the lists end with the white king then the black king (Decoded's order)
-    king_sq = np.stack([list_sq[rows, count - 2], list_sq[rows, count - 1]], 1).astype(np.int64)  # [N,2]
-    persp = np.stack([turn, 1 - turn], 1).astype(np.int64)  # [N,2] stm, nstm colour
-    base = ((persp * 64 + np.take_along_axis(king_sq, persp, 1)) * 13) << 6
-    pieces = _piece_offsets(list_sq, list_code)
-    table = _table(features)
-    indices = np.empty((n, 2, MAX_ACTIVE), dtype=np.int64)
-    buf = np.empty((min(n, _GATHER_ROWS), 2, MAX_ACTIVE), dtype=np.int64)
-    for start in range(0, n, _GATHER_ROWS):
-        stop = min(n, start + _GATHER_ROWS)
-        offsets = buf[: stop - start]
-        np.add(base[start:stop, :, None], pieces[start:stop, None, :], out=offsets)
-        # offsets are in range by construction; "clip" skips numpy's bounds pass and output buffering
-        table.take(offsets, out=indices[start:stop], mode="clip")
-    bucket = (count - 1) // 4
+    indices = get_feature_set(features).batch_indices(list_sq, list_code, turn)
+    bucket = layer_stack_bucket(np.count_nonzero(list_code, axis=1))
     return {"indices": indices, "bucket": bucket.astype(np.int64)}
 
 
 # --- in-check test (vectorized attack lookups) ---
 
-_KNIGHT_D = [(1, 2), (2, 1), (-1, 2), (-2, 1), (1, -2), (2, -1), (-1, -2), (-2, -1)]
-_KING_D = [(df, dr) for df in (-1, 0, 1) for dr in (-1, 0, 1) if df or dr]
-_ROOK_D = [(1, 0), (-1, 0), (0, 1), (0, -1)]
-_BISHOP_D = [(1, 1), (1, -1), (-1, 1), (-1, -1)]
-
-
-def _step_table(deltas: list[tuple[int, int]], steps: int) -> np.ndarray:
-    """``[len(deltas), 64, steps]`` target square of each ray step from each square, -1 off the board."""
-    t = np.full((len(deltas), 64, steps), -1, dtype=np.int64)
+def _ray_table(deltas: list[tuple[int, int]]) -> np.ndarray:
+    """``[len(deltas), 64, 7]`` target square of each ray step from each square, -1 off the board."""
+    t = np.full((len(deltas), 64, 7), -1, dtype=np.int64)
     for d, (df, dr) in enumerate(deltas):
-        for k in range(1, steps + 1):
+        for k in range(1, 8):
             f, r = _FILE + k * df, _RANK + k * dr
             ok = (f >= 0) & (f < 8) & (r >= 0) & (r < 8)
             t[d, ok, k - 1] = (8 * r + f)[ok]
@@ -118,21 +51,13 @@ def _bitboards(table: np.ndarray) -> np.ndarray:
     return np.bitwise_or.reduce(bits.astype(np.uint64), axis=-1)
 
 
-# Attack bitboards [64] (knight, king), [colour, 64] (pawn captures onto a square: squares an enemy pawn
-# attacks it from), rays [4, 64] per slider direction; rays in +square directions find their nearest
-# blocker as the lowest set bit, the others as the highest.
-_KNIGHT_BB = _bitboards(_step_table(_KNIGHT_D, 1)[:, :, 0].T)
-_KING_BB = _bitboards(_step_table(_KING_D, 1)[:, :, 0].T)
-# the side to move's king on square k is attacked by enemy pawns one rank ahead of it (white: rank + 1)
-_PAWN_BB = np.stack(
-    [
-        _bitboards(_step_table([(-1, 1), (1, 1)], 1)[:, :, 0].T),
-        _bitboards(_step_table([(-1, -1), (1, -1)], 1)[:, :, 0].T),
-    ]
-)
+# Step attacks are the binpack decoder's tables: knight and king [64]; pawns [colour, 64], the squares a pawn of
+# that colour attacks = the squares enemy pawns attack a king of that colour from. Rays [4, 64] per slider
+# direction: rays in +square directions find their nearest blocker as the lowest set bit, the others as the
+# highest.
 _UP_D, _DOWN_D = [(1, 0), (0, 1), (1, 1), (-1, 1)], [(-1, 0), (0, -1), (-1, -1), (1, -1)]
-_RAYS_UP = _bitboards(_step_table(_UP_D, 7))
-_RAYS_DOWN = _bitboards(_step_table(_DOWN_D, 7))
+_RAYS_UP = _bitboards(_ray_table(_UP_D))
+_RAYS_DOWN = _bitboards(_ray_table(_DOWN_D))
 _ORTHOGONAL = np.array([True, True, False, False])  # per direction index above: rook-like, else bishop-like
 
 
@@ -163,9 +88,9 @@ def in_check(pieces: np.ndarray, turn: np.ndarray) -> np.ndarray:
     rel = pieces - (6 * (1 - turn)).astype(pieces.dtype)[:, None]
     king = np.argmax(pieces == (6 + 6 * turn).astype(pieces.dtype)[:, None], 1)
     occupied = _packed(pieces != 0)
-    check = (_KNIGHT_BB.take(king) & _packed(rel == 2)) != 0
-    check |= (_KING_BB.take(king) & _packed(rel == 6)) != 0
-    check |= (_PAWN_BB.ravel().take(stm * 64 + king) & _packed(rel == 1)) != 0
+    check = (KNIGHT.take(king) & _packed(rel == 2)) != 0
+    check |= (KING.take(king) & _packed(rel == 6)) != 0
+    check |= (PAWN_ATTACKS.ravel().take(stm * 64 + king) & _packed(rel == 1)) != 0
     queens = rel == 5
     rook_like = _packed(queens | (rel == 4))
     bishop_like = _packed(queens | (rel == 3))

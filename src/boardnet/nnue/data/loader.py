@@ -19,11 +19,11 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import numpy as np
 import torch
-from pydantic import Field
+from pydantic import AfterValidator, Field
 
 from boardnet.core.config import ComponentConfig
 from boardnet.core.errors import FormatError
@@ -31,6 +31,7 @@ from boardnet.nnue.data.bin import RECORD_DTYPE, Decoded, count_records, decode_
 from boardnet.nnue.data.binpack import binpack_blocks, chunk_offsets, read_chunk
 from boardnet.nnue.data.features import in_check, sparse_batch
 from boardnet.nnue.data.text import TEXT_SUFFIXES, read_text
+from boardnet.nnue.features import check_feature_name
 from boardnet.train.context import TrainContext
 from boardnet.train.data import DataSource
 
@@ -69,7 +70,7 @@ def to_batch(dec: Decoded, features: str, rows: np.ndarray | None = None) -> dic
     are gathered; the boards are not copied).
     """
     pick = (lambda a: a) if rows is None else (lambda a: a.take(rows, axis=0))  # take: faster than a[rows]
-    batch = sparse_batch(pick(dec.list_sq), pick(dec.list_code), pick(dec.turn), features.rstrip("^"))
+    batch = sparse_batch(pick(dec.list_sq), pick(dec.list_code), pick(dec.turn), features)
     batch["score"] = pick(dec.score).astype(np.float32)
     batch["outcome"] = (pick(dec.result).astype(np.float32) + 1) / 2
     batch["ply"] = pick(dec.ply).astype(np.int64)
@@ -202,7 +203,7 @@ class NnueData(DataSource):
         type: Literal["nnue"] = "nnue"
         paths: list[str] = Field(min_length=1)
         # a factorized set ("^") gets the same REAL indices; the model adds its virtual rows itself
-        features: Literal["HalfKAv2_hm", "HalfKAv2_hm^", "HalfKP", "HalfKP^"] = "HalfKAv2_hm"
+        features: Annotated[str, AfterValidator(check_feature_name)] = "HalfKAv2_hm"  # a features/ registry name
         chunk_size: int = Field(65536, gt=0)
         num_workers: int = Field(0, ge=0)
         random_skip: float = Field(0.0, ge=0, lt=1)
@@ -242,9 +243,11 @@ class NnueData(DataSource):
         if not self.chunks:
             raise FormatError(cfg.paths[0], "no training records")
         self.seed = cfg.seed  # same on every rank: all ranks must agree on the chunk order to shard it
-        self.epoch, self.done = 0, 0
-        self.pending: list[dict[str, np.ndarray]] = []
-        self.n_pending, self.offset = 0, 0
+        self.epoch, self.done = 0, 0  # stream position: the next chunk to fetch is chunk ``done`` of ``epoch``
+        # fetched chunks not fully served, each with its own stream position (epoch, index in epoch)
+        self.pending: list[tuple[tuple[int, int], dict[str, np.ndarray]]] = []
+        self.n_pending, self.offset = 0, 0  # unserved rows; rows of pending[0] already served
+        self.resume_offset = 0  # rows of the first fetched chunk already served before a resume
         self.positions = 0
         self.wait_s = 0.0
         self._iter: Iterator[dict[str, Any]] | None = None
@@ -284,14 +287,17 @@ class NnueData(DataSource):
             marker = np.asarray(chunk.pop("epoch"))
             self.epoch, self.done = int(marker[0]), int(marker[1])
             chunk = {k: np.asarray(v) for k, v in chunk.items()}
-            if len(chunk["bucket"]):
-                self.pending.append(chunk)
-                self.n_pending += len(chunk["bucket"])
+            skip, self.resume_offset = self.resume_offset, 0
+            if len(chunk["bucket"]) > skip:
+                if not self.pending:
+                    self.offset = skip
+                self.pending.append(((self.epoch, self.done - 1), chunk))
+                self.n_pending += len(chunk["bucket"]) - skip
         # rows are served as views of the pending chunks (self.offset rows of the first one are used up);
         # only a batch that spans two chunks is copied
         parts, need = [], batch_size
         while need:
-            head = self.pending[0]
+            head = self.pending[0][1]
             size = min(need, len(head["bucket"]) - self.offset)
             parts.append({k: v[self.offset : self.offset + size] for k, v in head.items()})
             self.offset += size
@@ -324,13 +330,19 @@ class NnueData(DataSource):
         return {"epoch": float(self.epoch), "loader_wait_s": self.wait_s}
 
     def state_dict(self) -> dict[str, Any]:
-        """Seed and chunk position; rows of a partly used chunk are not saved (resume starts at the next chunk)."""
-        return {"seed": self.seed, "epoch": self.epoch, "done": self.done}
+        """Seed and the exact stream position of the next unserved row: chunk ``done`` of ``epoch``, of which
+        ``offset`` rows were served. A chunk is a pure function of (seed, epoch, index, rank), so a resumed
+        source fetches that chunk again, drops the served rows, and serves the same batches as the original."""
+        if self.pending:
+            (epoch, index), _ = self.pending[0]
+            return {"seed": self.seed, "epoch": epoch, "done": index, "offset": self.offset}
+        return {"seed": self.seed, "epoch": self.epoch, "done": self.done, "offset": self.resume_offset}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.close()
         self.seed, self.epoch, self.done = int(state["seed"]), int(state["epoch"]), int(state["done"])
         self.pending, self.n_pending, self.offset = [], 0, 0
+        self.resume_offset = int(state.get("offset", 0))  # states saved before exact resume: start of the chunk
 
     def close(self) -> None:
         self._iter = None

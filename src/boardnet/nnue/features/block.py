@@ -4,12 +4,17 @@ A block has REAL features (what the engine sees, what the data loader emits) and
 (factorizers, training only). Each real feature also activates the virtual rows of its factor map, so a data
 batch of real indices is independent of factorization: the model gathers ``factor_map[idx]`` itself.
 Coalescing (§6.5) folds the virtual rows into the real rows for export.
+
+Adding a block = one module in this folder defining ``BLOCK`` (and ``FACTORIZED``, its ``^`` variant, if it
+has factors) plus one line in :data:`BLOCKS`. Everything else (data loader, float nets, ``.nnue`` files,
+integer evaluation) asks the block through :func:`get_block` / :func:`get_feature_set`.
 """
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 
 import chess
@@ -18,22 +23,49 @@ import torch
 
 from boardnet.core.errors import ConfigError
 
-MASK32 = 0xFFFFFFFF
+MASK32 = 0xFFFFFFFF  # §2: hash arithmetic is mod 2^32
+MAX_ACTIVE = 32  # piece-list slots of a position (32 pieces, kings included): width of a block's index rows
+FACTORIZED_SUFFIX = "^"  # §7: ``X^`` = block ``X`` with its factorizer (virtual features)
+
+# ``(list_sq [N,32] int8, list_code [N,32] int8, turn [N]) -> int64 [N, 2, max_active]``, see ``FeatureBlock.batch``
+BatchBuilder = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
+
+
+def layer_stack_bucket(piece_count: np.ndarray | int) -> np.ndarray | int:
+    """PSQT column / layer stack of a position, ``(piece_count_including_kings - 1) // 4`` (0..7, §9.1 step 1);
+    emitted as ``bucket`` next to the feature indices of every batch."""
+    return (piece_count - 1) // 4
 
 
 @dataclass(frozen=True)
 class FeatureBlock:
-    """One block, e.g. ``HalfKP^``.
+    """One block, e.g. ``HalfKP^``: everything the loader, the nets, the file code and the evaluator need.
 
     Attributes:
         name: nnue-pytorch block name (``"HalfKP"``, ``"HalfKP^"``, ...).
         hash: feature-set hash written in ``.nnue`` files (§2; a factorized block has its plain block's hash).
-        num_real: real feature count (rows written to ``.nnue``).
+        num_real: real feature count (rows written to ``.nnue``, in this order: export needs no re-layout
+            beyond coalescing).
         num_virtual: virtual (factor) feature count, 0 for a plain block.
-        active: ``active(board, perspective) -> list[int]``, sorted real indices of a python-chess board.
+        active: ``active(board, perspective) -> list[int]``, sorted real indices of a python-chess board (the
+            index formula, used by the integer evaluator and as the reference for ``batch``).
         factors: ``factors() -> int64 [num_real, n_factors]``, the block-local virtual index (0..num_virtual-1)
-            each real feature also activates; ``[num_real, 0]`` for a plain block.
+            each real feature also activates; ``[num_real, 0]`` for a plain block (factorized form, §6.5).
         plain: name of the non-factorized block with the same real features.
+        batch: vectorized ``active`` for the data loader, ``(list_sq, list_code, turn) -> int64 [N, 2,
+            max_active]`` real indices for (side to move, side not to move), -1 padded; ``list_sq/list_code
+            [N, 32] int8`` are the piece lists of :class:`boardnet.nnue.data.bin.Decoded` (codes 1..6 white pawn..
+            king, 7..12 black, 0 empty; the white then the black king last), ``turn [N]`` 0 white.
+            :func:`piece_square_batch` builds one from an index table.
+        psqt: ``psqt() -> float32 [num_real]`` initial PSQT value of each real feature in internal units (the
+            same in every bucket), or None: PSQT rows start at zero.
+        max_active: width of ``batch`` rows (most active features per perspective, padded).
+        file_prefix: its FT tensors in a quantized NetFile are ``ft.{file_prefix}weight`` ``[num_real, L1]`` and
+            ``ft.{file_prefix}psqt`` ``[num_real, 8]`` (``""`` for the piece blocks, ``"threat_"`` for SF18's).
+        file_dtype: little-endian dtype of its FT weight rows in ``.nnue`` files: ``"<i2"`` (LEB128-compressed
+            where the arch compresses) or ``"i1"`` (always stored raw, accumulated without the FT doubling, sf_18).
+        hash_alone: Stockfish writes this block's hash alone as the hash of any set holding it (sf_18
+            ``FeatureTransformer::get_hash_value``) instead of combining the blocks' hashes.
     """
 
     name: str
@@ -43,6 +75,107 @@ class FeatureBlock:
     active: Callable[[chess.Board, chess.Color], list[int]] = field(repr=False)
     factors: Callable[[], np.ndarray] = field(repr=False)
     plain: str
+    batch: BatchBuilder | None = field(default=None, repr=False)
+    psqt: Callable[[], np.ndarray] | None = field(default=None, repr=False)
+    max_active: int = MAX_ACTIVE
+    file_prefix: str = ""
+    file_dtype: str = "<i2"
+    hash_alone: bool = False
+
+    def factorized(self, num_virtual: int, factors: Callable[[], np.ndarray]) -> FeatureBlock:
+        """The ``^`` variant of this plain block: same real features, hash, loader and PSQT init, plus factors."""
+        return replace(self, name=self.name + FACTORIZED_SUFFIX, num_virtual=num_virtual, factors=factors,
+                       plain=self.name)
+
+
+def piece_plane(piece: chess.Piece, perspective: chess.Color) -> int:
+    """``p_idx = 2*type + (colour != perspective)`` (0..11; types P..K = 0..5), the plane of a piece (§6)."""
+    return 2 * (piece.piece_type - 1) + (piece.color != perspective)
+
+
+def piece_square_grid() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Broadcastable grids over a ``[2, 64, 13, 64]`` index table: perspective (0 white, 1 black), that side's
+    king square, piece code (0 empty, 1..6 white P..K, 7..12 black), square, and the piece's ``p_idx`` (as
+    :func:`piece_plane`; meaningless for code 0). Returns ``(perspective, king, code, square, p_idx)``."""
+    persp = np.arange(2)[:, None, None, None]
+    king = np.arange(64)[None, :, None, None]
+    code = np.arange(13)[None, None, :, None]
+    sq = np.arange(64)[None, None, None, :]
+    p_idx = 2 * ((code - 1) % 6) + ((code > 6).astype(np.int64) != persp)
+    return persp, king, code, sq, p_idx
+
+
+def no_factors(num_real: int) -> Callable[[], np.ndarray]:
+    """``factors`` of a plain block: ``int64 [num_real, 0]``."""
+    return lambda: np.zeros((num_real, 0), np.int64)
+
+
+def piece_square_batch(index_table: Callable[[], np.ndarray]) -> BatchBuilder:
+    """Batch builder of a block whose index depends only on (perspective, own king square, piece, square).
+
+    ``index_table() -> int [2, 64, 13, 64]``: feature index by (perspective 0 white / 1 black, that side's king
+    square, piece code 0..12, square), -1 = no feature. Built once on first use; a batch is then one gather per
+    (position, perspective, list slot), in cache-sized row blocks.
+    """
+    cache: list[np.ndarray] = []
+
+    def batch(list_sq: np.ndarray, list_code: np.ndarray, turn: np.ndarray) -> np.ndarray:
+        if not cache:  # flat int64 copy: ``take`` then yields int64 indices directly
+            cache.append(np.ascontiguousarray(index_table(), dtype=np.int64).ravel())
+        return gather_piece_squares(cache[0], list_sq, list_code, turn)
+
+    return batch
+
+
+# Rows per step of the feature gather: its ``[rows,2,32] int64`` offsets buffer (4 MiB) stays in the cache.
+_GATHER_ROWS = 8192
+
+
+def gather_piece_squares(table: np.ndarray, list_sq: np.ndarray, list_code: np.ndarray,
+                         turn: np.ndarray) -> np.ndarray:
+    """``int64 [N, 2, 32]``: flat ``[2*64*13*64]`` index table gathered at (perspective, king, code, square) of
+    every list slot, for (side to move, side not to move). The lists end with the white then the black king."""
+    n = len(turn)
+    count = np.count_nonzero(list_code, axis=1)
+    rows = np.arange(n)
+    king_sq = np.stack([list_sq[rows, count - 2], list_sq[rows, count - 1]], 1).astype(np.int64)  # [N,2]
+    persp = np.stack([turn, 1 - turn], 1).astype(np.int64)  # [N,2] stm, nstm colour
+    base = ((persp * 64 + np.take_along_axis(king_sq, persp, 1)) * 13) << 6
+    pieces = (list_code.astype(np.int16) << 6) | (list_sq & 63)  # code << 6 | square (pad: square 64 -> 0)
+    width = list_code.shape[1]
+    indices = np.empty((n, 2, width), dtype=np.int64)
+    buf = np.empty((min(n, _GATHER_ROWS), 2, width), dtype=np.int64)
+    for start in range(0, n, _GATHER_ROWS):
+        stop = min(n, start + _GATHER_ROWS)
+        offsets = buf[: stop - start]
+        np.add(base[start:stop, :, None], pieces[start:stop, None, :], out=offsets)
+        # offsets are in range by construction; "clip" skips numpy's bounds pass and output buffering
+        table.take(offsets, out=indices[start:stop], mode="clip")
+    return indices
+
+
+def factor_rows(idx: torch.Tensor, fmap: torch.Tensor) -> torch.Tensor:
+    """Real indices ``idx [..., A]`` (-1 padded) -> ``[..., A * (1 + n_factors)]`` embedding rows, each real row
+    followed by the virtual rows ``fmap [num_real, n_factors]`` gives it (-1 padded)."""
+    if fmap.shape[1] == 0:
+        return idx
+    virt = torch.where((idx >= 0).unsqueeze(-1), fmap[idx.clamp(min=0)], -1)
+    return torch.cat([idx, virt.flatten(-2)], -1)
+
+
+def coalesce_rows(table: torch.Tensor, fmap: torch.Tensor) -> torch.Tensor:
+    """§6.5 coalescing, differentiable: ``[num_rows, D] -> [num_real, D]``,
+    ``W_real[i] = W[i] + W[fmap[i, 0]] + W[fmap[i, 1]] + ...`` (added in that order; -1 entries skipped)."""
+    real = table[: fmap.shape[0]]
+    if fmap.shape[1] == 0:
+        return real.clone()
+    for k in range(fmap.shape[1]):
+        col = fmap[:, k]
+        if bool((col < 0).any()):  # only multi-block sets pad with -1; the masked path costs ~50% more
+            real = real + torch.where((col >= 0).unsqueeze(1), table[col.clamp(min=0)], 0)
+        else:
+            real = real + table[col]
+    return real
 
 
 @dataclass(frozen=True)
@@ -79,7 +212,11 @@ class FeatureSet:
 
     @property
     def hash(self) -> int:
-        """§2: single block = its hash; more blocks combine as nnue-pytorch does."""
+        """§2: single block = its hash; more blocks combine as nnue-pytorch does, unless one of them has
+        ``hash_alone`` (Stockfish 18's Full_Threats): then it is that block's hash."""
+        alone = [b.hash for b in self.blocks if b.hash_alone]
+        if alone:
+            return alone[0]
         h = 0
         for i, b in enumerate(self.blocks):
             h = b.hash if i == 0 else (h ^ (b.hash << 1) ^ ((b.hash >> 1) & MASK32)) & MASK32
@@ -99,6 +236,45 @@ class FeatureSet:
             virt_off += b.num_virtual
         return out
 
+    @property
+    def max_active(self) -> int:
+        return sum(b.max_active for b in self.blocks)
+
+    def batch_indices(self, list_sq: np.ndarray, list_code: np.ndarray, turn: np.ndarray) -> np.ndarray:
+        """``int64 [N, 2, max_active]`` real indices of decoded piece lists (see ``FeatureBlock.batch``), block
+        offsets applied, each block's columns after the previous block's."""
+        parts, off = [], 0
+        for b in self.blocks:
+            if b.batch is None:
+                raise ConfigError("features", f"feature block {b.name} has no vectorized batch builder for the "
+                                  "data loader")
+            idx = b.batch(list_sq, list_code, turn)
+            parts.append(idx if off == 0 else np.where(idx >= 0, idx + off, -1))
+            off += b.num_real
+        return parts[0] if len(parts) == 1 else np.concatenate(parts, 2)
+
+    def board_batch(self, boards: list[chess.Board]) -> tuple[list[list[list[int]]], list[int]]:
+        """Per board ``[stm, nstm]`` real index lists padded with -1 to ``max_active``, and the layer-stack
+        bucket: the python-chess form of a data batch (tests, benchmarks)."""
+        indices, buckets = [], []
+        for board in boards:
+            pair = []
+            for idx in self.active_pair(board):
+                pair.append(idx + [-1] * (self.max_active - len(idx)))
+            indices.append(pair)
+            buckets.append(int(layer_stack_bucket(len(board.piece_map()))))
+        return indices, buckets
+
+    def psqt_init(self) -> np.ndarray:
+        """``float32 [num_rows]`` initial PSQT value per embedding row in internal units; virtual rows 0."""
+        out = np.zeros(self.num_rows, np.float32)
+        off = 0
+        for b in self.blocks:
+            if b.psqt is not None:
+                out[off:off + b.num_real] = b.psqt()
+            off += b.num_real
+        return out
+
     def active_features(self, board: chess.Board, perspective: chess.Color) -> list[int]:
         """Real indices active for ``perspective`` (block offsets applied)."""
         out, off = [], 0
@@ -111,28 +287,19 @@ class FeatureSet:
         """Real indices for (side to move, side not to move)."""
         return self.active_features(board, board.turn), self.active_features(board, not board.turn)
 
+    def factor_table(self, device: torch.device | str = "cpu") -> torch.Tensor:
+        """:attr:`factor_map` as an ``int64`` tensor on ``device``."""
+        return torch.from_numpy(self.factor_map).to(device)
+
     def with_factors(self, idx: torch.Tensor) -> torch.Tensor:
         """Real indices ``[..., A]`` (-1 padded) -> ``[..., A * (1 + n_factors)]`` embedding rows (-1 padded)."""
-        fmap = self.factor_map
-        if fmap.shape[1] == 0:
-            return idx
-        table = torch.from_numpy(fmap).to(idx.device)
-        virt = torch.where((idx >= 0).unsqueeze(-1), table[idx.clamp(min=0)], -1)
-        return torch.cat([idx, virt.flatten(-2)], -1)
+        return factor_rows(idx, self.factor_table(idx.device))
 
     def coalesce(self, weight: torch.Tensor) -> torch.Tensor:
-        """§6.5: ``[num_rows, D]`` training rows -> ``[num_real, D]`` with virtual rows folded in.
-
-        ``W_real[i] = W[i] + sum_k W[factor_map[i, k]]``.
-        """
+        """§6.5: ``[num_rows, D]`` training rows -> ``[num_real, D]`` with virtual rows folded in."""
         if weight.shape[0] != self.num_rows:
             raise ValueError(f"{self.name}: weight has {weight.shape[0]} rows; expected {self.num_rows}")
-        real = weight[: self.num_real]
-        fmap = torch.from_numpy(self.factor_map).to(weight.device)
-        if fmap.shape[1] == 0:
-            return real.clone()
-        mask = (fmap >= 0).to(weight.dtype).unsqueeze(-1)
-        return real + (weight[fmap.clamp(min=0)] * mask).sum(1)
+        return coalesce_rows(weight, self.factor_table(weight.device))
 
     def expand(self, weight: torch.Tensor) -> torch.Tensor:
         """``[num_real, D]`` (e.g. read from ``.nnue``) -> ``[num_rows, D]`` with zero virtual rows, so factorized
@@ -143,22 +310,35 @@ class FeatureSet:
         return torch.cat([weight, zeros], 0)
 
 
-# name -> "module" holding a module-level ``BLOCK`` (imported lazily)
+# Plain block name -> module defining ``BLOCK`` (and ``FACTORIZED`` for the ``^`` variant), imported lazily.
 BLOCKS: dict[str, str] = {
     "HalfKP": "boardnet.nnue.features.halfkp",
-    "HalfKP^": "boardnet.nnue.features.halfkp_factorized",
     "HalfKAv2_hm": "boardnet.nnue.features.halfka_v2_hm",
-    "HalfKAv2_hm^": "boardnet.nnue.features.halfka_v2_hm_factorized",
     "Full_Threats": "boardnet.nnue.features.full_threats",
 }
 
 
-def get_block(name: str) -> FeatureBlock:
-    import importlib
+def block_names() -> list[str]:
+    """Every valid block name, plain and ``^`` (imports each block module)."""
+    names = []
+    for plain in BLOCKS:
+        names.append(plain)
+        if hasattr(importlib.import_module(BLOCKS[plain]), "FACTORIZED"):
+            names.append(plain + FACTORIZED_SUFFIX)
+    return names
 
-    if name not in BLOCKS:
-        raise ConfigError("features", f"unknown feature block {name!r}; expected one of {', '.join(BLOCKS)}")
-    return importlib.import_module(BLOCKS[name]).BLOCK
+
+def get_block(name: str) -> FeatureBlock:
+    """The block called ``name``; ``X^`` is the ``FACTORIZED`` block of ``X``'s module."""
+    plain = name.removesuffix(FACTORIZED_SUFFIX)
+    if plain not in BLOCKS:
+        raise ConfigError("features", f"unknown feature block {name!r}; expected one of {', '.join(block_names())}")
+    module = importlib.import_module(BLOCKS[plain])
+    if plain == name:
+        return module.BLOCK
+    if not hasattr(module, "FACTORIZED"):
+        raise ConfigError("features", f"feature block {plain} has no factorized variant {name!r}")
+    return module.FACTORIZED
 
 
 def get_feature_set(name: str) -> FeatureSet:
@@ -166,3 +346,17 @@ def get_feature_set(name: str) -> FeatureSet:
     if not name:
         raise ConfigError("features", "empty feature set name")
     return FeatureSet(tuple(get_block(n) for n in name.split("+")))
+
+
+def plain_name(name: str) -> str:
+    """``name`` without factorizers (what a ``.nnue`` file holds): ``"HalfKP^"`` -> ``"HalfKP"``."""
+    return get_feature_set(name).plain_name
+
+
+def check_feature_name(name: str) -> str:
+    """Pydantic validator: ``name`` must be a known feature set (raises ``ValueError`` naming the choices)."""
+    try:
+        get_feature_set(name)
+    except ConfigError as err:
+        raise ValueError(str(err)) from None
+    return name

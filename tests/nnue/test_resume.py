@@ -1,0 +1,81 @@
+"""NNUE training resumes exactly: a run killed (SIGKILL) inside a partly used data chunk and resumed ends with the
+weights of a run never interrupted (mirrors tests/train/test_trainer.py's Gomoku test)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+from boardnet.core.config import load_config
+from boardnet.nnue.data.bin import write_bin
+from boardnet.train.checkpoint import list_checkpoints, load_checkpoint
+from boardnet.train.trainer import Trainer
+from tests.nnue.data.test_bin import random_positions
+
+BOARDNET = [sys.executable, "-m", "boardnet"]
+ITERATIONS = 30
+
+
+def tiny_nnue_config(tmp_path: Path) -> Path:
+    """HalfKP^ 8x2-8-8-1 on 1,200 random positions, nothing filtered: 150-row chunks and a checkpoint every
+    64 rows, so every checkpoint before iteration 75 falls inside a partly used chunk."""
+    data = tmp_path / "train.bin"
+    write_bin(data, random_positions(1200, seed=11))
+    raw = {
+        "name": "nnue-resume",
+        "seed": 5,
+        "networks": {"net": {"type": "nnue_halfkp", "features": "HalfKP^", "l1": 8, "l2": 8, "l3": 8}},
+        "data": {"type": "nnue", "paths": [str(data)], "features": "HalfKP^", "chunk_size": 150,
+                 "num_workers": 0, "early_ply_skip": 0, "skip_captures": False, "skip_in_check": False},
+        "steps": [{
+            "optimizer": {"type": "ranger", "lr": 1e-3, "eps": 1e-7},
+            "schedule": {"type": "constant"},
+            "injectors": [{"type": "forward", "net": "net", "in": ["indices", "bucket"], "out": "eval"}],
+            "losses": {"wdl": {"type": "nnue_wdl", "pred": "eval", "score": "score", "outcome": "outcome",
+                               "start_lambda": 1.0, "end_lambda": 0.5}},
+        }],
+        "train": {"iterations": ITERATIONS, "batch_size": 32, "checkpoint_every": 2, "out": str(tmp_path / "runs"),
+                  "threads": 1, "progress": False, "tensorboard": False, "plot": False},
+        "evaluators": [],
+    }
+    path = tmp_path / "nnue.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    return path
+
+
+def final_weights(run_dir: Path) -> dict[str, torch.Tensor]:
+    return load_checkpoint(list_checkpoints(run_dir)[-1])["nets"]["net"]["state_dict"]
+
+
+@pytest.mark.slow
+def test_sigkill_mid_chunk_and_resume_gives_the_same_weights(tmp_path: Path) -> None:
+    cfg_path = tiny_nnue_config(tmp_path)
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    whole = tmp_path / "whole"
+    Trainer(load_config(cfg_path), run_dir=whole).run()  # in-process: one interpreter start less
+    killed = tmp_path / "killed"
+    proc = subprocess.Popen([*BOARDNET, "train", str(cfg_path), "--run-dir", str(killed)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while time.time() < deadline and not any(int(p.name[5:11]) >= 6 for p in list_checkpoints(killed)):
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    done = max(int(p.name[5:11]) for p in list_checkpoints(killed))
+    assert done < ITERATIONS, "the run finished before it could be killed"
+    out = subprocess.run([*BOARDNET, "train", str(cfg_path), "--run-dir", str(killed)], check=True, env=env,
+                         capture_output=True, text=True)
+    assert f"from iteration {done}" in out.stdout
+    a, b = final_weights(whole), final_weights(killed)
+    assert a.keys() == b.keys()
+    for key in a:
+        assert torch.equal(a[key], b[key]), key
+    assert 64 * done % 150, "the resumed checkpoint lies inside a chunk"

@@ -133,7 +133,7 @@ def active_features(board: chess.Board, perspective: chess.Color) -> list[int]:
 
 
 def _step_targets() -> np.ndarray:
-    """``int8 [16, 64, 8]``: target squares (-1 padded) of each piece code's step attacks (pawn captures, knight,
+    """``[16, 64, 8]``: target squares (-1 padded) of each piece code's step attacks (pawn captures, knight,
     king); sliders' rows stay empty."""
     out = np.full((16, 64, 8), -1, np.int8)
     for pc in PIECES:
@@ -146,7 +146,7 @@ def _step_targets() -> np.ndarray:
 
 
 def _rays() -> np.ndarray:
-    """``int8 [8, 64, 7]``: squares along each direction (0-3 rook: E W N S, 4-7 bishop) from each square, nearest
+    """``[8, 64, 7]``: squares along each direction (0-3 rook: E W N S, 4-7 bishop) from each square, nearest
     first, -1 off the board."""
     out = np.full((8, 64, 7), -1, np.int8)
     dirs = ((1, 0), (-1, 0), (0, 1), (0, -1), (1, 1), (1, -1), (-1, 1), (-1, -1))
@@ -160,7 +160,7 @@ def _rays() -> np.ndarray:
     return out
 
 
-STEPS, RAYS = _step_targets(), _rays()
+STEPS, RAYS = _step_targets().astype(np.int64), _rays().astype(np.int64)
 # first and last ray direction of each piece type (bishop 4-7, rook 0-3, queen 0-7; others none)
 _DIR_RANGE = np.array([[0, 0], [0, 0], [0, 0], [4, 8], [0, 4], [0, 8], [0, 0], [0, 0]], np.int64)
 
@@ -169,7 +169,7 @@ _DIR_RANGE = np.array([[0, 0], [0, 0], [0, 0], [4, 8], [0, 4], [0, 8], [0, 0], [
 def _batch_kernel(list_sq: np.ndarray, list_code: np.ndarray, turn: np.ndarray, lut1: np.ndarray,
                   offset: np.ndarray, lut2: np.ndarray, steps: np.ndarray, rays: np.ndarray,
                   dir_range: np.ndarray, out: np.ndarray) -> int:
-    """Fill ``out [N, 2, W]`` (pre-set to -1) with the active indices of (stm, nstm); returns -1, or the first
+    """Fill ``out [N, 2, W]`` with the active indices of (stm, nstm); returns -1, or the first
     position with more than ``W`` active threats."""
     n, width = list_sq.shape[0], out.shape[2]
     board = np.zeros(64, np.int64)
@@ -224,16 +224,16 @@ def _batch_kernel(list_sq: np.ndarray, list_code: np.ndarray, turn: np.ndarray, 
                         return i
                     out[i, side, w] = idx
                     w += 1
+            out[i, side, w:] = -1
     return -1
 
 
 def batch(list_sq: np.ndarray, list_code: np.ndarray, turn: np.ndarray) -> np.ndarray:
     """Vectorized :func:`active_features` of decoded piece lists (``FeatureBlock.batch``): ``int64 [N, 2, 128]``
     (stm, nstm), -1 padded, in one compiled pass (no python-chess)."""
-    out = np.full((len(turn), 2, MAX_ACTIVE), -1, np.int64)
-    bad = _batch_kernel(np.ascontiguousarray(list_sq, np.int64), np.ascontiguousarray(list_code, np.int64),
-                        np.ascontiguousarray(turn, np.int64), LUT1, OFFSET, LUT2, STEPS.astype(np.int64),
-                        RAYS.astype(np.int64), _DIR_RANGE, out)
+    out = np.empty((len(turn), 2, MAX_ACTIVE), np.int64)
+    bad = _batch_kernel(np.ascontiguousarray(list_sq, np.int8), np.ascontiguousarray(list_code, np.int8),
+                        np.ascontiguousarray(turn, np.int8), LUT1, OFFSET, LUT2, STEPS, RAYS, _DIR_RANGE, out)
     if bad >= 0:
         raise FormatError(None, f"position {bad} has more than {MAX_ACTIVE} active threats", field="Full_Threats")
     return out

@@ -91,3 +91,42 @@ def test_cli_reports_config_error_in_one_line(tmp_path: Path, capsys: pytest.Cap
     assert main(["config", "show", str(distill_config(tmp_path)), "train.batch_size=-1"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: config key 'train.batch_size'") and err.count("\n") == 1
+
+
+# --- hostile config files (issues 17/19): one error line, fast, no memory blow-up ----------------------------
+
+
+def _laughs(levels: int = 9) -> str:
+    """The "billion laughs": 10**levels strings from a few hundred bytes of nested aliases."""
+    names = "abcdefghijklmnop"
+    text = f"{names[0]}: &{names[0]} [x, x, x, x, x, x, x, x, x, x]\n"
+    for prev, name in zip(names, names[1:levels], strict=False):
+        text += f"{name}: &{name} [{', '.join(['*' + prev] * 10)}]\n"
+    return text
+
+
+@pytest.mark.parametrize("text,message", [
+    (_laughs(), "once its aliases are expanded"),
+    ("name: " + "[" * 3000 + "]" * 3000 + "\n", "nested deeper than 32 levels"),
+    ("a:\n" + "".join("  " * i + f"k{i}:\n" for i in range(1, 200)), "nested deeper than 32 levels"),
+    ("", "is empty"),
+    ("# only a comment\n", "is empty"),
+])
+def test_hostile_yaml_is_one_error(tmp_path: Path, capsys: pytest.CaptureFixture, text: str, message: str) -> None:
+    import time
+
+    path = tmp_path / "c.yaml"
+    path.write_text(text)
+    assert len(text) < 100_000
+    start = time.monotonic()
+    assert main(["config", "show", str(path)]) == 2
+    assert time.monotonic() - start < 30  # before the bound: > 180 s (laughs), RecursionError (deep)
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1 and str(path) in err
+
+
+def test_non_utf8_config_names_the_offset(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_bytes(b"name: run\nseed: \xff\n")
+    assert main(["config", "show", str(path)]) == 2
+    assert capsys.readouterr().err == f"error: {path}: offset 16: not UTF-8 text (byte 0xff)\n"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import pickle
 from pathlib import Path
 
@@ -53,9 +54,11 @@ def test_pt_with_code_is_refused_without_running_it(tmp_path: Path) -> None:
 
     path = tmp_path / "evil.pt"
     torch.save({"format": "boardnet-net", "x": Evil()}, path)
-    with pytest.raises(FormatError, match="weights_only"):
+    with pytest.raises(FormatError, match="weights_only") as err:
         read_net(path)
     assert not marker.exists()
+    assert "will likely succeed" not in str(err.value) and "weights_only=False" not in str(err.value)
+    assert "\n" not in str(err.value)
     raw = tmp_path / "evil2.pt"
     raw.write_bytes(pickle.dumps(Evil(), protocol=2))
     with pytest.raises(FormatError):
@@ -91,3 +94,214 @@ def test_cli_error_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture) ->
     assert main(["inspect", str(tmp_path / "x.pt")]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and err.count("\n") == 1
+
+
+# --- .npz readers (issue 19): one FormatError for every kind of damage, sizes bounded before allocating ---------
+
+
+def _npz_bytes(**arrays: object) -> bytes:
+    import io
+
+    import numpy as np
+
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    return buf.getvalue()
+
+
+def _member(name: str, npy: bytes, compress: int = 0) -> bytes:
+    import io
+    import zipfile
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=compress) as z:
+        z.writestr(name, npy)
+    return buf.getvalue()
+
+
+def _npy_header(shape: str, descr: str = "<f4") -> bytes:
+    hdr = f"{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}".encode()
+    hdr += b" " * (118 - len(hdr)) + b"\n"
+    return b"\x93NUMPY\x01\x00" + len(hdr).to_bytes(2, "little") + hdr
+
+
+@pytest.mark.parametrize(("data", "message"), [
+    (_member("a.npy", _npy_header("(1099511627776,)") + b"\0" * 16),
+     r"field a.npy: header says \[1099511627776\] float32 \(4,398,046,511,104 bytes\) but the member holds 16"),
+    (_member("a.npy", b""), "field a.npy: bad .npy header"),
+    (_member("a.npy", _npy_header("(4,)", "|O") + b"\0" * 32), "holds Python objects"),
+    (_member("a.npy", _npy_header("(1 << 40,)") + b"\0" * 16), "bad .npy header"),
+    (b"PK\x03\x04garbage", "not a readable .npz file"),
+    (b"", "not a readable .npz file"),
+])
+def test_hostile_npz_is_one_format_error(tmp_path: Path, data: bytes, message: str) -> None:
+    from boardnet.core.io import read_npz
+    from boardnet.train.npz import load_npz_arrays
+
+    path = tmp_path / "x.npz"
+    path.write_bytes(data)
+    for read in (read_npz, lambda p: load_npz_arrays(str(p), None)):
+        with pytest.raises(FormatError, match=message):
+            read(path)
+
+
+def test_npz_bad_crc(tmp_path: Path) -> None:
+    import numpy as np
+
+    from boardnet.core.io import read_npz
+
+    good = _npz_bytes(a=np.arange(1000, dtype=np.float32))
+    path = tmp_path / "x.npz"
+    i = good.index(np.arange(1000, dtype=np.float32)[500:].tobytes()[:8])
+    path.write_bytes(good[:i] + bytes([good[i] ^ 1]) + good[i + 1:])  # one tensor byte flipped: CRC mismatch
+    with pytest.raises(FormatError, match="Bad CRC-32"):
+        read_npz(path)
+
+
+def test_npz_mutations_never_escape_as_tracebacks(tmp_path: Path) -> None:
+    import numpy as np
+
+    from boardnet.core.errors import BoardnetError
+    from boardnet.core.verify import npz_inputs
+
+    good = _npz_bytes(states=np.zeros((2, 4, 6, 6), np.float32), log_probs=np.zeros((2, 36), np.float32))
+    rng = np.random.default_rng(0)
+    path = tmp_path / "x.npz"
+    for _ in range(200):
+        m = bytearray(good)
+        for pos in rng.integers(0, len(m), size=int(rng.integers(1, 4))):
+            m[pos] ^= 1 << int(rng.integers(0, 8))
+        path.write_bytes(bytes(m[: int(rng.integers(1, len(m) + 1))] if rng.random() < 0.3 else m))
+        with contextlib.suppress(BoardnetError):
+            npz_inputs(path)
+
+
+# --- .pt / .safetensors structure (issue 19): wrong structure or unknown keys are one error, inspect exits 2 ----
+
+
+def _pt(tmp_path: Path, payload: object) -> Path:
+    path = tmp_path / "x.pt"
+    torch.save(payload, path)
+    return path
+
+
+def _good_payload() -> dict:
+    net = sample_net()
+    return {"format": "boardnet-net", "spec": {"family": net.spec.family, "config": net.spec.config},
+            "state_dict": net.state_dict}
+
+
+@pytest.mark.parametrize(("edit", "message"), [
+    (lambda p: p["spec"]["config"].update(bogus=1), r"field spec.config.bogus: unknown option of network"),
+    (lambda p: p["spec"]["config"].pop("height"), r"field spec.config.height: missing option of network"),
+    (lambda p: p["spec"].update(config=[1, 2]), r"field spec.config: must be a mapping, got list"),
+    (lambda p: p["spec"].update(family="nope"), r"unknown network type 'nope'"),
+    (lambda p: p["spec"]["config"].update(residual_blocks=100_000), r"100,000 is beyond the limit of 1,024"),
+    (lambda p: p["state_dict"].pop("conv1.weight"), r"tensors do not fit network 'policy_value'.*conv1.weight"),
+    (lambda p: p["state_dict"].update({"conv1.weight": torch.zeros(3)}), r"conv1.weight: shape \[3\]"),
+    (lambda p: p.update(state_dict=[1]), "state_dict is not a mapping"),
+])
+def test_pt_with_wrong_structure_is_one_error(tmp_path: Path, capsys: pytest.CaptureFixture, edit, message) -> None:  # noqa: ANN001
+    payload = _good_payload()
+    edit(payload)
+    path = _pt(tmp_path, payload)
+    with pytest.raises(BoardnetError, match=message):
+        read_net(path)
+    assert main(["inspect", str(path)]) == 2
+    assert capsys.readouterr().err.count("\n") == 1
+
+
+def test_safetensors_spec_is_checked_too(tmp_path: Path) -> None:
+    import json
+
+    from safetensors.torch import save_file
+
+    net = sample_net()
+    path = tmp_path / "x.safetensors"
+    spec = {"family": "policy_value", "config": {**net.spec.config, "bogus": 1}}
+    save_file(dict(net.state_dict), str(path), metadata={"boardnet.core.spec": json.dumps(spec)})
+    with pytest.raises(FormatError, match="spec.config.bogus: unknown option"):
+        read_net(path)
+    spec = {"family": "policy_value", "config": net.spec.config, "extra": 1}
+    save_file(dict(net.state_dict), str(path), metadata={"boardnet.core.spec": json.dumps(spec)})
+    with pytest.raises(FormatError, match="unknown key 'extra'"):
+        read_net(path)
+
+
+# --- user paths (issues 17/19): FIFOs, directories, devices, missing files: one line, never a hang -----------
+
+
+def _run_with_deadline(argv: list[str], seconds: float = 60) -> int:
+    import threading
+
+    result: list[int] = []
+    worker = threading.Thread(target=lambda: result.append(main(argv)), daemon=True)
+    worker.start()
+    worker.join(seconds)
+    assert result, f"boardnet {' '.join(argv)} still running after {seconds} s (blocked on a FIFO?)"
+    return result[0]
+
+
+@pytest.mark.parametrize("suffix", [".pt", ".safetensors", ".model", ".weights.h5", ".index", ".nnue", ".yaml",
+                                    ".npz"])
+def test_fifo_paths_are_refused_without_blocking(tmp_path: Path, capsys: pytest.CaptureFixture,
+                                                 suffix: str) -> None:
+    import os
+
+    fifo = tmp_path / f"net{suffix}"
+    os.mkfifo(fifo)
+    argv = {".yaml": ["config", "show", str(fifo)], ".npz": ["verify", str(fifo), str(fifo)]}.get(
+        suffix, ["inspect", str(fifo)])
+    assert _run_with_deadline(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {fifo}") and "named pipe (FIFO)" in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("target", ["dir", "missing", "/dev/zero"])
+def test_directories_devices_and_missing_files_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture,
+                                                            target: str) -> None:
+    path = tmp_path / "net.pt"
+    if target == "dir":
+        path.mkdir()
+    elif target == "/dev/zero":
+        path.symlink_to("/dev/zero")
+    message = {"dir": "is a directory", "missing": "no such file", "/dev/zero": "is a device"}[target]
+    assert _run_with_deadline(["inspect", str(path)]) == 2
+    assert capsys.readouterr().err == f"error: {path}: {message}" + (
+        ", not a regular file\n" if target == "/dev/zero" else "\n")
+
+
+def test_unreadable_file_is_permission_denied(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """chmod 000: one line. Root reads anything, so as root the check runs in a forked child as 'nobody'."""
+    import os
+
+    path = tmp_path / "c.yaml"
+    path.write_text("name: x\n")
+    path.chmod(0)
+    if os.geteuid() != 0:
+        assert main(["config", "show", str(path)]) == 2
+        assert capsys.readouterr().err == f"error: {path}: permission denied\n"
+        return
+    tmp_path.chmod(0o755)
+    read_fd, write_fd = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # child: drop to nobody, then read through the wrapper
+        os.close(read_fd)
+        message = "no error"
+        try:
+            os.setgid(65534)
+            os.setuid(65534)
+            from boardnet.core.io import read_user_bytes
+
+            read_user_bytes(path)
+        except BoardnetError as err:
+            message = str(err)
+        except BaseException as err:  # noqa: BLE001 - reported to the parent
+            message = f"{type(err).__name__}: {err}"
+        os.write(write_fd, message.encode())
+        os._exit(0)
+    os.close(write_fd)
+    with os.fdopen(read_fd, "rb") as fh:
+        message = fh.read().decode()
+    os.waitpid(pid, 0)
+    assert message == f"{path}: permission denied"

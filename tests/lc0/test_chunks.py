@@ -210,3 +210,77 @@ def test_pgn_is_converted_once_per_run(tmp_path: Path, monkeypatch: pytest.Monke
     parts[0].write_bytes(parts[0].read_bytes()[:20])  # truncated cache part
     assert source._next_file().tobytes() == want.tobytes() and len(converted) == 1
     assert lc0c.find_files([str(run)]) == []  # cached parts are not chunk files to train on
+
+
+# ------------------------------------------------------------------------------------- pgn2chunks safety
+
+
+def _run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, list[str], list[str]]:
+    from boardnet.cli import main
+
+    rc = main(argv)
+    out, err = capsys.readouterr()
+    return rc, out.splitlines(), err.splitlines()
+
+
+def test_pgn2chunks_skips_and_counts_what_it_cannot_learn_from(tmp_path: Path,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    """Null moves (KeyError '0909' before), Crazyhouse drops (KeyError 'P@e2'), atomic, unfinished games."""
+    pgn = tmp_path / "g.pgn"
+    pgn.write_text(PGN + '\n[Result "1-0"]\n\n1. e4 -- 2. d4 e5 1-0\n'
+                   '\n[Variant "Crazyhouse"]\n[Result "1-0"]\n\n1. e4 d5 2. exd5 Qxd5 3. P@e4 1-0\n'
+                   '\n[Variant "Atomic"]\n[Result "1-0"]\n\n1. e4 d5 2. exd5 1-0\n'
+                   '\n[Result "*"]\n\n1. e4 e5 *\n')
+    rc, out, err = _run(["lc0", "pgn2chunks", str(pgn), str(tmp_path / "out")], capsys)
+    assert rc == 0 and err == []
+    assert out[0].endswith("11 positions in 2 chunk files in " + str(tmp_path / "out") + "; 2 games used; 5 skipped "
+                           "(illegal or unreadable moves: 1, null move: 1, unfinished (result *): 1, "
+                           "variant Atomic: 1, variant Crazyhouse: 1)")
+    assert len(list((tmp_path / "out").iterdir())) == 2
+
+
+def test_pgn2chunks_output_is_swapped_whole(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    pgn = tmp_path / "g.pgn"
+    pgn.write_text(PGN)
+    out = tmp_path / "out"
+    # OUT an existing file: one error, the file untouched
+    (tmp_path / "file").write_bytes(b"precious")
+    rc, _, err = _run(["lc0", "pgn2chunks", str(pgn), str(tmp_path / "file")], capsys)
+    assert rc == 2 and len(err) == 1 and err[0].startswith("error:") and "not a folder" in err[0]
+    assert (tmp_path / "file").read_bytes() == b"precious"
+    # a folder of an earlier run with more games: replaced as a whole (no stale chunks)
+    out.mkdir()
+    for i in range(5):
+        (out / f"g-{i + 1:06d}.gz").write_bytes(b"stale")
+    assert _run(["lc0", "pgn2chunks", str(pgn), str(out)], capsys)[0] == 0
+    first = {p.name: p.read_bytes() for p in out.iterdir()}
+    assert sorted(first) == ["g-000001.gz", "g-000002.gz"] and b"stale" not in first.values()
+    # failing on game 2 (here: the disk filling up) leaves the earlier output as it was, no temp folder
+    import boardnet.lc0.chunks as lc0c
+    from boardnet.core.errors import FormatError
+
+    real, calls = lc0c.write_chunk, []
+
+    def fail_second(path: Path, records: np.ndarray) -> None:
+        calls.append(path)
+        if len(calls) == 2:
+            raise FormatError(path, "cannot write: no space left on device")
+        real(path, records)
+
+    monkeypatch.setattr(lc0c, "write_chunk", fail_second)
+    rc, _, err = _run(["lc0", "pgn2chunks", str(pgn), str(out)], capsys)
+    assert rc == 2 and len(err) == 1 and "no space left" in err[0]
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == first
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file", "g.pgn", "out"]
+    # a folder holding other things is never replaced
+    (out / "notes.txt").write_text("mine")
+    rc, _, err = _run(["lc0", "pgn2chunks", str(pgn), str(out)], capsys)
+    assert rc == 2 and "notes.txt" in err[0] and (out / "notes.txt").read_text() == "mine"
+
+
+def test_pgn2chunks_empty_pgn_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "e.pgn").write_bytes(b"")
+    rc, out, err = _run(["lc0", "pgn2chunks", str(tmp_path / "e.pgn"), str(tmp_path / "o")], capsys)
+    assert rc == 2 and err == [f"error: {tmp_path / 'e.pgn'}: no games in this PGN file (empty file)"]
+    assert not (tmp_path / "o").exists()

@@ -259,3 +259,64 @@ def test_bad_attention_policy_files(tmp_path) -> None:
         with pytest.raises(FormatError) as err:
             read_net(tmp_path / name)
         assert needle in str(err.value) and name in str(err.value), (name, str(err.value))
+
+
+# ------------------------------------------------------------------------------------- declared-size bombs
+
+
+def _bomb(tmp_path, name: str, edit) -> str:
+    """maia-1300 with ``edit(net)`` applied, written back as a small .pb.gz."""
+    import gzip as _gzip
+
+    from boardnet.lc0.weights import _load_proto
+
+    net = _load_proto(fixture_path("lc0", "maia-1300.pb.gz"))
+    edit(net)
+    path = tmp_path / name
+    path.write_bytes(_gzip.compress(net.SerializeToString(), compresslevel=9))
+    assert path.stat().st_size < 2_000_000
+    return str(path)
+
+
+def _more_blocks(net) -> None:
+    for _ in range(200_000):
+        net.weights.residual.add()
+
+
+def _wide_input(net) -> None:
+    layer = net.weights.input.bn_means
+    layer.params = b"\0\0" * 1_000_000  # 1M filters
+    layer.ClearField("encoding")
+
+
+def _huge_se(net) -> None:
+    for res in net.weights.residual:
+        res.se.b1.params = b"\0\0" * 8000  # SE width 8000 with no weights behind it
+        res.se.b1.ClearField("encoding")
+
+
+@pytest.mark.parametrize("edit, field", [(_more_blocks, "blocks"), (_wide_input, "filters"), (_huge_se, "weights")])
+def test_declared_size_bombs_are_refused_before_allocating(tmp_path, capsys, edit, field) -> None:
+    """200k blocks / 1M filters / huge SE in a small .pb.gz allocated 4.5-9.2 GB before; now one error line,
+    found before the net is built (run under a 1 GiB address-space limit in tests/test_fuzz.py too)."""
+    from boardnet.cli import main
+
+    path = _bomb(tmp_path, f"{field}.pb.gz", edit)
+    assert main(["inspect", path]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1 and err[0].startswith(f"error: {path}: field {field}:"), err
+
+
+def test_pt_spec_with_100k_blocks_is_refused(tmp_path, capsys) -> None:
+    from boardnet.cli import main
+    from boardnet.core.io import write_pt
+    from boardnet.core.spec import ModelSpec, NetFile
+
+    path = tmp_path / "bomb.pt"
+    write_pt(NetFile(ModelSpec("lc0", {"blocks": 100_000, "filters": 64}), {}), path)
+    assert path.stat().st_size < 4000
+    for argv in (["lc0", "eval", str(path)], ["convert", str(path), str(tmp_path / "o.pb.gz")]):
+        assert main(argv) == 2
+        err = capsys.readouterr().err.splitlines()
+        assert len(err) == 1 and "blocks = 100000" in err[0], err
+    assert not (tmp_path / "o.pb.gz").exists()

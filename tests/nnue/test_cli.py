@@ -43,3 +43,27 @@ def test_nnue_eval_cli_modern_engines() -> None:
     assert bad.returncode == 2 and "Stockfish 17.1 / 18 small net" in bad.stderr and "Stockfish 16 net" in bad.stderr
     info = _cli("inspect", str(fixture_path("nnue_modern", "nn-c288c895ea92.nnue.gz")))
     assert info.returncode == 0 and "Stockfish 18 big net" in info.stdout and "0xEC102EF2" in info.stdout
+
+
+def test_nnue_eval_hostile_inputs(tmp_path: Path, capsys) -> None:
+    """33 pieces, a missing path, a directory, a FIFO, a gzip file named .nnue: one `error:` line each;
+    a .nnue.gz is read directly and evaluates as its inflated file does."""
+    import os
+
+    from boardnet.cli import main
+
+    gz = fixture_path("nnue", "halfkp_rand_a.nnue.gz")
+    row = json.loads(fixture_path("nnue", "halfkp_rand_a.evals.json").read_text())["positions"][5]
+    assert main(["nnue", "eval", str(gz), row["fen"]]) == 0
+    assert f"NNUE evaluation {row['sf12_eval_printed']} (white side); raw {row['raw_int']}" in capsys.readouterr().out
+    named = tmp_path / "g.nnue"
+    named.write_bytes(gz.read_bytes())
+    os.mkfifo(tmp_path / "f.nnue")
+    full = "rnbqkbnr/pppppppp/8/8/3Q4/8/PPPPPPPP/RNBQKBNR w KQkq - 0 1"  # 33 pieces: IndexError/eval before
+    for net, fen, msg in ((gz, full, "33 pieces (17 white, 16 black)"), (tmp_path / "nope.nnue", row["fen"],
+                          "nope.nnue: no such file"), (tmp_path, row["fen"], "is a directory"),
+                          (tmp_path / "f.nnue", row["fen"], "named pipe"),
+                          (named, row["fen"], "g.nnue: is gzip-compressed; gunzip it first or name it .nnue.gz")):
+        assert main(["nnue", "eval", str(net), fen]) == 2, msg
+        err = capsys.readouterr().err.splitlines()
+        assert len(err) == 1 and err[0].startswith("error: ") and msg in err[0]

@@ -17,7 +17,7 @@ import pytest
 
 from boardnet.nnue.eval import FINAL_RULES, evaluate_many, uses_small_net
 from boardnet.nnue.file import read_quantized
-from boardnet.nnue.units import trunc_div
+from boardnet.nnue.units import tdiv
 
 NATIVE = Path(__file__).parent / "fixtures" / "native"
 SMALL = NATIVE / "boardnet-sf17small.nnue.gz"
@@ -47,7 +47,7 @@ def test_engine_output_on_the_boardnet_small_net(modern_nets, small_net, engine,
         (r["fen"], g, x) for r, g, x in zip(rows, got, expected, strict=True) if g != x]
     # the small net's own value decides the Final evaluation of most positions (not re-done with the big net)
     own = evaluate_many(small_net, boards, engine=engine)
-    decided = sum(uses_small_net(b) and abs(trunc_div(125 * trunc_div(e.psqt, 16) + 131 * trunc_div(e.positional, 16),
+    decided = sum(uses_small_net(b) and abs(tdiv(125 * tdiv(e.psqt, 16) + 131 * tdiv(e.positional, 16),
                                                        128)) >= FINAL_RULES[engine][0]
                   for b, e in zip(boards, own, strict=True))
     assert decided >= 40

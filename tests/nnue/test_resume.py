@@ -21,12 +21,12 @@ from boardnet.train.trainer import Trainer
 from tests.nnue.data.test_bin import random_positions
 
 BOARDNET = [sys.executable, "-m", "boardnet"]
-ITERATIONS = 30
+ITERATIONS = 60
 
 
 def tiny_nnue_config(tmp_path: Path) -> Path:
     """HalfKP^ 8x2-8-8-1 on 1,200 random positions, nothing filtered: 150-row chunks and a checkpoint every
-    64 rows, so every checkpoint before iteration 75 falls inside a partly used chunk."""
+    64 rows (32 per iteration), so every checkpoint before iteration 75 falls inside a partly used chunk."""
     data = tmp_path / "train.bin"
     write_bin(data, random_positions(1200, seed=11))
     raw = {
@@ -78,4 +78,4 @@ def test_sigkill_mid_chunk_and_resume_gives_the_same_weights(tmp_path: Path) -> 
     assert a.keys() == b.keys()
     for key in a:
         assert torch.equal(a[key], b[key]), key
-    assert 64 * done % 150, "the resumed checkpoint lies inside a chunk"
+    assert 32 * done % 150, "the resumed checkpoint lies inside a chunk"

@@ -274,3 +274,33 @@ def test_fuzz_slice_keys(key: bytes) -> None:
     except FormatError:
         return
     assert isinstance(name, str) and all(isinstance(s, int) and isinstance(n, int) for s, n in extents)
+
+
+def test_index_dims_whose_product_overflows_int64_are_refused() -> None:
+    """2**32 x 2**32 floats: an int64 product wraps to 0 and would pass a 0-byte size check (issue 19)."""
+    from boardnet.tfimport.bundle import _check_entry
+
+    huge = Entry("w", 1, (1 << 32, 1 << 32), 0, 0, 0, 0, ())
+    with pytest.raises(FormatError, match=r"size 0 bytes does not match shape \[4294967296, 4294967296\]"):
+        _check_entry(huge, 1, Path("x.index"))
+    wrapped = Entry("w", 1, (1 << 62, 4), 0, 0, 0, 0, ())  # 2**64 elements: 0 again in int64
+    with pytest.raises(FormatError, match="does not match shape"):
+        _check_entry(wrapped, 1, Path("x.index"))
+
+
+def test_shard_and_index_paths_go_through_the_user_path_wrapper(tmp_path: Path) -> None:
+    import os
+
+    src = fixture_path("tf", "gomoku_tf1_8x8", "model.ckpt.index")
+    for f in src.parent.glob("model.ckpt.*"):
+        shutil.copy(f, tmp_path / f.name)
+    shard = tmp_path / "model.ckpt.data-00000-of-00001"
+    shard.unlink()
+    os.mkfifo(shard)  # a FIFO shard must not block the reader
+    with pytest.raises(FormatError, match="named pipe"):
+        read_variables(tmp_path / "model.ckpt")
+    index = tmp_path / "model.ckpt.index"
+    index.unlink()
+    index.mkdir()
+    with pytest.raises(FormatError, match="is a directory"):
+        read_variables(tmp_path / "model.ckpt")

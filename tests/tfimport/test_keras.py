@@ -193,3 +193,72 @@ def test_truncated_config_json(tmp_path: Path, cut: int) -> None:
             zout.writestr(info.filename, data[:cut] if info.filename == "config.json" else data)
     with pytest.raises(BoardnetError, match="config.json"):
         read_net(dst)
+
+
+# --- hostile HDF5 (issue 19): nothing outside the file is read, declared sizes bounded by stored bytes --------
+
+
+def _edit_h5(tmp_path: Path, name: str, edit) -> Path:  # noqa: ANN001
+    import h5py
+
+    dst = tmp_path / name
+    shutil.copy(fixture_path("tf", "gomoku_keras_15x15", "model.weights.h5"), dst)
+    with h5py.File(dst, "r+") as f:
+        vars_ = f["layers/dense/vars"]
+        shape, dtype = vars_["1"].shape, vars_["1"].dtype
+        del vars_["1"]
+        edit(vars_, shape, dtype)
+    return dst
+
+
+def _secret(tmp_path: Path) -> Path:
+    secret = tmp_path / "outside" / "secret.bin"
+    secret.parent.mkdir()
+    np.full(4096, 7.5, np.float32).tofile(secret)
+    return secret
+
+
+def test_external_storage_is_refused_not_disclosed(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    from boardnet.cli import main
+
+    secret = _secret(tmp_path)
+    evil = _edit_h5(tmp_path, "evil.weights.h5", lambda g, shape, dtype: g.create_dataset(
+        "1", shape=shape, dtype=dtype, external=[(str(secret), 0, int(np.prod(shape)) * 4)]))
+    out = tmp_path / "out.pt"
+    assert main(["convert", str(evil), str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "external storage refused" in err and "layers/dense/vars/1" in err and err.count("\n") == 1
+    assert not out.exists()
+
+
+def test_virtual_dataset_and_external_link_are_refused(tmp_path: Path) -> None:
+    import h5py
+
+    from boardnet.core.errors import FormatError
+
+    secret_h5 = tmp_path / "outside.h5"
+    with h5py.File(secret_h5, "w") as f:
+        f["data"] = np.full((64,), 7.5, np.float32)
+
+    def virtual(g, shape, dtype) -> None:  # noqa: ANN001
+        layout = h5py.VirtualLayout(shape=shape, dtype=dtype)
+        layout[:] = h5py.VirtualSource(str(secret_h5), "data", shape=shape)
+        g.create_virtual_dataset("1", layout)
+
+    def link(g, shape, dtype) -> None:  # noqa: ANN001, ARG001
+        g["1"] = h5py.ExternalLink(str(secret_h5), "/data")
+
+    with pytest.raises(FormatError, match="virtual dataset refused"):
+        read_net(_edit_h5(tmp_path, "virtual.weights.h5", virtual))
+    with pytest.raises(FormatError, match="external link"):
+        read_net(_edit_h5(tmp_path, "link.weights.h5", link))
+
+
+def test_chunked_dataset_never_written_is_refused_before_allocating(tmp_path: Path) -> None:
+    from boardnet.core.errors import FormatError
+
+    bomb = _edit_h5(tmp_path, "bomb.weights.h5", lambda g, shape, dtype: g.create_dataset(
+        "1", shape=(1 << 15, 1 << 14), dtype="f4", chunks=(1024, 1024)))
+    assert bomb.stat().st_size < 2 << 20
+    with pytest.raises(FormatError, match=r"declares 2,147,483,648 bytes but the file stores 0"):
+        inspect_file(bomb)

@@ -53,3 +53,30 @@ def test_truncated(tmp_path: Path, frac: float) -> None:
     p.write_bytes(raw[: int(len(raw) * frac)])
     with pytest.raises(BoardnetError):
         read_net(p)
+
+
+class _Claim:
+    """Pickles as numpy's ``_reconstruct(ndarray, shape, dtype)`` (+ optional state): what a hostile file says."""
+
+    def __init__(self, shape: tuple[int, ...], dtype: str = "f4", state: tuple | None = None) -> None:
+        self.shape, self.dtype, self.state = shape, dtype, state
+
+    def __reduce__(self):  # noqa: ANN204
+        from numpy._core.multiarray import _reconstruct
+
+        args = (np.ndarray, self.shape, self.dtype.encode())
+        return (_reconstruct, args) if self.state is None else (_reconstruct, args, self.state)
+
+
+@pytest.mark.parametrize(("claim", "message"), [
+    (_Claim((1 << 31,)), r"an array of shape \[2147483648\] \(8,589,934,592 bytes\) in a file of \d+ bytes"),
+    (_Claim((1 << 20, 1 << 20), "f8"), r"an array of shape \[1048576, 1048576\]"),
+    (_Claim((0,), "(4096,4096)f4"), r"dtype .* refused \(plain scalar types only\)"),
+    (_Claim((0,), "f4", (1, (1 << 28,), np.dtype("f4"), False, b"\0" * 16)), "buffer size does not match"),
+])
+def test_declared_array_sizes_are_bounded_by_the_file(tmp_path: Path, claim: _Claim, message: str) -> None:
+    """Issue 17: a pickle of ~100 bytes must not allocate gigabytes (or die of numpy's MemoryError)."""
+    path = tmp_path / "bomb.model"
+    path.write_bytes(pickle.dumps([claim], protocol=3))
+    with pytest.raises(FormatError, match=message):
+        read_net(path)

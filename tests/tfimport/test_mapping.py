@@ -189,3 +189,53 @@ def test_pattern_mapping_on_tf2_readable_names(tmp_path: Path) -> None:
     lp, v = _outputs(nf, io["states"])
     np.testing.assert_allclose(lp, io["log_probs"], atol=1e-5, rtol=0)
     np.testing.assert_allclose(v, io["values"].reshape(-1), atol=1e-5, rtol=0)
+
+
+# --- hostile mapping files (issue 17): one error naming the file or key path, nothing allocated ---------------
+
+
+def _mapping_file(tmp_path: Path, **changes) -> Path:  # noqa: ANN003
+    m = {**load_mapping("azg_tf1"), **changes}
+    p = tmp_path / "m.yaml"
+    p.write_text(yaml.safe_dump(m))
+    return p
+
+
+def test_mapping_network_section_is_validated_against_the_network(tmp_path: Path) -> None:
+    ckpt = fixture_path("tf", "gomoku_tf1_8x8", "model.ckpt.index")
+    cfg = {"height": 8, "width": 8, "channels": [32, 64, 128], "bogus": 1}
+    with pytest.raises(ConfigError, match=r"mapping\.config\.bogus.*unknown option of network 'policy_value'"):
+        read_net(ckpt, mapping=str(_mapping_file(tmp_path, config=cfg)))
+    with pytest.raises(ConfigError, match=r"mapping\.config\.blocks.*missing option of network 'lc0'"):
+        load_mapping(_mapping_file(tmp_path, family="lc0", config={"filters": 64}))
+
+
+def test_mapping_with_a_huge_declared_shape_is_refused_before_allocating(tmp_path: Path) -> None:
+    ckpt = fixture_path("tf", "gomoku_tf1_8x8", "model.ckpt.index")
+    huge = {"height": 8, "width": 8, "channels": [32, 60000, 60000], "value_hidden": 60000}
+    with pytest.raises(ConfigError, match=r"mapping\.config.*declares [\d,]+ parameters"):
+        read_net(ckpt, mapping=str(_mapping_file(tmp_path, config=huge)))
+    big = {"height": 8, "width": 8, "channels": [32, 64, 60000]}  # 35 M parameters: only shapes compared
+    with pytest.raises(ConversionError, match=r"conv3.weight: shape \[128, 64, 3, 3\] does not match"):
+        read_net(ckpt, mapping=str(_mapping_file(tmp_path, config=big)))
+    with pytest.raises(ConfigError, match=r"mapping\.config\.value_hidden.*beyond the limit"):
+        load_mapping(_mapping_file(tmp_path, config={**huge, "value_hidden": 1 << 40}))
+
+
+def test_mapping_deep_nesting_aliases_and_bad_bytes_are_one_error(tmp_path: Path) -> None:
+    from boardnet.core.errors import BoardnetError, FormatError
+
+    p = tmp_path / "m.yaml"
+    p.write_text("family: policy_value\nrules: " + "[" * 5000 + "]" * 5000 + "\n")
+    with pytest.raises(ConfigError, match="nested deeper than"):
+        load_mapping(p)
+    laughs = "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
+        f"{c}: &{c} [{', '.join(['*' + p_] * 10)}]\n" for p_, c in zip("abcdefgh", "bcdefghi", strict=True))
+    p.write_text(laughs)
+    with pytest.raises(ConfigError, match="aliases are expanded"):
+        load_mapping(p)
+    p.write_bytes(b"family: policy_value\nrules: [\xff]\n")
+    with pytest.raises(FormatError, match=r"offset 29: not UTF-8"):
+        load_mapping(p)
+    with pytest.raises(BoardnetError, match="is a directory"):
+        load_mapping(tmp_path)

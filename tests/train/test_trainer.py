@@ -103,7 +103,7 @@ def test_corrupt_newest_checkpoint_falls_back_to_previous(tmp_path: Path, capsys
     newest.write_bytes(newest.read_bytes()[:1000])  # truncated
     again = Trainer(load_config(cfg_path))
     assert again.iteration == 3
-    assert "skipping unreadable checkpoint" in capsys.readouterr().err
+    assert "damaged checkpoint, falling back to the previous one" in capsys.readouterr().err
     again.run()
     assert again.iteration == 6
 

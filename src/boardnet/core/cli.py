@@ -71,7 +71,11 @@ WRITE_OPTIONS = ("features", "encoding", "outputs")
 
 
 def run_convert(args: argparse.Namespace) -> int:
-    from boardnet.core.convert import convert, detect_format
+    """Read and check every input (net, mapping, slots) and both output paths before writing the first byte."""
+    from pathlib import Path
+
+    from boardnet.core.convert import detect_format, prepare_slots, read_net, write_net
+    from boardnet.core.io import check_output_path
 
     src = detect_format(args.input, args.src_format)
     dst = detect_format(args.output, args.dst_format, option="--to")
@@ -86,19 +90,20 @@ def run_convert(args: argparse.Namespace) -> int:
         from boardnet.core.errors import ConversionError
 
         raise ConversionError(f"--slots applies to TensorFlow checkpoints, not {src.name} files")
-    net = convert(args.input, args.output, src_format=src.name, dst_format=dst.name,
-                  read_options=read_opts, write_options=write_opts)
+    slots_out = None
+    if args.slots is not None:
+        slots_out = Path(args.slots or Path(args.output).with_name(Path(args.output).stem + ".slots.safetensors"))
+        check_output_path(slots_out)
+    check_output_path(args.output)
+    net = read_net(args.input, src.name, **read_opts)
+    write_slots = prepare_slots(args.input, args.mapping, src.name) if slots_out is not None else None
+    write_net(net, args.output, dst.name, **write_opts)
     n_params = sum(t.numel() for t in net.state_dict.values())
     print(f"wrote {args.output} ({dst.name}) from {args.input} ({src.name}): {net.spec.family}, "
           f"{n_params:,} parameters")
-    if args.slots is not None:
-        from pathlib import Path
-
-        from boardnet.core.convert import write_slots
-
-        out = Path(args.slots or Path(args.output).with_name(Path(args.output).stem + ".slots.safetensors"))
-        n = write_slots(args.input, out, args.mapping)
-        print(f"wrote {out}: {n} optimizer tensors")
+    if write_slots is not None and slots_out is not None:
+        n = write_slots(slots_out)
+        print(f"wrote {slots_out}: {n} optimizer tensors")
     return 0
 
 

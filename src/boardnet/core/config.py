@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import os
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
@@ -146,13 +147,21 @@ class Config(StrictModel):
     """A whole training run."""
 
     name: str = "run"
-    seed: int = 0
+    seed: int = Field(0, ge=0, lt=2**63)
     game: dict[str, Any] | None = None
     networks: dict[str, dict[str, Any]] = Field(default_factory=dict)
     data: dict[str, Any] | None = None
     steps: list[StepConfig] = []
     train: TrainConfig = TrainConfig()
     evaluators: list[dict[str, Any]] = []
+
+    @field_validator("name")
+    @classmethod
+    def _one_path_component(cls, value: str) -> str:
+        """The run name becomes ``<train.out>/<name>``: it must stay inside ``train.out``."""
+        if not value or value in (".", "..") or any(c in value for c in "/\\\0") or value.startswith("-"):
+            raise ValueError("a run name is one path component (no '/', '\\', '..' or leading '-')")
+        return value
 
     def component(self, dotted: str) -> Any:
         """The typed component config at ``dotted`` (e.g. ``"networks.net"``), as resolved by load."""
@@ -264,26 +273,88 @@ def bundled_config_names() -> list[str]:
     return sorted(p.name[:-5] for p in resources.files(BUNDLED).iterdir() if p.name.endswith(".yaml"))
 
 
+MAX_YAML_DEPTH = 32  # nesting of mappings/sequences a config or mapping file may have
+MAX_YAML_NODES = 100_000  # scalars + collections after alias expansion ("billion laughs" stays small)
+MAX_YAML_BYTES = 4 << 20
+
+
+def _yaml_error(label: str, err: yaml.YAMLError) -> ConfigError:
+    mark = getattr(err, "problem_mark", None)
+    where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+    problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+    return ConfigError("", f"{label}:{where}: malformed YAML: {problem}")
+
+
+def _expanded_size(node: yaml.Node, memo: dict[int, int]) -> int:
+    """Nodes in ``node`` with every alias expanded, computed on the shared graph (linear time)."""
+    key = id(node)
+    if key not in memo:
+        memo[key] = 0  # a recursive alias counts as itself (PyYAML refuses to construct it anyway)
+        if isinstance(node, yaml.SequenceNode):
+            size = 1 + sum(_expanded_size(n, memo) for n in node.value)
+        elif isinstance(node, yaml.MappingNode):
+            size = 1 + sum(_expanded_size(k, memo) + _expanded_size(v, memo) for k, v in node.value)
+        else:
+            size = 1
+        memo[key] = min(size, MAX_YAML_NODES + 1)
+    return memo[key]
+
+
+def parse_yaml(text: str, label: str) -> Any:
+    """``yaml.safe_load`` with bounds: nesting depth, nodes after alias expansion; errors are one ConfigError.
+
+    The depth is checked on the event stream (the parser is not recursive) before PyYAML's recursive
+    composer runs, and the expanded size on the composed graph before anything is constructed, so neither
+    deep nesting nor nested aliases ("billion laughs") can hang, overflow the stack or fill the memory.
+    """
+    if len(text) > MAX_YAML_BYTES:
+        raise ConfigError("", f"{label}: {len(text):,} characters; a YAML file here may have {MAX_YAML_BYTES:,}")
+    try:
+        depth = 0
+        for event in yaml.parse(text, Loader=yaml.SafeLoader):
+            if isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+                if depth > MAX_YAML_DEPTH:
+                    mark = event.start_mark
+                    raise ConfigError("", f"{label}: line {mark.line + 1}: nested deeper than {MAX_YAML_DEPTH} "
+                                      "levels")
+            elif isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
+        loader = yaml.SafeLoader(text)
+        try:
+            node = loader.get_single_node()
+            if node is None:
+                return None
+            if _expanded_size(node, {}) > MAX_YAML_NODES:
+                raise ConfigError("", f"{label}: more than {MAX_YAML_NODES:,} values once its aliases are "
+                                  "expanded (nested aliases?)")
+            return loader.construct_document(node)
+        finally:
+            loader.dispose()
+    except yaml.YAMLError as err:
+        raise _yaml_error(label, err) from None
+
+
 def read_yaml(source: str | Path | None) -> tuple[dict[str, Any], str]:
-    """Raw config dict and a label for messages. ``None`` or a bundled name reads a bundled config."""
+    """Raw config dict and a label for messages. ``None`` or a bundled name reads a bundled config.
+
+    A user file is read through :func:`boardnet.core.io.read_user_text` (regular files, UTF-8) and parsed by
+    :func:`parse_yaml` (bounded); an empty file is an error.
+    """
+    from boardnet.core.io import read_user_text
+
     name = DEFAULT_CONFIG if source is None else str(source)
     path = Path(name)
-    if path.is_file():
-        text, label = path.read_text(), str(path)
+    if os.path.lexists(path):  # a file the user named: a FIFO, a directory, unreadable... is one error
+        text, label = read_user_text(path, limit=MAX_YAML_BYTES), str(path)
     else:
         stem = path.name[:-5] if path.name.endswith(".yaml") else path.name
         if stem not in bundled_config_names():
             raise ConfigError("", f"no config file '{name}' (bundled configs: {', '.join(bundled_config_names())})")
         text, label = (resources.files(BUNDLED) / f"{stem}.yaml").read_text(), f"<bundled {stem}.yaml>"
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(err, "problem", None) or str(err)
-        raise ConfigError("", f"{label}:{where}: malformed YAML: {problem}") from None
+    raw = parse_yaml(text, label)
     if raw is None:
-        raw = {}
+        raise ConfigError("", f"{label}: is empty (no settings); write at least one key, or name a bundled config")
     if not isinstance(raw, dict):
         raise ConfigError("", f"{label}: the top level must be a mapping, got {type(raw).__name__}")
     return raw, label
@@ -318,6 +389,11 @@ def resolve(raw: dict[str, Any]) -> Config:
     cfg.evaluators = [
         validate_component(registry.EVALUATORS, ev, f"evaluators.{i}") for i, ev in enumerate(cfg.evaluators)
     ]
+    named = [("data", cfg.data)] + [(f"evaluators.{i}", ev) for i, ev in enumerate(cfg.evaluators)]
+    for where, component in named:
+        net = getattr(component, "net", None)
+        if isinstance(net, str) and cfg.networks and net not in cfg.networks:
+            raise ConfigError(f"{where}.net", f"no network '{net}' in networks (have: {', '.join(cfg.networks)})")
     return cfg
 
 

@@ -21,7 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from boardnet.core.errors import BoardnetError, ConversionError, FormatError
+from boardnet.core.errors import BoardnetError, ConversionError
+from boardnet.core.io import check_user_file
 from boardnet.core.spec import NetFile
 
 
@@ -35,7 +36,7 @@ class Format:
     writer: str | None = None
     inspector: str | None = None
     description: str = ""
-    slots: str | None = None  # writes the optimizer slots of a checkpoint: (src, out, mapping) -> count
+    slots: str | None = None  # reads a checkpoint's optimizer slots: (src, mapping) -> write(out) -> count
 
 
 FORMATS: tuple[Format, ...] = (
@@ -49,7 +50,7 @@ FORMATS: tuple[Format, ...] = (
            "ONNX (lc0 conventions for lc0 nets)"),
     Format("tf-checkpoint", (".index",), "boardnet.tfimport.checkpoint:read_net", None,
            "boardnet.tfimport.checkpoint:inspect_file", "TensorFlow checkpoint (tensor bundle), read without TF",
-           slots="boardnet.tfimport.checkpoint:write_slots"),
+           slots="boardnet.tfimport.checkpoint:prepare_slots"),
     Format("keras", (".keras", ".weights.h5", ".h5"), "boardnet.tfimport.keras:read_net", None,
            "boardnet.tfimport.keras:inspect_file", "Keras 3 model or weights file"),
     Format("azg-pickle", (".model", ".model2"), "boardnet.tfimport.legacy_pickle:read_net", None,
@@ -109,10 +110,15 @@ def _call(fmt: Format, role: str, target: str | None, args: tuple[Any, ...], opt
 def read_net(path: str | os.PathLike[str], fmt: str | None = None, **options: Any) -> NetFile:
     """Read any supported network file into a :class:`NetFile`."""
     f = detect_format(path, fmt)
-    p = Path(path)
-    if f.name != "tf-checkpoint" and not p.exists():
-        raise FormatError(path, "no such file")
+    _check_input(path, f)
     return _call(f, "read", f.reader, (path,), options)
+
+
+def _check_input(path: str | os.PathLike[str], f: Format) -> None:
+    """Regular files only (a FIFO, a directory or /dev/zero is one error, never a hang); a TF checkpoint may be
+    named by its prefix."""
+    if f.name != "tf-checkpoint" or os.path.lexists(path):
+        check_user_file(path)
 
 
 def write_net(net: NetFile, path: str | os.PathLike[str], fmt: str | None = None, **options: Any) -> None:
@@ -130,20 +136,26 @@ def convert(src: str | os.PathLike[str], dst: str | os.PathLike[str], *, src_for
     return net
 
 
-def write_slots(src: str | os.PathLike[str], out: str | os.PathLike[str], mapping: str | None = None,
-                src_format: str | None = None) -> int:
-    """Write the optimizer slots of checkpoint ``src`` (mapped like their variables) to ``out``; the count."""
+def prepare_slots(src: str | os.PathLike[str], mapping: str | None = None,
+                  src_format: str | None = None) -> Callable[[str | os.PathLike[str]], int]:
+    """Read and check the optimizer slots of checkpoint ``src`` (mapped like their variables) now; returns
+    ``write(out) -> count``, so that a command can check all its inputs before it writes anything."""
     f = detect_format(src, src_format)
     if f.slots is None:
         raise ConversionError(f"--slots applies to checkpoints that hold optimizer slots, not {f.name} files")
-    return _resolve(f.slots)(src, out, mapping)
+    return _resolve(f.slots)(src, mapping)
+
+
+def write_slots(src: str | os.PathLike[str], out: str | os.PathLike[str], mapping: str | None = None,
+                src_format: str | None = None) -> int:
+    """Write the optimizer slots of checkpoint ``src`` (mapped like their variables) to ``out``; the count."""
+    return prepare_slots(src, mapping, src_format)(out)
 
 
 def inspect_file(path: str | os.PathLike[str], fmt: str | None = None) -> str:
     """A human-readable report of what a file holds."""
     f = detect_format(path, fmt)
-    if f.name != "tf-checkpoint" and not Path(path).exists():
-        raise FormatError(path, "no such file")
+    _check_input(path, f)
     if f.inspector is not None:
         return _resolve(f.inspector)(path)
     net = read_net(path, f.name)

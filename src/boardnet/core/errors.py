@@ -46,6 +46,10 @@ class FormatError(BoardnetError):
         parts.append(message)
         super().__init__(": ".join(parts))
 
+    def __reduce__(self) -> tuple:
+        """Pickled whole (e.g. from a DataLoader worker process to the trainer)."""
+        return (_format_error, (self.path, self.message, self.offset, self.field))
+
 
 class ConfigError(BoardnetError):
     """A config value is missing, unknown, of the wrong type or impossible.
@@ -59,6 +63,13 @@ class ConfigError(BoardnetError):
         self.key_path = key_path
         self.message = message
         super().__init__(f"config key '{key_path}': {message}" if key_path else f"config: {message}")
+
+    def __reduce__(self) -> tuple:
+        return (ConfigError, (self.key_path, self.message))
+
+
+def _format_error(path: str | None, message: str, offset: int | None, field: str | None) -> FormatError:
+    return FormatError(path, message, offset=offset, field=field)
 
 
 class ConversionError(BoardnetError):

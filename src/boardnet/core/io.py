@@ -7,25 +7,140 @@
   ``ema=True``.
 
 Loading never unpickles code: ``torch.load(..., weights_only=True)`` only.
+
+User paths: every reader opens a path a user named through :func:`open_user_file` (or
+:func:`check_user_file` when a library insists on a path): regular files only (a FIFO, a directory or a
+device is refused without blocking on it), and OS errors become one :class:`FormatError`
+(``PATH: permission denied`` / ``is a directory`` / ``no such file``).
 """
 
 from __future__ import annotations
 
+import errno
 import json
+import math
 import os
 import pickle
+import signal
+import stat
+import struct
+import threading
+import tokenize
 import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
+import numpy as np
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load as load_safetensors_bytes
+from safetensors.torch import save_file
 
 from boardnet.core.errors import FormatError
 from boardnet.core.spec import ModelSpec, NetFile
 
 SPEC_KEY = "boardnet.core.spec"
+
+# ------------------------------------------------------------------------------------------- user paths
+
+_OS_ERRORS = {
+    errno.ENOENT: "no such file",
+    errno.EACCES: "permission denied",
+    errno.EPERM: "permission denied",
+    errno.EISDIR: "is a directory",
+    errno.ENOTDIR: "no such file (a parent is not a directory)",
+    errno.ELOOP: "too many levels of symbolic links",
+    errno.ENOSPC: "no space left on device",
+    errno.EROFS: "read-only file system",
+    errno.EDQUOT: "disk quota exceeded",
+    errno.ENAMETOOLONG: "file name too long",
+    errno.EFBIG: "file too large",
+}
+
+
+def os_error_message(err: OSError) -> str:
+    """A short, stable description of an OS error (``permission denied``, ``no such file`` ...)."""
+    return _OS_ERRORS.get(err.errno or 0) or (err.strerror or type(err).__name__).lower()
+
+
+def _kind_problem(mode: int) -> str | None:
+    """Why a file of this ``st_mode`` is refused as input, or None for a regular file."""
+    if stat.S_ISREG(mode):
+        return None
+    if stat.S_ISDIR(mode):
+        return "is a directory"
+    if stat.S_ISFIFO(mode):
+        return "is a named pipe (FIFO), not a regular file"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "is a device, not a regular file"
+    if stat.S_ISSOCK(mode):
+        return "is a socket, not a regular file"
+    return "is not a regular file"
+
+
+def check_user_file(path: str | os.PathLike[str]) -> Path:
+    """``path`` as a :class:`Path` if it names a readable regular file (symlinks followed); else FormatError.
+
+    For libraries that only take a path (h5py, safetensors): nothing is opened, so a FIFO never blocks.
+    """
+    try:
+        st = os.stat(path)
+    except OSError as err:
+        raise FormatError(path, os_error_message(err)) from None
+    problem = _kind_problem(st.st_mode)
+    if problem:
+        raise FormatError(path, problem)
+    if not os.access(path, os.R_OK):
+        raise FormatError(path, "permission denied")
+    return Path(path)
+
+
+def open_user_file(path: str | os.PathLike[str]) -> BinaryIO:
+    """Open a user-named file for binary reading: regular files only, OS errors as one FormatError.
+
+    The file is opened non-blocking and checked with ``fstat`` before anything is read, so a FIFO (or a
+    symlink to ``/dev/zero``) is refused instead of hanging or streaming forever.
+    """
+    check_user_file(path)
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError as err:
+        raise FormatError(path, os_error_message(err)) from None
+    try:
+        problem = _kind_problem(os.fstat(fd).st_mode)  # the path may have changed since check_user_file
+        if problem:
+            raise FormatError(path, problem)
+        if hasattr(os, "set_blocking"):
+            os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def read_user_bytes(path: str | os.PathLike[str], limit: int | None = None) -> bytes:
+    """The bytes of a user-named regular file (see :func:`open_user_file`); ``limit`` caps the size."""
+    with open_user_file(path) as fh:
+        if limit is not None:
+            size = os.fstat(fh.fileno()).st_size
+            if size > limit:
+                raise FormatError(path, f"{size:,} bytes; more than the {limit:,} this reader takes")
+        try:
+            return fh.read()
+        except OSError as err:
+            raise FormatError(path, f"read failed: {os_error_message(err)}") from None
+
+
+def read_user_text(path: str | os.PathLike[str], limit: int | None = None) -> str:
+    """A user-named file as UTF-8 text; bytes that are not UTF-8 are one FormatError naming the offset."""
+    data = read_user_bytes(path, limit)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise FormatError(path, f"not UTF-8 text (byte 0x{data[err.start]:02x})", offset=err.start) from None
 
 
 def spec_to_dict(spec: ModelSpec) -> dict[str, Any]:
@@ -33,64 +148,174 @@ def spec_to_dict(spec: ModelSpec) -> dict[str, Any]:
 
 
 def spec_from_dict(data: Any, path: str | os.PathLike[str], field: str = "spec") -> ModelSpec:
+    """A :class:`ModelSpec` from its stored form; anything but ``{family, config, meta}`` is one FormatError."""
     if not isinstance(data, dict) or not isinstance(data.get("family"), str):
         raise FormatError(path, "no boardnet model spec (family, config)", field=field)
+    unknown = sorted(str(k) for k in data if k not in ("family", "config", "meta"))
+    if unknown:
+        raise FormatError(path, f"unknown key '{unknown[0]}' (a spec has family, config, meta)", field=field)
+    for key in ("config", "meta"):
+        if data.get(key) is not None and not isinstance(data[key], dict):
+            raise FormatError(path, f"must be a mapping, got {type(data[key]).__name__}", field=f"{field}.{key}")
     return ModelSpec(data["family"], dict(data.get("config") or {}), dict(data.get("meta") or {}))
 
 
+def checked_netfile(spec: ModelSpec, state_dict: dict[str, torch.Tensor], path: str | os.PathLike[str],
+                    field: str) -> NetFile:
+    """A NetFile whose spec names a known family with valid options and whose tensors are exactly its
+    network's (names and shapes, compared on the meta device: nothing of the declared size is allocated)."""
+    from boardnet.core.build import check_state_dict
+    from boardnet.core.errors import ConfigError
+
+    try:
+        check_state_dict(spec, state_dict, field)
+    except ConfigError as err:
+        raise FormatError(path, err.message, field=err.key_path) from None
+    return NetFile(spec, state_dict)
+
+
+# ------------------------------------------------------------------------------------------------ writing
+
+_LIVE_TEMPS: set[Path] = set()  # temp files of atomic writes in progress, removed on SIGTERM/SIGHUP
+_SIGNALS = tuple(getattr(signal, n) for n in ("SIGTERM", "SIGHUP") if hasattr(signal, n))
+_saved_handlers: dict[int, Any] = {}
+_lock = threading.Lock()
+
+
+def _remove_temps_and_die(signum: int, frame: Any) -> None:
+    """Signal handler: remove the temp files of writes in progress, then die of the signal as before."""
+    for tmp in list(_LIVE_TEMPS):
+        with suppress(OSError):
+            tmp.unlink()
+    _LIVE_TEMPS.clear()
+    previous = _saved_handlers.get(signum, signal.SIG_DFL)
+    if callable(previous):
+        previous(signum, frame)
+        return
+    signal.signal(signum, signal.SIG_DFL)
+    os.kill(os.getpid(), signum)
+
+
+@contextmanager
+def _temp_registered(tmp: Path) -> Iterator[None]:
+    """Register ``tmp`` for removal on SIGTERM/SIGHUP (SIGINT raises KeyboardInterrupt: ``finally`` does it)."""
+    main = threading.current_thread() is threading.main_thread()
+    with _lock:
+        if main and not _LIVE_TEMPS:
+            for sig in _SIGNALS:
+                current = signal.getsignal(sig)
+                if current in (signal.SIG_IGN, None):
+                    continue
+                _saved_handlers[sig] = current
+                signal.signal(sig, _remove_temps_and_die)
+        _LIVE_TEMPS.add(tmp)
+    try:
+        yield
+    finally:
+        with _lock:
+            _LIVE_TEMPS.discard(tmp)
+            if main and not _LIVE_TEMPS:
+                for sig, handler in _saved_handlers.items():
+                    signal.signal(sig, handler)
+                _saved_handlers.clear()
+
+
+def check_output_path(path: str | os.PathLike[str]) -> Path:
+    """Refuse an output path that is a directory or not a regular file, before anything is computed."""
+    p = Path(path)
+    try:
+        mode = os.stat(p).st_mode
+    except FileNotFoundError:
+        return p
+    except OSError as err:
+        raise FormatError(p, f"cannot write: {os_error_message(err)}") from None
+    if stat.S_ISDIR(mode):
+        raise FormatError(p, "is a directory; name an output file")
+    if not stat.S_ISREG(mode):
+        raise FormatError(p, "exists and is not a regular file; refusing to replace it")
+    return p
+
+
 def atomic_write(path: str | os.PathLike[str], write: Any) -> None:
-    """Call ``write(tmp_path)``, fsync, then rename over ``path``: readers never see a half file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Call ``write(tmp_path)``, fsync, then rename over ``path``: readers never see a half file.
+
+    The temp file ``.NAME.tmpPID`` sits beside ``path``; it is removed on any failure and on SIGTERM,
+    SIGHUP and SIGINT. An OS error (unwritable folder, full disk, ``path`` a directory) is one FormatError.
+    """
+    path = check_output_path(path)
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
     try:
-        write(tmp)
-        with open(tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with _temp_registered(tmp):
+            try:
+                write(tmp)
+                with open(tmp, "rb+") as fh:
+                    os.fsync(fh.fileno())
+                os.replace(tmp, path)
+            finally:
+                if tmp.exists():
+                    tmp.unlink()
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+    except OSError as err:
+        raise FormatError(path, f"cannot write: {os_error_message(err)}") from None
+    except (RuntimeError, SafetensorError) as err:  # torch.save / safetensors wrap the OS error of a write
+        text = str(err).lower()
+        if not any(w in text for w in ("writ", "inline_container", "space", "too large", "quota")):
+            raise
+        raise FormatError(path, "cannot write (disk full or file size limit?): "
+                          f"{str(err).strip().splitlines()[-1][:160]}") from None
+
+
+def _torch_reason(err: BaseException) -> str:
+    """The reason in a torch.load error, without torch's advice to load with ``weights_only=False``."""
+    text = str(err).replace("\x1b[1m", "").replace("\x1b[0m", "")
+    for line in text.splitlines():
+        _, sep, rest = line.partition("WeightsUnpickler error:")
+        if sep:
+            return rest.strip().split(". Please")[0].split(" was not an allowed global")[0].strip()
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    lines = [ln for ln in lines if "weights_only" not in ln and "load failed" not in ln.lower()]
+    return lines[0][:200] if lines else type(err).__name__
 
 
 def safe_torch_load(path: str | os.PathLike[str]) -> Any:
-    """``torch.load`` with ``weights_only=True``; any failure becomes one :class:`FormatError`."""
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except FileNotFoundError:
-        raise FormatError(path, "no such file") from None
-    except pickle.UnpicklingError as err:
-        first = str(err).strip().splitlines()[0] if str(err).strip() else "refused"
-        raise FormatError(path, f"not loadable as plain tensors (weights_only): {first}") from None
-    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError) as err:
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise FormatError(path, f"not a readable torch file (truncated or corrupt?): {first}") from None
+    """``torch.load`` with ``weights_only=True`` of a user file; any failure becomes one :class:`FormatError`."""
+    with open_user_file(path) as fh:
+        try:
+            return torch.load(fh, map_location="cpu", weights_only=True)
+        except pickle.UnpicklingError as err:
+            raise FormatError(path, f"refused by the safe loader (weights_only=True): {_torch_reason(err)}") from None
+        except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError, struct.error, IndexError,
+                KeyError, TypeError, AttributeError, UnicodeDecodeError, OverflowError, MemoryError) as err:
+            reason = _torch_reason(err)
+            raise FormatError(path, f"not a readable torch file (truncated or corrupt?): {reason}") from None
 
 
 def read_safetensors(path: str | os.PathLike[str]) -> NetFile:
-    """Read a boardnet ``.safetensors`` net."""
+    """Read a boardnet ``.safetensors`` net; its spec is checked (family, config and meta mappings)."""
+    data = read_user_bytes(path)
     try:
-        tensors = load_file(str(path))
-        with open(path, "rb") as fh:
-            header_len = int.from_bytes(fh.read(8), "little")
-            header = json.loads(fh.read(header_len))
-    except FileNotFoundError:
-        raise FormatError(path, "no such file") from None
-    except (SafetensorError, OSError, ValueError, json.JSONDecodeError) as err:
-        raise FormatError(path, f"not a valid safetensors file: {err}", offset=0) from None
+        header_len = int.from_bytes(data[:8], "little")
+        if len(data) < 8 or header_len > len(data) - 8:
+            raise ValueError(f"header length {header_len} beyond the {len(data)}-byte file")
+        header = json.loads(data[8:8 + header_len])
+        if not isinstance(header, dict):
+            raise ValueError("the header is not a JSON object")
+        tensors = load_safetensors_bytes(data)
+    except (SafetensorError, ValueError, UnicodeDecodeError, RecursionError) as err:
+        raise FormatError(path, f"not a valid safetensors file: {str(err)[:200]}", offset=0) from None
     meta = header.get("__metadata__") or {}
-    if SPEC_KEY not in meta:
+    if not isinstance(meta, dict) or SPEC_KEY not in meta:
         raise FormatError(path, f"no '{SPEC_KEY}' metadata: not written by boardnet", field="__metadata__")
     try:
         spec = spec_from_dict(json.loads(meta[SPEC_KEY]), path, SPEC_KEY)
-    except json.JSONDecodeError as err:
+    except (json.JSONDecodeError, TypeError, RecursionError) as err:
         raise FormatError(path, f"bad JSON: {err}", field=SPEC_KEY) from None
-    return NetFile(spec, tensors)
+    return checked_netfile(spec, tensors, path, "spec")
 
 
 def write_safetensors(net: NetFile, path: str | os.PathLike[str]) -> None:
@@ -106,19 +331,25 @@ def read_pt(path: str | os.PathLike[str], net: str | None = None, ema: bool = Fa
         raise FormatError(path, f"expected a dict at the top level, got {type(data).__name__}")
     kind = data.get("format")
     if kind == "boardnet-net":
-        return NetFile(spec_from_dict(data.get("spec"), path), _tensor_dict(data.get("state_dict"), path))
+        return checked_netfile(spec_from_dict(data.get("spec"), path), _tensor_dict(data.get("state_dict"), path),
+                               path, "spec")
     if kind == "boardnet-checkpoint":
         nets = data.get("nets") or {}
+        if not isinstance(nets, dict):
+            raise FormatError(path, f"must be a mapping, got {type(nets).__name__}", field="nets")
         if not nets:
             raise FormatError(path, "checkpoint holds no networks", field="nets")
         name = net or next(iter(nets))
         if name not in nets:
             raise FormatError(path, f"no network '{name}'; it has: {', '.join(nets)}", field="nets")
         entry = nets[name]
+        if not isinstance(entry, dict):
+            raise FormatError(path, "not a network entry", field=f"nets.{name}")
         weights = entry.get("ema") if ema else entry.get("state_dict")
         if weights is None:
             raise FormatError(path, f"network '{name}' has no {'EMA ' if ema else ''}weights", field="nets")
-        return NetFile(spec_from_dict(entry.get("spec"), path, f"nets.{name}.spec"), _tensor_dict(weights, path))
+        spec = spec_from_dict(entry.get("spec"), path, f"nets.{name}.spec")
+        return checked_netfile(spec, _tensor_dict(weights, path), path, f"nets.{name}")
     raise FormatError(path, "not a boardnet .pt file (no 'format' key); for other .pt files name --from",
                       field="format")
 
@@ -133,6 +364,63 @@ def write_pt(net: NetFile, path: str | os.PathLike[str]) -> None:
 
 
 def _tensor_dict(data: Any, path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
-    if not isinstance(data, dict) or not all(isinstance(v, torch.Tensor) for v in data.values()):
+    if not isinstance(data, dict) or not all(isinstance(k, str) and isinstance(v, torch.Tensor)
+                                             for k, v in data.items()):
         raise FormatError(path, "state_dict is not a mapping of names to tensors", field="state_dict")
     return dict(data)
+
+
+# ------------------------------------------------------------------------------------------------- .npz
+
+_DEFLATE_MAX_RATIO = 1100  # deflate cannot expand data by more than ~1032x: a bigger claim is a lie
+
+
+def read_npz(path: str | os.PathLike[str], names: list[str] | None = None) -> dict[str, np.ndarray]:
+    """Arrays of a user ``.npz`` (no pickles), every one bounded before it is allocated.
+
+    Each member's ``.npy`` header (shape, dtype) must describe exactly the bytes the archive declares for
+    it, and that declared size must be possible for the bytes really stored (compression ratio); zip
+    damage (bad CRC, truncation, bad headers) is one :class:`FormatError` naming the member.
+    """
+    with open_user_file(path) as fh:
+        try:
+            with zipfile.ZipFile(fh) as zf:
+                infos = {i.filename.removesuffix(".npy"): i for i in zf.infolist() if not i.is_dir()}
+                missing = [n for n in names or [] if n not in infos]
+                if missing:
+                    raise FormatError(path, f"no array '{missing[0]}' (has: {', '.join(infos)})", field=missing[0])
+                return {name: _read_npz_member(zf, infos[name], path) for name in (names or list(infos))}
+        except FormatError:
+            raise
+        except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError, KeyError, SyntaxError,
+                NotImplementedError, RuntimeError, struct.error, UnicodeDecodeError, OverflowError) as err:
+            first = str(err).strip().splitlines()[0][:200] if str(err).strip() else type(err).__name__
+            raise FormatError(path, f"not a readable .npz file: {first}") from None
+
+
+def _read_npz_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, path: str | os.PathLike[str]) -> np.ndarray:
+    field = info.filename
+    if info.compress_type != zipfile.ZIP_STORED and info.file_size > (info.compress_size + 64) * _DEFLATE_MAX_RATIO:
+        raise FormatError(path, f"claims {info.file_size:,} bytes from {info.compress_size:,} compressed", field=field)
+    with zf.open(info) as member:
+        try:
+            version = np.lib.format.read_magic(member)
+            read_header = {(1, 0): np.lib.format.read_array_header_1_0,
+                           (2, 0): np.lib.format.read_array_header_2_0}.get(version)
+            if read_header is None:
+                raise ValueError(f"unsupported .npy version {version}")
+            shape, fortran, dtype = read_header(member)
+        except (ValueError, SyntaxError, EOFError, tokenize.TokenError) as err:
+            raise FormatError(path, f"bad .npy header: {str(err).splitlines()[0][:200]}", field=field) from None
+        if dtype.hasobject:
+            raise FormatError(path, f"dtype {dtype} holds Python objects (pickles are refused)", field=field)
+        header_len = member.tell()
+        nbytes = math.prod(shape) * dtype.itemsize
+        if nbytes != info.file_size - header_len:
+            raise FormatError(path, f"header says {list(shape)} {dtype} ({nbytes:,} bytes) but the member holds "
+                              f"{info.file_size - header_len:,}", field=field)
+        array = np.empty(math.prod(shape), dtype=dtype)
+        got = member.readinto(memoryview(array.view(np.uint8))) if nbytes else 0
+        if got != nbytes or member.read(1):  # read to the end: zipfile checks the CRC there
+            raise FormatError(path, "member shorter than its header says", field=field)
+    return array.reshape(shape[::-1]).T if fortran else array.reshape(shape)

@@ -54,11 +54,9 @@ class Side:
 
 
 def _load_npz(path: Path) -> dict[str, np.ndarray]:
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            return {k: z[k] for k in z.files}
-    except (OSError, ValueError, EOFError) as e:
-        raise FormatError(path, f"not a readable .npz: {e}") from None
+    from boardnet.core.io import read_npz
+
+    return read_npz(path)
 
 
 def npz_inputs(path: str | os.PathLike[str]) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:

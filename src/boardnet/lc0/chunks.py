@@ -18,9 +18,8 @@ import hashlib
 import os
 import shutil
 import zlib
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, BinaryIO, Literal
 
 import numpy as np
 import torch
@@ -28,7 +27,8 @@ from pydantic import Field
 
 from boardnet.core.config import ComponentConfig
 from boardnet.core.errors import FormatError
-from boardnet.core.io import atomic_write
+from boardnet.core.io import atomic_write, check_user_file, open_user_file
+from boardnet.core.pgn import GameStats, PgnGame, read_games
 from boardnet.lc0.policy_map import POLICY_SIZE
 from boardnet.train.context import TrainContext
 from boardnet.train.data import DataSource
@@ -150,20 +150,28 @@ def parse_records(data: bytes, path: str | Path) -> np.ndarray:
     return records
 
 
+def inflate_bounded(fh: BinaryIO, path: str | Path, limit: int, what: str) -> bytes:
+    """The bytes of an open gzip (or plain) file, read in 1 MiB pieces so that nothing near ``limit`` is
+    allocated before the data is there; FormatError when it holds more than ``limit`` bytes or is corrupt."""
+    head = fh.read(2)
+    fh.seek(0)
+    stream: Any = gzip.GzipFile(fileobj=fh) if head == b"\x1f\x8b" else fh
+    parts, size = [], 0
+    try:
+        while piece := stream.read(1 << 20):
+            size += len(piece)
+            if size > limit:
+                raise FormatError(path, f"{what} inflates to more than {limit:,} bytes")
+            parts.append(piece)
+    except (OSError, EOFError, zlib.error) as err:
+        raise FormatError(path, f"not a readable gzip {what} (truncated or corrupt?): {err}") from None
+    return b"".join(parts)
+
+
 def read_chunk(path: str | Path) -> np.ndarray:
     """``[N]`` V6 records of a gzip chunk file (a plain uncompressed file is read too)."""
-    try:
-        with open(path, "rb") as fh:
-            head = fh.read(2)
-            fh.seek(0)
-            stream = gzip.GzipFile(fileobj=fh) if head == b"\x1f\x8b" else fh
-            data = stream.read(MAX_CHUNK_BYTES + 1)
-    except FileNotFoundError:
-        raise FormatError(path, "no such file") from None
-    except (OSError, EOFError, zlib.error) as err:
-        raise FormatError(path, f"not a readable gzip chunk (truncated or corrupt?): {err}") from None
-    if len(data) > MAX_CHUNK_BYTES:
-        raise FormatError(path, f"chunk inflates to more than {MAX_CHUNK_BYTES} bytes")
+    with open_user_file(path) as fh:
+        data = inflate_bounded(fh, path, MAX_CHUNK_BYTES, "chunk")
     return parse_records(data, path)
 
 
@@ -180,70 +188,65 @@ def write_chunk(path: str | Path, records: np.ndarray) -> None:
 
 # --------------------------------------------------------------------------------------------- PGN
 
-RESULTS = {"1-0": 1.0, "0-1": -1.0, "1/2-1/2": 0.0}  # white's score
 
-
-def game_records(game: Any) -> np.ndarray:
-    """V6 records of every position of a python-chess game (with a decisive or drawn Result header)."""
-    white = RESULTS[game.headers.get("Result", "*")]
-    moves = list(game.mainline_moves())
-    board = game.board()
-    records = np.zeros(len(moves), V6_DTYPE)
-    for ply, move in enumerate(moves):
+def game_records(game: PgnGame) -> np.ndarray:
+    """V6 records of every position of a used game (:mod:`boardnet.core.pgn`: legal standard chess with a
+    decisive or drawn result). Linear in the game length: the game's rules keep the rule-50 window, and so the
+    encoder's repetition search, under 150 plies."""
+    white = float(game.white_score)
+    records = np.zeros(len(game.moves), V6_DTYPE)
+    for ply, (board, move) in enumerate(game.replay()):
         q = white if board.turn else -white  # result from the side to move
-        records[ply] = make_record(board, move, q, 1.0 if white == 0 else 0.0, len(moves) - ply)
-        board.push(move)
+        records[ply] = make_record(board, move, q, 1.0 if white == 0 else 0.0, len(game.moves) - ply)
     return records
 
 
-def iter_pgn_games(path: str | Path) -> Iterator[tuple[Any, str | None]]:
-    """``(game, why_skipped)`` for each game of a PGN file; ``why_skipped`` is None for a usable game."""
-    import chess.pgn
-
-    class QuietBuilder(chess.pgn.GameBuilder):
-        def handle_error(self, error: Exception) -> None:  # counted by the caller instead of logged
-            self.game.errors.append(error)
-
-    try:
-        fh = open(path, encoding="utf-8", errors="replace")  # noqa: SIM115 (closed by the with below)
-    except OSError as err:
-        raise FormatError(path, f"cannot read PGN ({err.strerror})") from None
-    with fh:
-        while True:
-            game = chess.pgn.read_game(fh, Visitor=QuietBuilder)
-            if game is None:
-                return
-            if game.errors:
-                yield game, f"broken ({game.errors[0]})"
-            elif game.headers.get("Result", "*") not in RESULTS:
-                yield game, "no result"
-            elif game.next() is None:
-                yield game, "no moves"
-            else:
-                yield game, None
-
-
-def pgn_records(path: str | Path) -> np.ndarray:
-    """All positions of the usable games of a PGN file as ``[N]`` V6 records."""
-    parts = [game_records(g) for g, why in iter_pgn_games(path) if why is None]
+def pgn_records(path: str | Path, stats: GameStats | None = None) -> np.ndarray:
+    """All positions of the used games of a PGN file as ``[N]`` V6 records (skipped games counted in
+    ``stats``)."""
+    parts = [game_records(g) for g in read_games(path, stats if stats is not None else GameStats())]
     return np.concatenate(parts) if parts else np.zeros(0, V6_DTYPE)
 
 
-def pgn_to_chunks(pgn: str | Path, out_dir: str | Path) -> dict[str, int]:
-    """One chunk file per usable game of ``pgn`` in ``out_dir``; returns counts (games, positions, skipped...)."""
+def pgn_to_chunks(pgn: str | Path, out_dir: str | Path) -> tuple[GameStats, int]:
+    """One chunk file per used game of ``pgn`` in folder ``out_dir``; returns the game counts and positions.
+
+    The chunks are written into a fresh temp folder beside ``out_dir`` that replaces it only once every game
+    is done, so a failure leaves an earlier ``out_dir`` as it was and a rerun never mixes in stale chunks. An
+    existing ``out_dir`` must be a folder holding nothing but chunk files (``*.gz``).
+    """
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    counts = {"games": 0, "positions": 0, "skipped": 0, "broken": 0}
-    for game, why in iter_pgn_games(pgn):
-        if why is not None:
-            counts["skipped"] += 1
-            counts["broken"] += why.startswith("broken")
-            continue
-        records = game_records(game)
-        counts["games"] += 1
-        counts["positions"] += len(records)
-        write_chunk(out / f"{Path(pgn).stem}-{counts['games']:06d}.gz", records)
-    return counts
+    _check_chunk_folder(out)
+    check_user_file(pgn)
+    tmp = out.with_name(f".{out.name}.tmp{os.getpid()}")
+    old = out.with_name(f".{out.name}.old{os.getpid()}")
+    stats, positions = GameStats(), 0
+    try:
+        tmp.mkdir(parents=True)
+        for game in read_games(pgn, stats):
+            records = game_records(game)
+            positions += len(records)
+            write_chunk(tmp / f"{Path(pgn).stem}-{stats.used:06d}.gz", records)
+        if out.exists():
+            out.rename(old)
+        tmp.rename(out)
+    except OSError as err:
+        raise FormatError(out, f"cannot write chunks: {err.strerror or err}") from None
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(old, ignore_errors=True)
+    return stats, positions
+
+
+def _check_chunk_folder(out: Path) -> None:
+    """Refuse an output that is a file, or a folder holding anything but chunk files (it is replaced)."""
+    if out.is_symlink() or (out.exists() and not out.is_dir()):
+        raise FormatError(out, "exists and is not a folder; name a new folder (or one of earlier chunks)")
+    if out.is_dir():
+        other = next((p for p in out.iterdir() if not (p.is_file() and p.name.endswith(".gz"))), None)
+        if other is not None:
+            raise FormatError(out, f"holds {other.name!r}, not a chunk file; name a new folder (a folder of "
+                              "earlier chunks is replaced as a whole)")
 
 
 # -------------------------------------------------------------------------------------- data source

@@ -19,8 +19,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--top", type=int, default=5, help="how many moves to print (default 5)")
     e.set_defaults(func=run_eval)
     c = lsub.add_parser("pgn2chunks", help="V6 training chunks (one gzip file per game) from a PGN file")
-    c.add_argument("pgn", help="games (PGN); broken games and games without a result are skipped and counted")
-    c.add_argument("out", help="output directory for the chunk files")
+    c.add_argument("pgn", help="games (PGN); games boardnet does not learn from (illegal or unfinished games, "
+                   "variants, null moves) are skipped and counted")
+    c.add_argument("out", help="output folder for the chunk files (a folder of earlier chunks is replaced)")
     c.set_defaults(func=run_pgn2chunks)
     u = sub.add_parser("uci", help="a UCI chess engine (PUCT search like lc0's) playing an lc0 net")
     u.add_argument("net", help="lc0 net (.pb.gz, .pt, .safetensors, or an lc0 .onnx export)")
@@ -32,22 +33,18 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def _board(args: argparse.Namespace) -> Any:
     """The position with its history; bad FENs, illegal moves and unreadable PGNs are one clear error."""
     import chess
-    import chess.pgn
 
     from boardnet.core.errors import FormatError
 
     if args.pgn:
-        try:
-            with open(args.pgn, encoding="utf-8", errors="replace") as fh:
-                game = chess.pgn.read_game(fh)
-        except OSError as err:
-            raise FormatError(args.pgn, f"cannot read PGN ({err.strerror})") from None
-        if game is None or game.errors:
-            raise FormatError(args.pgn, "no readable game" if game is None else f"broken game: {game.errors[0]}")
-        board = game.board()
-        for move in game.mainline_moves():
-            board.push(move)
-        return board
+        from boardnet.core.pgn import iter_games
+
+        games = iter_games(args.pgn)
+        game = next(games)
+        games.close()
+        if game.why is not None and not game.why.startswith("unfinished") and game.why != "no moves":
+            raise FormatError(args.pgn, f"first game not usable: {game.why}")
+        return game.board()
     try:
         board = chess.Board(args.fen) if args.fen else chess.Board()
     except ValueError as err:
@@ -89,9 +86,8 @@ def run_eval(args: argparse.Namespace) -> int:
 def run_pgn2chunks(args: argparse.Namespace) -> int:
     from boardnet.lc0.chunks import pgn_to_chunks
 
-    n = pgn_to_chunks(args.pgn, args.out)
-    print(f"{args.pgn}: {n['games']} games -> {n['positions']} positions in {n['games']} chunk files in {args.out}; "
-          f"{n['skipped']} games skipped ({n['broken']} broken, {n['skipped'] - n['broken']} without result/moves)")
+    stats, positions = pgn_to_chunks(args.pgn, args.out)
+    print(f"{args.pgn}: {positions} positions in {stats.used} chunk files in {args.out}; {stats.summary()}")
     return 0
 
 

@@ -216,6 +216,9 @@ class Lc0Net(nn.Module):
 
     @classmethod
     def from_spec(cls, spec: ModelSpec) -> Lc0Net:
+        from boardnet.lc0.bounds import check_config
+
+        check_config(spec.config, cls)  # bounded before allocating (a 1.6 KB spec declared 100k blocks)
         return cls(**spec.config)
 
     def spec(self) -> ModelSpec:

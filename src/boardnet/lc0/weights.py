@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import gzip
 import os
-import zlib
 from pathlib import Path
 from typing import Any
 
@@ -57,13 +56,11 @@ def _sublayer(msg: Any, dotted: str) -> Any:
 
 def _load_proto(path: Path) -> Any:
     """Gunzip and parse; every failure becomes one FormatError naming the file."""
-    try:
-        with gzip.open(path, "rb") as fh:
-            raw = fh.read(MAX_UNCOMPRESSED + 1)
-    except (OSError, EOFError, zlib.error) as err:
-        raise FormatError(path, f"not a readable gzip stream ({err})") from None
-    if len(raw) > MAX_UNCOMPRESSED:
-        raise FormatError(path, "uncompressed net larger than 2 GiB")
+    from boardnet.core.io import open_user_file
+    from boardnet.lc0.chunks import inflate_bounded
+
+    with open_user_file(path) as fh:
+        raw = inflate_bounded(fh, path, MAX_UNCOMPRESSED, "net")
     net = pb.Net()
     try:
         net.ParseFromString(raw)
@@ -246,6 +243,34 @@ def _fit(path: Path, raw: dict[str, np.ndarray], template: dict[str, torch.Tenso
     return state
 
 
+def _check_declared(path: Path, cfg: dict[str, Any], raw: dict[str, np.ndarray]) -> None:
+    """The net the layer sizes declare must fit the documented limits and the values the file holds (checked
+    before the net is built: a 1.2 MB file declaring 200k blocks allocated gigabytes)."""
+    from boardnet.lc0.bounds import check_config
+    from boardnet.lc0.net import Lc0Net
+
+    shapes = check_config(cfg, Lc0Net, path)
+    defaults = ("bn.weight", "bn.bias", "num_batches_tracked")  # filled by _fit when absent
+    needed = sum(s.numel() for k, s in shapes.items() if not k.endswith(defaults))
+    present = sum(a.size for a in raw.values())
+    if needed > present:
+        raise FormatError(path, f"declares a net of {needed:,} weights but holds {present:,} values", field="weights")
+
+
+def _check_state(cfg: dict[str, Any], state: dict[str, torch.Tensor]) -> None:
+    """A net to write must be within the limits and hold every tensor its config declares, in its shape."""
+    from boardnet.core.errors import ConversionError
+    from boardnet.lc0.bounds import check_config
+    from boardnet.lc0.net import Lc0Net
+
+    for key, shape in check_config(cfg, Lc0Net).items():
+        if key.endswith("num_batches_tracked"):
+            continue
+        if key not in state or tuple(state[key].shape) != tuple(shape):
+            got = "missing" if key not in state else f"shape {tuple(state[key].shape)}"
+            raise ConversionError(f"lc0 net tensor {key}: {got}; its config needs {tuple(shape)}")
+
+
 def read_net(path: str | os.PathLike[str]) -> NetFile:
     """Read an lc0 ``.pb.gz`` into a NetFile (family ``lc0``); tensors are float32, BN unfolded."""
     from boardnet.lc0.net import Lc0Net
@@ -260,6 +285,7 @@ def read_net(path: str | os.PathLike[str]) -> NetFile:
     opts = _formats(path, net)
     raw = _raw_tensors(path, net.weights, opts)
     cfg = _config(path, net.weights, opts, raw)
+    _check_declared(path, cfg, raw)
     template = Lc0Net(**cfg).state_dict()
     meta = {"license": net.license, "min_version": [net.min_version.major, net.min_version.minor,
                                                      net.min_version.patch]}
@@ -304,6 +330,7 @@ def write_net(netfile: NetFile, path: str | os.PathLike[str], encoding: str = "l
     if encoding not in ("linear16", "float32"):
         raise ConversionError(f"unknown lc0 weights encoding '{encoding}'; expected linear16 or float32")
     cfg, state = netfile.spec.config, netfile.state_dict
+    _check_state(cfg, state)
     net = pb.Net(magic=MAGIC, license=str(netfile.spec.meta.get("license", "")))
     net.min_version.major, net.min_version.minor = 0, 29 if cfg.get("activation") == "mish" else 21
     net.format.weights_encoding = pb.Format.LINEAR16

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -34,19 +35,44 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     dat.set_defaults(func=run_data)
 
 
-def run_eval(args: argparse.Namespace) -> int:
+def checked_position(fen: str) -> Any:
+    """python-chess board of ``fen`` if it is a position the engines evaluate (one king each, at most 32
+    pieces); one FormatError naming the FEN otherwise."""
     import chess
 
     from boardnet.core.errors import FormatError
+
+    try:
+        board = chess.Board(fen)
+    except ValueError as exc:
+        raise FormatError(None, f"invalid FEN {fen!r}: {exc}", field="FEN") from None
+    if board.king(chess.WHITE) is None or board.king(chess.BLACK) is None:
+        raise FormatError(None, f"FEN {fen!r} lacks a king", field="FEN")
+    white, black = (chess.popcount(board.occupied_co[c]) for c in (chess.WHITE, chess.BLACK))
+    if white > 16 or black > 16:
+        raise FormatError(None, f"FEN {fen!r} has {white + black} pieces ({white} white, {black} black); a chess "
+                          "position has at most 16 a side", field="FEN")
+    return board
+
+
+def refuse_gzip_named_nnue(path: str) -> None:
+    """A gzip file is read when named ``.gz``; under another name it is one error saying what it is."""
+    from boardnet.core.errors import FormatError
+    from boardnet.core.io import open_user_file
+
+    with open_user_file(path) as fh:
+        if fh.read(2) == b"\x1f\x8b" and not path.endswith(".gz"):
+            raise FormatError(path, "is gzip-compressed; gunzip it first or name it .nnue.gz")
+
+
+def run_eval(args: argparse.Namespace) -> int:
     from boardnet.nnue.eval import evaluate
     from boardnet.nnue.file import ARCHS, read_quantized
 
-    try:
-        board = chess.Board(args.fen)
-    except ValueError as exc:
-        raise FormatError(None, f"invalid FEN {args.fen!r}: {exc}", field="FEN") from None
-    if board.king(chess.WHITE) is None or board.king(chess.BLACK) is None:
-        raise FormatError(None, f"FEN {args.fen!r} lacks a king", field="FEN")
+    board = checked_position(args.fen)
+    for path in (args.net, args.small):
+        if path:
+            refuse_gzip_named_nnue(path)
     if board.is_check():
         print("NNUE evaluation: none (in check)")
         return 0
@@ -76,8 +102,9 @@ def run_label(args: argparse.Namespace) -> int:
                   movetime=None if args.movetime is None else args.movetime / 1000, options=options,
                   cp_scale=args.cp_scale)
     why = ", ".join(f"{k}: {v}" for k, v in sorted(stats.reasons.items()))
+    games = f"; PGN games: {stats.games.summary()}" if stats.games.used or stats.games.skipped else ""
     print(f"wrote {stats.positions} positions to {args.out} (scores in {stats.units} units); "
-          f"skipped {stats.skipped}" + (f" ({why})" if why else ""))
+          f"skipped {stats.skipped}" + (f" ({why})" if why else "") + games)
     return 0
 
 

@@ -19,11 +19,12 @@ import numpy as np
 
 from boardnet.core.errors import ConversionError
 from boardnet.core.spec import NetFile
-from boardnet.nnue.features import get_feature_set, layer_stack_bucket
-from boardnet.nnue.file import Arch, arch_of, check_engine
-from boardnet.nnue.quantize import BIAS_SCALE, OUT_B_SCALE, OUT_SCALE
-from boardnet.nnue.units import PAWN_UNITS, trunc_div, units_for_version
+from boardnet.nnue.features import get_block, layer_stack_bucket
+from boardnet.nnue.file import ARCHS, Arch, check_engine
+from boardnet.nnue.quantize import BIAS_SCALE, OUT_B_SCALE
+from boardnet.nnue.units import PAWN_UNITS, tdiv, units_for_version
 
+OUTPUT_SCALE = 16
 PIECE_VALUES = {chess.PAWN: 208, chess.KNIGHT: 781, chess.BISHOP: 825, chess.ROOK: 1276, chess.QUEEN: 2538}
 VALUE_TB_WIN_IN_MAX_PLY = 32000 - 246 - 1 - 246  # types.h: VALUE_MATE - MAX_PLY - 1 - MAX_PLY
 # evaluate.cpp Eval::evaluate: small-net re-evaluation threshold, complexity divisor, pawn weight, material base,
@@ -61,6 +62,10 @@ def wrap16(x: np.ndarray) -> np.ndarray:
     return ((x + 32768) & 0xFFFF) - 32768
 
 
+def arch_of(net: NetFile) -> Arch:
+    return ARCHS[net.spec.config["arch"]]
+
+
 # ----------------------------------------------------------------------------------------------- forward pass
 
 
@@ -91,7 +96,7 @@ def _gather_sum(table: np.ndarray, idx: np.ndarray) -> np.ndarray:
 def _stack(sd: dict[str, np.ndarray], k: int, x: np.ndarray) -> np.ndarray:
     """Layer stack ``k`` on transformed features ``x`` ``[n, 2*L1/2]`` -> positional ``[n]`` (int64):
     fc_0, SqrClippedReLU and ClippedReLU of its first 15 outputs, fc_1, ClippedReLU, fc_2, plus the skip
-    neuron fc_0[15] * 9600 / 8128 (``OUT_B_SCALE / BIAS_SCALE``)."""
+    neuron fc_0[15] * 9600 / 8128."""
 
     def affine(name: str, v: np.ndarray) -> np.ndarray:
         w = sd[f"stacks.{k}.{name}.weight"].astype(np.int64)
@@ -101,7 +106,7 @@ def _stack(sd: dict[str, np.ndarray], k: int, x: np.ndarray) -> np.ndarray:
     sq = np.minimum(127, (y0[:, :15] * y0[:, :15]) >> 19)
     cr = np.clip(y0[:, :15] >> 6, 0, 127)
     y1 = np.clip(affine("l2", np.concatenate([sq, cr], 1)) >> 6, 0, 127)
-    return affine("out", y1)[:, 0] + trunc_div(y0[:, 15] * OUT_B_SCALE, BIAS_SCALE)
+    return affine("out", y1)[:, 0] + tdiv(y0[:, 15] * OUT_B_SCALE, BIAS_SCALE)
 
 
 def forward_sfnn(net: NetFile, boards: list[chess.Board], engine: str) -> tuple[np.ndarray, np.ndarray]:
@@ -113,21 +118,21 @@ def forward_sfnn(net: NetFile, boards: list[chess.Board], engine: str) -> tuple[
     scale, top, shift = ft_rules(engine, arch)
     sd = {k: v.numpy() for k, v in net.state_dict.items()}
     persp = [(b, p) for b in boards for p in (b.turn, not b.turn)]
-    acc = np.broadcast_to(scale * sd["ft.bias"].astype(np.int64), (len(persp), sd["ft.bias"].shape[0]))  # [2n, L1]
-    psq = np.zeros((len(persp), arch.psqt_buckets), np.int64)  # [2n, 8]
-    for block in get_feature_set(arch.features).blocks:  # int16 sums are mod 2^16: one wrap at the end is exact
-        idx = _padded([block.active(b, p) for b, p in persp], block.max_active)
-        rows = _gather_sum(sd[f"ft.{block.file_prefix}weight"], idx)
-        acc = acc + (rows if block.file_dtype == "i1" else scale * rows)  # int8 rows are not doubled (sf_18)
-        psq = psq + _gather_sum(sd[f"ft.{block.file_prefix}psqt"], idx)
-    acc = wrap16(acc)
+    piece_block, *threat_block = reversed([get_block(n) for n in arch.features.split("+")])  # registry lookup
+    idx = _padded([piece_block.active(b, p) for b, p in persp], piece_block.max_active)
+    acc = wrap16(scale * (sd["ft.bias"].astype(np.int64) + _gather_sum(sd["ft.weight"], idx)))  # [2n, L1]
+    psq = _gather_sum(sd["ft.psqt"], idx)  # [2n, 8]
+    if arch.threat_features:
+        tidx = _padded([threat_block[0].active(b, p) for b, p in persp])
+        acc = wrap16(acc + wrap16(_gather_sum(sd["ft.threat_weight"], tidx)))
+        psq = psq + _gather_sum(sd["ft.threat_psqt"], tidx)
     n = len(boards)
     acc, psq = acc.reshape(n, 2, -1), psq.reshape(n, 2, -1)
     half = acc.shape[-1] // 2
     c = np.clip(acc, 0, top)
     x = ((c[..., :half] * c[..., half:]) >> shift).reshape(n, -1)
     positional = np.stack([_stack(sd, k, x) for k in range(arch.stacks)], 1)
-    return trunc_div(psq[:, 0] - psq[:, 1], 2), positional
+    return tdiv(psq[:, 0] - psq[:, 1], 2), positional
 
 
 def _halfkp(net: NetFile, board: chess.Board) -> NnueEval:
@@ -135,8 +140,8 @@ def _halfkp(net: NetFile, board: chess.Board) -> NnueEval:
     sd = net.state_dict
     ftb = sd["ft.bias"].numpy().astype(np.int64)
     ftw = sd["ft.weight"].numpy()
-    fs = get_feature_set(net.spec.config["features"])
-    accs = [wrap16(ftb + ftw[fs.active_features(board, p)].astype(np.int64).sum(0))
+    active = get_block(arch_of(net).features).active
+    accs = [wrap16(ftb + ftw[active(board, p)].astype(np.int64).sum(0))
             for p in (board.turn, not board.turn)]
     x = np.clip(np.concatenate(accs), 0, 127)[None]
     sdn = {k: v.numpy() for k, v in sd.items()}
@@ -147,7 +152,7 @@ def _halfkp(net: NetFile, board: chess.Board) -> NnueEval:
     x = np.clip(affine("l1", x) >> 6, 0, 127)
     x = np.clip(affine("l2", x) >> 6, 0, 127)
     out = int(affine("out", x)[0, 0])
-    raw = int(trunc_div(out, OUT_SCALE))
+    raw = int(tdiv(out, OUTPUT_SCALE))
     w = raw if board.turn == chess.WHITE else -raw
     return NnueEval(raw, output=out, printed=f"{w / PAWN_UNITS['12']:.2f}", engine="sf12")
 
@@ -200,15 +205,15 @@ def final_value(engine: str, board: chess.Board, big: tuple[int, int], small: tu
     if use_small and small is None:
         raise ValueError("this position needs the small net")
     psqt, positional = small if use_small and small is not None else big
-    nnue = int(trunc_div(125 * psqt + 131 * positional, 128))
+    nnue = int(tdiv(125 * psqt + 131 * positional, 128))
     if use_small and abs(nnue) < thresh:
         psqt, positional = big
-        nnue = int(trunc_div(125 * psqt + 131 * positional, 128))
-    nnue -= int(trunc_div(nnue * abs(psqt - positional), cdiv))
+        nnue = int(tdiv(125 * psqt + 131 * positional, 128))
+    nnue -= int(tdiv(nnue * abs(psqt - positional), cdiv))
     pawns = len(board.pieces(chess.PAWN, chess.WHITE)) + len(board.pieces(chess.PAWN, chess.BLACK))
     material = pawn_w * pawns + non_pawn_material(board, chess.WHITE) + non_pawn_material(board, chess.BLACK)
-    v = int(trunc_div(nnue * (base + material), base))
-    v -= int(trunc_div(v * board.halfmove_clock, r50))
+    v = int(tdiv(nnue * (base + material), base))
+    v -= int(tdiv(v * board.halfmove_clock, r50))
     return max(-(VALUE_TB_WIN_IN_MAX_PLY - 1), min(VALUE_TB_WIN_IN_MAX_PLY - 1, v))
 
 
@@ -226,7 +231,7 @@ def evaluate_many(net: NetFile, boards: list[chess.Board], engine: str | None = 
     """
     arch = arch_of(net)
     engine = check_engine(arch, engine)
-    if not arch.psqt_buckets:  # SF12 form (§9.2)
+    if not arch.psqt_buckets:  # SF12 HalfKP form (§9.2)
         return [_halfkp(net, b) for b in boards]
     big_net = engine in NET_PAIRS and arch.name == NET_PAIRS[engine][0]
     if small is not None and (not big_net or arch_of(small).name != NET_PAIRS[engine][1]):
@@ -238,14 +243,13 @@ def evaluate_many(net: NetFile, boards: list[chess.Board], engine: str | None = 
     for i, board in enumerate(boards):
         k = int(layer_stack_bucket(len(board.piece_map())))
         p, q = int(psqt[i, k]), int(positional[i, k])
-        tp, tq = int(trunc_div(p, OUT_SCALE)), int(trunc_div(q, OUT_SCALE))
-        raw = int(trunc_div(p + q, OUT_SCALE)) if _version(engine) in PAWN_UNITS else tp + tq
+        tp, tq = int(tdiv(p, OUTPUT_SCALE)), int(tdiv(q, OUTPUT_SCALE))
+        raw = int(tdiv(p + q, OUTPUT_SCALE)) if _version(engine) in PAWN_UNITS else tp + tq
         white = 1 if board.turn == chess.WHITE else -1
         ev = NnueEval(raw, bucket=k, psqt=p, positional=q, printed=pawns_line(engine, white * raw, board),
                       engine=engine, table=tuple(table_cell(engine, v, board) for v in (tp, tq, tp + tq)))
         if big_net and (spsqt is not None or not uses_small_net(board)):
-            sm = None if spsqt is None else (int(trunc_div(spsqt[i, k], OUT_SCALE)),
-                                             int(trunc_div(spos[i, k], OUT_SCALE)))
+            sm = None if spsqt is None else (int(tdiv(spsqt[i, k], OUTPUT_SCALE)), int(tdiv(spos[i, k], OUTPUT_SCALE)))
             ev.final = pawns_line(engine, white * final_value(engine, board, (tp, tq), sm), board)
         out.append(ev)
     return out

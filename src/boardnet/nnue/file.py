@@ -30,10 +30,10 @@ import numpy as np
 import torch
 
 from boardnet.core.errors import ConversionError, FormatError
-from boardnet.core.io import atomic_write
+from boardnet.core.io import atomic_write, check_user_file, open_user_file
 from boardnet.core.spec import ModelSpec, NetFile
 from boardnet.nnue import leb128
-from boardnet.nnue.features import MASK32, FeatureBlock, get_feature_set, plain_name
+from boardnet.nnue.features import MASK32, get_block, get_feature_set, plain_name
 from boardnet.nnue.leb128 import LEB128_MAGIC
 
 MAX_DESCRIPTION = 1 << 16  # real nets use <= 256 bytes; bounds the read before any allocation
@@ -44,6 +44,10 @@ VERSION_SF14 = 0x7AF32F20  # SF14 .. SF18
 _NET_START = 0xEC42E90D
 _AFFINE = 0xCC03DAE4
 _CRELU = 0x538D24C7
+HALFKP_HASH = get_block("HalfKP").hash  # feature hashes and input counts: the features/ registry
+HALFKAV2_HM_HASH = get_block("HalfKAv2_hm").hash
+FULL_THREATS_HASH = get_block("Full_Threats").hash  # a threat net's FT hash uses it alone (sf_18 nnue_feature_transformer.h)
+FULL_THREATS_FEATURES = get_block("Full_Threats").num_real
 
 
 def affine_hash(prev: int, out: int) -> int:
@@ -110,16 +114,16 @@ class Block:
 class Arch:
     """One supported architecture, i.e. one Stockfish version's net (§3, §4, issue 14 notes).
 
-    ``features``: a plain feature set of the ``features/`` registry; its blocks give the FT hash, the FT tensors
-    (one weight and one PSQT tensor per block, in block order) and how each is stored. ``layers``: (out, padded_in)
-    of each dense layer of one stack. ``engines``: the Stockfish versions that load it (the last one sets ``nnue
-    eval``'s default printing rules). ``encodings``: FT encodings on disk, the first is what the engine writes
-    (``plain`` or ``leb128``).
+    ``layers``: (out, padded_in) of each dense layer of one stack. ``engines``: the Stockfish versions that load it
+    (the last one sets ``nnue eval``'s default printing rules). ``encodings``: FT encodings on disk, the first is
+    what the engine writes (``plain`` or ``leb128``). ``threat_features``: Full_Threats inputs (SF18 big), 0 else.
     """
 
     name: str
     version: int
+    feature_hash: int
     features: str
+    num_features: int
     l1: int
     psqt_buckets: int
     stacks: int
@@ -128,24 +132,7 @@ class Arch:
     engines: tuple[str, ...] = ()
     title: str = ""
     encodings: tuple[str, ...] = ("plain", "leb128")
-
-    @property
-    def blocks(self) -> tuple[FeatureBlock, ...]:
-        return get_feature_set(self.features).blocks
-
-    @property
-    def feature_hash(self) -> int:
-        return get_feature_set(self.features).hash
-
-    @property
-    def num_features(self) -> int:
-        """FT rows of the int16 (piece) blocks."""
-        return sum(b.num_real for b in self.blocks if b.file_dtype != "i1")
-
-    @property
-    def threat_features(self) -> int:
-        """FT rows of the int8 blocks (SF18's Full_Threats), 0 for other nets."""
-        return sum(b.num_real for b in self.blocks if b.file_dtype == "i1")
+    threat_features: int = 0
 
     @property
     def ft_hash(self) -> int:
@@ -166,17 +153,18 @@ class Arch:
             raise ConversionError(f"{self.title or self.name} is stored {' or '.join(self.encodings)}, not {encoding}")
         i2, i4, i1 = np.dtype("<i2"), np.dtype("<i4"), np.dtype("i1")
         bias = Tensor("ft.bias", i2, (self.l1,))
-        weights = [Tensor(f"ft.{b.file_prefix}weight", np.dtype(b.file_dtype), (b.num_real, self.l1))
-                   for b in self.blocks]
-        psqts = [Tensor(f"ft.{b.file_prefix}psqt", i4, (b.num_real, self.psqt_buckets))
-                 for b in self.blocks] if self.psqt_buckets else []
+        weight = Tensor("ft.weight", i2, (self.num_features, self.l1))
+        psqt = (Tensor("ft.psqt", i4, (self.num_features, self.psqt_buckets)),) if self.psqt_buckets else ()
+        ft_kind = "raw" if encoding == "plain" else "leb128"
         out = [Block("hash", value=self.ft_hash, field="ft hash")]
-        if encoding == "plain":
-            out += [Block("raw", (t,)) for t in (bias, *weights, *psqts)]
-        else:  # FeatureTransformer::read_parameters: int8 rows raw; all PSQT tensors in one LEB128 block (sf_18)
-            out += [Block("leb128", (bias,))]
-            out += [Block("raw" if t.dtype.itemsize == 1 else "leb128", (t,)) for t in weights]
-            out += [Block("leb128", tuple(psqts))] if psqts else []
+        if self.threat_features:  # sf_18 FeatureTransformer::read_parameters
+            out += [Block("leb128", (bias,)),
+                    Block("raw", (Tensor("ft.threat_weight", i1, (self.threat_features, self.l1)),)),
+                    Block("leb128", (weight,)),
+                    Block("leb128", (Tensor("ft.threat_psqt", i4, (self.threat_features, self.psqt_buckets)),
+                                     *psqt))]
+        else:
+            out += [Block(ft_kind, (t,)) for t in (bias, weight, *psqt)]
         for k in range(self.stacks):
             out.append(Block("hash", value=self.net_hash, field="stack hash"))
             for name, (o, i) in zip(("l1", "l2", "out"), self.layers, strict=True):
@@ -189,26 +177,27 @@ class Arch:
         return sum(b.max_size() for b in self.layout(encoding))
 
 
-def _sfnn(name: str, features: str, l1: int, engines: tuple[str, ...], title: str,
-          encodings: tuple[str, ...]) -> Arch:
-    """``features`` L1x2 + PSQT8, 8 stacks of fc_0 L1->16, fc_1 30(32)->32, fc_2 32->1 (SF15.1 .. SF18)."""
-    return Arch(name, VERSION_SF14, features, l1, 8, 8, ((16, l1), (32, 32), (1, 32)), _NET_START ^ (2 * l1),
-                engines, title, encodings)
+def _sfnn(name: str, l1: int, engines: tuple[str, ...], title: str, encodings: tuple[str, ...],
+          threats: bool = False) -> Arch:
+    """HalfKAv2_hm (+ Full_Threats) L1x2 + PSQT8, 8 stacks of fc_0 L1->16, fc_1 30(32)->32, fc_2 32->1."""
+    features = "Full_Threats+HalfKAv2_hm" if threats else "HalfKAv2_hm"
+    return Arch(name, VERSION_SF14, FULL_THREATS_HASH if threats else HALFKAV2_HM_HASH, features,
+                get_block("HalfKAv2_hm").num_real, l1,
+                8, 8, ((16, l1), (32, 32), (1, 32)), _NET_START ^ (2 * l1), engines, title, encodings,
+                FULL_THREATS_FEATURES if threats else 0)
 
 
 ARCHS: dict[str, Arch] = {
     a.name: a
     for a in (
-        Arch("halfkp_256x2-32-32", VERSION_SF12, "HalfKP", 256, 0, 1,
+        Arch("halfkp_256x2-32-32", VERSION_SF12, HALFKP_HASH, "HalfKP", get_block("HalfKP").num_real, 256, 0, 1,
              ((32, 512), (32, 32), (1, 32)), _NET_START ^ 512, ("sf12",), "Stockfish 12 HalfKP net"),
-        _sfnn("halfkav2_hm_1024x2-16-32x8", "HalfKAv2_hm", 1024, ("sf15.1",), "Stockfish 15.1 net",
-              ("plain", "leb128")),
-        _sfnn("halfkav2_hm_1536x2-16-32x8", "HalfKAv2_hm", 1536, ("sf16",), "Stockfish 16 net", ("leb128",)),
-        _sfnn("halfkav2_hm_3072x2-16-32x8", "HalfKAv2_hm", 3072, ("sf17.1",), "Stockfish 17.1 big net", ("leb128",)),
-        _sfnn("halfkav2_hm_128x2-16-32x8", "HalfKAv2_hm", 128, ("sf17.1", "sf18"), "Stockfish 17.1 / 18 small net",
-              ("leb128",)),
-        _sfnn("full_threats+halfkav2_hm_1024x2-16-32x8", "Full_Threats+HalfKAv2_hm", 1024, ("sf18",),
-              "Stockfish 18 big net", ("leb128",)),
+        _sfnn("halfkav2_hm_1024x2-16-32x8", 1024, ("sf15.1",), "Stockfish 15.1 net", ("plain", "leb128")),
+        _sfnn("halfkav2_hm_1536x2-16-32x8", 1536, ("sf16",), "Stockfish 16 net", ("leb128",)),
+        _sfnn("halfkav2_hm_3072x2-16-32x8", 3072, ("sf17.1",), "Stockfish 17.1 big net", ("leb128",)),
+        _sfnn("halfkav2_hm_128x2-16-32x8", 128, ("sf17.1", "sf18"), "Stockfish 17.1 / 18 small net", ("leb128",)),
+        _sfnn("full_threats+halfkav2_hm_1024x2-16-32x8", 1024, ("sf18",), "Stockfish 18 big net", ("leb128",),
+              threats=True),
     )
 }
 ENGINES = ("sf12", "sf15.1", "sf16", "sf17.1", "sf18")
@@ -266,8 +255,7 @@ def _preamble(path: Path, head: bytes, size: int) -> tuple[Arch, str, int, str]:
     if len(head) < 12 + n:
         raise FormatError(path, f"truncated description: {len(head) - 12} of {n} bytes", offset=len(head),
                           field="description")
-    magic = head[12 + n + 4:12 + n + 4 + len(LEB128_MAGIC)]
-    encoding = "leb128" if "leb128" in arch.encodings and magic == LEB128_MAGIC else arch.encodings[0]
+    encoding = "leb128" if "leb128" in arch.encodings and _has_leb128_magic(head, n) else arch.encodings[0]
     return arch, head[12:12 + n].decode("latin-1"), 12 + n, encoding
 
 
@@ -275,11 +263,11 @@ def _head(path: Path) -> bytes:
     """Enough leading bytes of a (possibly gzipped) file for :func:`_preamble`."""
     size = 12 + MAX_DESCRIPTION + 4 + len(LEB128_MAGIC)
     try:
-        if path.name.endswith(".gz"):
-            with gzip.open(path, "rb") as fh:
-                return fh.read(size)
-        with open(path, "rb") as fh:
-            return fh.read(size)
+        with open_user_file(path) as raw:  # regular files only: a FIFO or directory is refused unopened
+            if path.name.endswith(".gz"):
+                with gzip.GzipFile(fileobj=raw) as fh:
+                    return fh.read(size)
+            return raw.read(size)
     except (OSError, EOFError) as err:
         raise FormatError(path, f"cannot read: {err}", offset=0, field="header") from None
 
@@ -290,7 +278,8 @@ def read_header(path: str | os.PathLike[str]) -> tuple[Arch, str, int]:
     A plain file must have the exact size, a LEB128 one at most the size of its worst-case encoding.
     """
     path = Path(path)
-    arch, desc, ft_at, encoding = _preamble(path, _head(path), _stat_size(path))
+    size = _stat_size(path)
+    arch, desc, ft_at, encoding = _preamble(path, _head(path), size)
     if not path.name.endswith(".gz"):
         _check_size(path, path.stat().st_size, arch, ft_at, encoding)
     return arch, desc, ft_at
@@ -298,7 +287,7 @@ def read_header(path: str | os.PathLike[str]) -> tuple[Arch, str, int]:
 
 def _stat_size(path: Path) -> int:
     try:
-        return path.stat().st_size
+        return check_user_file(path).stat().st_size
     except OSError as err:
         raise FormatError(path, f"cannot read: {err}", field="file") from None
 
@@ -526,7 +515,12 @@ def is_leb128_compressed(path: str | os.PathLike[str]) -> bool:
     if len(head) < 12:
         return False
     (n,) = struct.unpack_from("<I", head, 8)
-    return n <= MAX_DESCRIPTION and head[12 + n + 4:12 + n + 4 + len(LEB128_MAGIC)] == LEB128_MAGIC
+    return n <= MAX_DESCRIPTION and _has_leb128_magic(head, n)
+
+
+def _has_leb128_magic(head: bytes, n: int) -> bool:
+    """Whether the FT bias after an ``n``-byte description (and the FT hash) starts with the LEB128 magic (§5)."""
+    return head[12 + n + 4:12 + n + 4 + len(LEB128_MAGIC)] == LEB128_MAGIC
 
 
 def inspect_file(path: str | os.PathLike[str]) -> str:
@@ -575,6 +569,7 @@ def _np_state_dict(path: Path) -> dict[str, torch.Tensor]:
 
 
 def _np_features(path: Path, rows: int, candidates: tuple[str, ...], features: str | None) -> str:
+
     by_rows = {get_feature_set(c).num_rows: c for c in candidates}
     if rows not in by_rows:
         raise FormatError(path, f"input.weight has {rows} feature rows; expected one of "

@@ -21,7 +21,6 @@ import bisect
 import math
 import re
 from dataclasses import dataclass
-from typing import Any
 
 import chess
 import numpy as np
@@ -53,13 +52,11 @@ def wdl_a(coeffs: tuple[float, float, float, float], board: chess.Board) -> floa
     return ((coeffs[0] * m + coeffs[1]) * m + coeffs[2]) * m + coeffs[3]
 
 
-def trunc_div(num: Any, den: int) -> Any:
-    """C++ integer division (toward zero) of an int or, elementwise, of an integer numpy array."""
-    if isinstance(num, np.ndarray):
-        q = np.abs(num) // abs(den)
-        return np.where((num >= 0) == (den > 0), q, -q)
-    q = abs(num) // abs(den)
-    return q if (num >= 0) == (den > 0) else -q
+def tdiv(a: np.ndarray | int, b: int) -> np.ndarray:
+    """C++ integer division (truncation toward zero), elementwise, int64."""
+    a = np.asarray(a, np.int64)
+    q = np.abs(a) // abs(b)
+    return np.where((a < 0) != (b < 0), -q, q)
 
 
 @dataclass(frozen=True)
@@ -76,7 +73,7 @@ class EngineUnits:
             x = 100 * int(v) / wdl_a(self.wdl_coeffs, board)
             return int(math.copysign(math.floor(abs(x) + 0.5), x))  # std::round: halves away from zero
         if float(self.pawn).is_integer():
-            return trunc_div(100 * int(v), int(self.pawn))
+            return int(tdiv(100 * int(v), int(self.pawn)))
         return int(100 * v / self.pawn)
 
     def from_cp(self, cp: int, board: chess.Board) -> int:

@@ -8,6 +8,7 @@ checked before any allocation; every defect raises one :class:`FormatError` nami
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -286,11 +287,10 @@ def read_index_slices(prefix: str | os.PathLike[str]) -> tuple[int, dict[str, En
     """:func:`read_index` plus the slice entries of partitioned variables, keyed by (name, extents) with the
     whole-dimension extents resolved to ``(0, dim)``. Every slice a partitioned variable lists must exist, lie
     inside it, match its dtype, and the slices must tile it without overlap."""
+    from boardnet.core.io import read_user_bytes
+
     path = index_path(prefix)
-    try:
-        data = path.read_bytes()
-    except OSError as e:
-        raise FormatError(path, f"cannot read checkpoint index: {e.strerror}") from None
+    data = read_user_bytes(path)
     if len(data) < _FOOTER_LEN:
         raise FormatError(path, f"file of {len(data)} bytes is shorter than the SSTable footer", offset=0)
     foot = len(data) - _FOOTER_LEN
@@ -364,9 +364,9 @@ def _resolve_slices(entries: dict[str, Entry], raw: dict[SliceKey, Entry], path:
             if any(all(s < t + m and t < s + n for (s, n), (t, m) in zip(box, other)) for other in boxes):
                 raise FormatError(path, f"slice {list(box)} overlaps another slice", field=full.name)
             boxes.append(box)
-        covered = sum(int(np.prod([n for _, n in b], dtype=np.int64)) for b in boxes)
-        if covered != int(np.prod(full.shape, dtype=np.int64)):
-            raise FormatError(path, f"slices cover {covered} of {int(np.prod(full.shape))} elements", field=full.name)
+        covered = sum(math.prod(n for _, n in b) for b in boxes)
+        if covered != math.prod(full.shape):
+            raise FormatError(path, f"slices cover {covered} of {math.prod(full.shape)} elements", field=full.name)
     return out
 
 
@@ -380,7 +380,7 @@ def _check_entry(e: Entry, num_shards: int, path: Path) -> None:
         raise FormatError(path, f"shard id {e.shard_id} outside 0..{num_shards - 1}", field=e.name)
     if any(d < 0 for d in e.shape):
         raise FormatError(path, f"negative dimension in shape {e.shape}", field=e.name)
-    want = int(np.prod(e.shape, dtype=np.int64)) * DTYPES[e.dtype].itemsize
+    want = math.prod(e.shape) * DTYPES[e.dtype].itemsize  # Python ints: 2**32 x 2**32 must not wrap to 0
     if want != e.size or e.offset < 0:
         raise FormatError(path, f"size {e.size} bytes does not match shape {list(e.shape)}", field=e.name)
 
@@ -408,13 +408,13 @@ def read_variables(prefix: str | os.PathLike[str], *, slots: bool = False,
         verify_crc: check each tensor's masked CRC32C.
     """
     num_shards, entries, slices = read_index_slices(prefix)
-    out: dict[str, np.ndarray] = {}
+    out: dict[str, np.ndarray | None] = {}
     by_shard: dict[int, list[Entry]] = {}
     for e in entries.values():
         if e.dtype == 7 or (not slots and is_slot(e.name)):
             continue
         if e.slices:
-            out[e.name] = np.empty(e.shape, dtype=DTYPES[e.dtype])
+            out[e.name] = None  # allocated once every slice is known to lie in its shard
             for extents in e.slices:
                 box = _whole(extents, e.shape)
                 part = slices[(e.name, box)]
@@ -422,22 +422,38 @@ def read_variables(prefix: str | os.PathLike[str], *, slots: bool = False,
         else:
             by_shard.setdefault(e.shard_id, []).append(e)
     targets = {part.name: (name, tuple(slice(s, s + n) for s, n in box)) for (name, box), part in slices.items()}
+    shards = {shard: shard_path(prefix, shard, num_shards) for shard in by_shard}
+    sizes = {shard: _shard_size(sp) for shard, sp in shards.items()}
+    for shard, ents in by_shard.items():  # every byte a tensor claims is in its shard, before allocating
+        for e in ents:
+            if e.offset + e.size > sizes[shard]:
+                raise FormatError(shards[shard], f"tensor bytes [{e.offset}, +{e.size}] past end of shard "
+                                  f"({sizes[shard]})", offset=e.offset, field=e.name)
+    for e in entries.values():
+        if e.name in out:  # a partitioned variable: its slices (checked above) tile it exactly
+            out[e.name] = np.empty(e.shape, dtype=DTYPES[e.dtype])
     for shard, ents in sorted(by_shard.items()):
-        sp = shard_path(prefix, shard, num_shards)
-        try:
-            fh = sp.open("rb")  # noqa: SIM115 - closed by the with below; open errors need their own message
-            fsize = sp.stat().st_size
-        except OSError as err:
-            raise FormatError(sp, f"missing or unreadable checkpoint shard: {err.strerror}") from None
-        with fh:
+        from boardnet.core.io import open_user_file
+
+        with open_user_file(shards[shard]) as fh:
             for e in sorted(ents, key=lambda x: x.offset):
-                arr = _read_tensor(fh, fsize, sp, e, verify_crc)
+                arr = _read_tensor(fh, sizes[shard], shards[shard], e, verify_crc)
                 if e.name in targets:  # one slice: into its place in the partitioned variable
                     name, where = targets[e.name]
                     out[name][where] = arr
                 else:
                     out[e.name] = arr
-    return {n: out[n] for n in entries if n in out}
+    return {n: a for n in entries if (a := out.get(n)) is not None}
+
+
+def _shard_size(sp: Path) -> int:
+    """Size of a data shard (a regular file; missing or unreadable is one FormatError)."""
+    from boardnet.core.io import check_user_file
+
+    try:
+        return check_user_file(sp).stat().st_size
+    except FormatError as err:
+        raise FormatError(sp, f"missing or unreadable checkpoint shard: {err.message}") from None
 
 
 def _read_tensor(fh: BinaryIO, fsize: int, sp: Path, e: Entry, verify_crc: bool) -> np.ndarray:

@@ -102,8 +102,9 @@ def read_slots(path: str | os.PathLike[str], mapping: str | None = None) -> dict
     return out
 
 
-def write_slots(path: str | os.PathLike[str], out: str | os.PathLike[str], mapping: str | None = None) -> int:
-    """Write :func:`read_slots` to a plain ``.safetensors`` file ``out``; returns the tensor count."""
+def prepare_slots(path: str | os.PathLike[str], mapping: str | None = None):  # noqa: ANN201 - (out) -> int
+    """Read and check :func:`read_slots` now; returns ``write(out) -> count`` that writes them to a plain
+    ``.safetensors`` file. Everything that can fail on the input fails here, before any output is written."""
     import torch
     from safetensors.torch import save_file
 
@@ -114,5 +115,14 @@ def write_slots(path: str | os.PathLike[str], out: str | os.PathLike[str], mappi
     if not slots:
         raise ConversionError(f"{path}: the checkpoint holds no optimizer slots to export")
     tensors = {k: torch.from_numpy(np.array(a, copy=True)) for k, a in slots.items()}
-    atomic_write(out, lambda tmp: save_file(tensors, str(tmp), metadata={"boardnet-slots-source": str(path)}))
-    return len(tensors)
+
+    def write(out: str | os.PathLike[str]) -> int:
+        atomic_write(out, lambda tmp: save_file(tensors, str(tmp), metadata={"boardnet-slots-source": str(path)}))
+        return len(tensors)
+
+    return write
+
+
+def write_slots(path: str | os.PathLike[str], out: str | os.PathLike[str], mapping: str | None = None) -> int:
+    """Write :func:`read_slots` to a plain ``.safetensors`` file ``out``; returns the tensor count."""
+    return prepare_slots(path, mapping)(out)

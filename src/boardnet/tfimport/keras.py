@@ -98,6 +98,42 @@ def _class_from_group(group: str) -> str:
     return known.get(base, "")
 
 
+_MAX_EXPANSION = 1024  # a dataset may hold at most this many times the bytes stored for it (compression)
+
+
+def _walk_h5(group: Any, path: Path, prefix: str = "") -> None:
+    """Refuse external links, soft links leaving the file, external storage and virtual datasets anywhere."""
+    import h5py
+
+    for name in group:
+        where = f"{prefix}{name}"
+        link = group.get(name, getlink=True)
+        if isinstance(link, h5py.ExternalLink):
+            raise FormatError(path, f"external link to {link.filename}:{link.path} refused", field=where)
+        if isinstance(link, h5py.SoftLink):
+            raise FormatError(path, f"soft link to {link.path} refused", field=where)
+        obj = group[name]
+        if isinstance(obj, h5py.Group):
+            _walk_h5(obj, path, where + "/")
+        elif isinstance(obj, h5py.Dataset):
+            _check_dataset(obj, path, where)
+
+
+def _check_dataset(ds: Any, path: Path, where: str) -> None:
+    """A dataset must live in this file and be bounded by the bytes stored for it (no size bombs)."""
+    if ds.external:
+        raise FormatError(path, "external storage refused (the data would come from another file)", field=where)
+    if ds.is_virtual:
+        raise FormatError(path, "virtual dataset refused (the data would come from other files)", field=where)
+    if ds.dtype.kind != "f":
+        return
+    nbytes = int(np.prod(ds.shape, dtype=object)) * ds.dtype.itemsize
+    stored = ds.id.get_storage_size()
+    if nbytes > _MAX_BYTES or nbytes > stored * _MAX_EXPANSION:
+        raise FormatError(path, f"dataset {list(ds.shape)} declares {nbytes:,} bytes but the file stores "
+                          f"{stored:,} for it", field=where)
+
+
 def _read_h5(fileobj: object, path: Path) -> tuple[dict[str, dict[str, np.ndarray]], dict[str, str]]:
     """({group: {index: array}}, {group: name attribute}) for every layer group under ``layers/``."""
     import h5py
@@ -106,6 +142,7 @@ def _read_h5(fileobj: object, path: Path) -> tuple[dict[str, dict[str, np.ndarra
     names: dict[str, str] = {}
     try:
         with h5py.File(fileobj, "r") as f:
+            _walk_h5(f, path)
             if "layers" not in f or not isinstance(f["layers"], h5py.Group):
                 raise FormatError(path, "no 'layers' group: not a Keras 3 weights file", field="layers")
             for group, g in f["layers"].items():
@@ -118,13 +155,15 @@ def _read_h5(fileobj: object, path: Path) -> tuple[dict[str, dict[str, np.ndarra
                 arrays[group] = {}
                 for idx, ds in vars_.items():
                     where = f"layers/{group}/vars/{idx}"
-                    if not isinstance(ds, h5py.Dataset) or ds.dtype.kind != "f" \
-                            or ds.size * ds.dtype.itemsize > _MAX_BYTES:
+                    if not isinstance(ds, h5py.Dataset) or ds.dtype.kind != "f":
                         raise FormatError(path, f"unexpected entry {getattr(ds, 'dtype', 'group')} "
                                           f"{getattr(ds, 'shape', '')}", field=where)
                     arrays[group][idx] = np.asarray(ds[()], dtype=np.float32)
-    except (OSError, KeyError, ValueError, TypeError) as e:
-        raise FormatError(path, f"unreadable HDF5: {e}") from None
+    except FormatError:
+        raise
+    except Exception as e:  # noqa: BLE001 - h5py raises many types on corrupt files; each is one FormatError
+        first = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
+        raise FormatError(path, f"unreadable HDF5: {first}") from None
     for group, vs in arrays.items():
         if sorted(vs, key=lambda k: (len(k), k)) != [str(i) for i in range(len(vs))]:
             raise FormatError(path, f"variables {sorted(vs)} are not numbered 0..{len(vs) - 1}",
@@ -133,23 +172,30 @@ def _read_h5(fileobj: object, path: Path) -> tuple[dict[str, dict[str, np.ndarra
 
 
 def _open(path: str | os.PathLike[str]) -> tuple[object, dict[str, Any] | None, Path]:
-    """(h5 file object, parsed config.json or None, path) for a ``.keras`` or ``.weights.h5`` file."""
+    """(h5 file object, parsed config.json or None, path) for a ``.keras`` or ``.weights.h5`` file.
+
+    The file is read whole through :func:`~boardnet.core.io.read_user_bytes` (regular files only) and h5py
+    reads it from memory.
+    """
+    from boardnet.core.io import read_user_bytes
+
     p = Path(path)
+    raw = read_user_bytes(p, limit=_MAX_BYTES)
     if p.suffix != ".keras":
-        if not p.exists():
-            raise FormatError(p, "file not found")
-        return str(p), None, p
+        return io.BytesIO(raw), None, p
     try:
-        with zipfile.ZipFile(p) as z:
+        with zipfile.ZipFile(io.BytesIO(raw)) as z:
             infos = {n: z.getinfo(n) for n in ("model.weights.h5", "config.json")}
             for n, info in infos.items():
                 if info.file_size > (_MAX_BYTES if n.endswith(".h5") else _MAX_CONFIG_BYTES):
                     raise FormatError(p, f"{n} of {info.file_size} bytes", field=n)
             data = z.read(infos["model.weights.h5"])
             config = json.loads(z.read(infos["config.json"]))
-    except (zipfile.BadZipFile, KeyError, OSError, EOFError) as e:
+    except (zipfile.BadZipFile, KeyError, OSError, EOFError, NotImplementedError, ValueError) as e:
+        if isinstance(e, json.JSONDecodeError):
+            raise FormatError(p, f"config.json is not valid JSON: {e}", field="config.json") from None
         raise FormatError(p, f"not a .keras archive with model.weights.h5 and config.json: {e}") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+    except (UnicodeDecodeError, RecursionError) as e:
         raise FormatError(p, f"config.json is not valid JSON: {e}", field="config.json") from None
     if not isinstance(config, dict):
         raise FormatError(p, "config.json is not an object", field="config.json")

@@ -8,6 +8,7 @@ kernels, so every 4-d kernel is flipped on both spatial axes to become a PyTorch
 from __future__ import annotations
 
 import io
+import math
 import os
 import pickle
 from pathlib import Path
@@ -26,30 +27,78 @@ _ALLOWED = {
 
 
 class _NumpyOnlyUnpickler(pickle.Unpickler):
-    """Unpickler whose find_class resolves only the numpy array constructors above."""
+    """Unpickler whose find_class resolves only the numpy array constructors above, each bounded.
+
+    ``_reconstruct`` and ``ndarray`` allocate the shape they are given; every array they may create is
+    bounded by the ``budget`` of bytes the pickle really holds (an array's data is stored in the file), so a
+    few hundred bytes cannot claim gigabytes. ``dtype`` is limited to plain scalar types (no subarray
+    dtypes, whose item size is itself a shape).
+    """
+
+    def __init__(self, file: io.BytesIO, budget: int, **kwargs: str) -> None:
+        super().__init__(file, **kwargs)
+        self.budget = budget
+        self._ndarray = self._bounded(np.ndarray, "ndarray")  # what the pickle gets for numpy.ndarray
 
     def find_class(self, module: str, name: str) -> object:
         if (module, name) not in _ALLOWED:
             raise pickle.UnpicklingError(f"refused global {module}.{name}")
-        return super().find_class(module, name)
+        real = super().find_class(module, name)
+        if name == "dtype":
+            return _plain_dtype
+        if name == "ndarray":
+            return self._ndarray
+        if name == "_reconstruct":
+            return self._bounded(real, name)
+        return real
+
+    def _bounded(self, real: object, name: str) -> object:
+        def build(*args: object) -> object:
+            shape, dtype = (args[1], args[2]) if name == "_reconstruct" else (args[0], args[1] if len(args) > 1 else "f8")
+            if name == "_reconstruct":
+                if args[0] is not self._ndarray:
+                    raise pickle.UnpicklingError("_reconstruct of something other than numpy.ndarray")
+                args = (np.ndarray, *args[1:])
+            dims = (shape,) if isinstance(shape, int) else shape
+            if not isinstance(dims, tuple | list) or not all(isinstance(d, int) and d >= 0 for d in dims):
+                raise pickle.UnpicklingError(f"bad array shape {shape!r}")
+            itemsize = _plain_dtype(dtype).itemsize if isinstance(dtype, str | bytes) else 8
+            nbytes = math.prod(dims) * itemsize
+            if nbytes > self.budget:
+                raise pickle.UnpicklingError(f"an array of shape {list(dims)} ({nbytes:,} bytes) in a file of "
+                                             f"{self.budget:,} bytes")
+            return real(*args)  # type: ignore[operator]
+
+        return build
+
+
+def _plain_dtype(spec: object, *args: object) -> np.dtype:
+    """``numpy.dtype`` limited to scalar numeric types (a subarray dtype would hide a shape in its item size)."""
+    if isinstance(spec, bytes):
+        spec = spec.decode("latin1")
+    if not isinstance(spec, str):
+        raise pickle.UnpicklingError(f"dtype from {type(spec).__name__} refused")
+    dt = np.dtype(spec, bool(args[0])) if args else np.dtype(spec)  # (align, copy): align at most
+    if dt.subdtype is not None or dt.fields is not None or dt.itemsize > 16:
+        raise pickle.UnpicklingError(f"dtype {spec!r} refused (plain scalar types only)")
+    return dt
 
 
 def read_arrays(path: str | os.PathLike[str]) -> list[np.ndarray]:
     """The pickled list of float arrays, unchanged (Theano layouts)."""
+    from boardnet.core.io import read_user_bytes
+
     p = Path(path)
+    data = read_user_bytes(p, limit=_MAX_FILE)
     try:
-        size = p.stat().st_size
-        if size > _MAX_FILE:
-            raise FormatError(p, f"{size} bytes is too large for an AZG model")
-        data = p.read_bytes()
-    except OSError as e:
-        raise FormatError(p, f"cannot read: {e.strerror}") from None
-    try:
-        obj = _NumpyOnlyUnpickler(io.BytesIO(data), encoding="latin1").load()
+        obj = _NumpyOnlyUnpickler(io.BytesIO(data), len(data), encoding="latin1").load()
     except Exception as e:  # noqa: BLE001 - any unpickling failure of untrusted data is one FormatError
-        raise FormatError(p, f"not a numpy-array pickle: {type(e).__name__}: {e}") from None
+        raise FormatError(p, f"not a numpy-array pickle: {type(e).__name__}: {str(e)[:200]}") from None
     if not isinstance(obj, list | tuple) or not all(isinstance(a, np.ndarray) for a in obj):
         raise FormatError(p, f"expected a list of numpy arrays, got {type(obj).__name__}")
+    total = sum(a.nbytes for a in obj)
+    if total > len(data):
+        raise FormatError(p, f"arrays of {total:,} bytes in a file of {len(data):,} bytes")
     for i, a in enumerate(obj):
         if a.dtype.kind != "f":
             raise FormatError(p, f"array {i} has dtype {a.dtype}", field=f"p{i}")

@@ -41,7 +41,6 @@ from typing import Any
 
 import numpy as np
 import torch
-import yaml
 
 from boardnet.core.errors import ConfigError, ConversionError
 
@@ -59,22 +58,25 @@ _GROUP_REF = re.compile(r"\{(\w+)\}")
 
 
 def load_mapping(path_or_name: str | os.PathLike[str]) -> dict[str, Any]:
-    """Load a YAML mapping file, or a built-in one by name (``azg_tf1``, ``azg_keras``); validate keys."""
+    """Load a YAML mapping file, or a built-in one by name (``azg_tf1``, ``azg_keras``); validate keys.
+
+    A file is read through the user-path wrapper (regular files, UTF-8) and parsed with the same bounds as a
+    config (nesting depth, alias expansion); problems are one error naming the file or the key path.
+    """
+    from boardnet.core.config import parse_yaml
+    from boardnet.core.io import read_user_text
+
     p = Path(path_or_name)
-    if p.suffix in (".yaml", ".yml") or p.exists():
-        try:
-            text = p.read_text()
-        except OSError as e:
-            raise ConfigError(str(p), f"cannot read mapping file: {e.strerror}") from None
+    if p.suffix in (".yaml", ".yml") or os.path.lexists(p):
+        text, label = read_user_text(p, limit=4 << 20), str(p)
     else:
         res = resources.files("boardnet.tfimport.mappings") / f"{path_or_name}.yaml"
         if not res.is_file():
             raise ConfigError("mapping", f"no built-in mapping named {path_or_name!r}")
-        text = res.read_text()
-    try:
-        m = yaml.safe_load(text)
-    except yaml.YAMLError as e:
-        raise ConfigError(str(p), f"invalid YAML: {e}") from None
+        text, label = res.read_text(), f"<built-in mapping {path_or_name}>"
+    m = parse_yaml(text, label)
+    if m is None:
+        raise ConfigError("mapping", f"{label}: is empty")
     return validate_mapping(m)
 
 
@@ -152,6 +154,13 @@ def validate_mapping(m: Any) -> dict[str, Any]:
             raise ConfigError(f"mapping.{k}", f"unknown key (allowed: {sorted(_TOP_KEYS)})")
     if not isinstance(m.get("family"), str):
         raise ConfigError("mapping.family", "required string")
+    if "config" in m:
+        from boardnet.core.build import check_spec_config
+        from boardnet.core.spec import ModelSpec
+
+        if not isinstance(m["config"], dict):
+            raise ConfigError("mapping.config", "must be a mapping of the network's options")
+        check_spec_config(ModelSpec(m["family"], m["config"]), "mapping.config")
     rules = m.get("rules")
     if not isinstance(rules, list) or not rules:
         raise ConfigError("mapping.rules", "required non-empty list")
@@ -339,8 +348,8 @@ def infer_policy_value_config(sd: dict[str, np.ndarray]) -> dict[str, Any]:
 
 
 def to_netfile(variables: dict[str, np.ndarray], mapping: dict[str, Any], model: str | None = None):  # noqa: ANN201
-    """Mapped tensors -> NetFile; builds the model to check every target name and shape strictly."""
-    from boardnet.core.build import build_from_spec
+    """Mapped tensors -> NetFile; every target name and shape is checked against the model built on the
+    ``meta`` device (declared shapes are never allocated)."""
     from boardnet.core.spec import ModelSpec, NetFile
 
     sd = apply_mapping(variables, mapping)
@@ -353,13 +362,20 @@ def to_netfile(variables: dict[str, np.ndarray], mapping: dict[str, Any], model:
 
         mod, _, cls_name = model.partition(":")
         try:
-            net = getattr(importlib.import_module(mod), cls_name)(**config)
+            cls = getattr(importlib.import_module(mod), cls_name)
         except (ImportError, AttributeError) as e:
             raise ConfigError("model", f"cannot import {model}: {e}") from None
+        try:
+            with torch.device("meta"):  # shapes only: a declared size never allocates
+                net = cls(**config)
+        except (TypeError, ValueError) as e:
+            raise ConfigError("mapping.config", f"{model} cannot be built: {e}") from None
+        target = net.state_dict()
         spec.meta["model_class"] = model
     else:
-        net = build_from_spec(spec)
-    target = net.state_dict()
+        from boardnet.core.build import expected_tensors
+
+        target = expected_tensors(spec, "mapping.config")
     unknown = sorted(set(sd) - set(target))
     absent = sorted(k for k in target if k not in sd and not k.endswith("num_batches_tracked"))
     if unknown or absent:

@@ -3,6 +3,7 @@
 Files: ``<run>/checkpoints/iter-000050.pt``, each a dict loadable with ``torch.load(weights_only=True)``::
 
     format: "boardnet-checkpoint", version: 1, iteration: int, config_hash: str, config: dict
+    checksum: sha256 hex of everything else (tensor bytes, dtypes, shapes and every plain value)
     nets: {name: {spec: {...}, state_dict: {...}, ema: {...} | None}}   # read by formats/torch_ckpt.py
     trainer: {steps: [...], ema: {...}, evaluators: [...], nonfinite_streak: int, ...}
     ranks: [{python_rng, numpy_rng, torch_rng, ctx_rng, data}]           # one entry per DDP rank
@@ -10,6 +11,7 @@ Files: ``<run>/checkpoints/iter-000050.pt``, each a dict loadable with ``torch.l
 
 from __future__ import annotations
 
+import hashlib
 import re
 import sys
 from pathlib import Path
@@ -17,7 +19,7 @@ from typing import Any
 
 import torch
 
-from boardnet.core.errors import FormatError
+from boardnet.core.errors import FormatError, TrainingError
 from boardnet.core.io import atomic_write, safe_torch_load
 
 CHECKPOINT_RE = re.compile(r"^iter-(\d{6,})\.pt$")
@@ -38,10 +40,37 @@ def list_checkpoints(run_dir: Path) -> list[Path]:
     return [p for _, p in sorted(found)]
 
 
+def payload_checksum(payload: dict[str, Any]) -> str:
+    """sha256 over a checkpoint's content: keys in order, tensors as dtype + shape + bytes, other values by repr."""
+    digest = hashlib.sha256()
+
+    def walk(node: Any) -> None:
+        if isinstance(node, torch.Tensor):
+            t = node.detach().cpu().contiguous()
+            digest.update(f"T{t.dtype}{tuple(t.shape)}".encode())
+            digest.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+        elif isinstance(node, dict):
+            digest.update(f"D{len(node)}".encode())
+            for key in sorted(node, key=repr):
+                digest.update(repr(key).encode())
+                walk(node[key])
+        elif isinstance(node, (list, tuple)):
+            digest.update(f"L{len(node)}".encode())
+            for item in node:
+                walk(item)
+        else:
+            digest.update(repr(node).encode())
+
+    walk({k: v for k, v in payload.items() if k != "checksum"})
+    return digest.hexdigest()
+
+
 def save_checkpoint(run_dir: Path, iteration: int, payload: dict[str, Any], keep: int) -> Path:
-    """Write ``payload`` atomically as the checkpoint of ``iteration``; delete all but the newest ``keep``."""
+    """Write ``payload`` atomically as the checkpoint of ``iteration`` with its checksum; delete all but the
+    newest ``keep``."""
     path = checkpoint_path(run_dir, iteration)
     payload = {"format": FORMAT, "version": VERSION, "iteration": iteration, **payload}
+    payload["checksum"] = payload_checksum(payload)
     atomic_write(path, lambda tmp: torch.save(payload, tmp))
     for old in list_checkpoints(run_dir)[:-keep]:
         old.unlink(missing_ok=True)
@@ -58,14 +87,28 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
     for key in ("iteration", "nets", "trainer", "ranks"):
         if key not in data:
             raise FormatError(path, "missing", field=key)
+    if "checksum" in data and data["checksum"] != payload_checksum(data):
+        raise FormatError(path, "checksum mismatch: the checkpoint's bytes are damaged", field="checksum")
     return data
 
 
 def load_latest(run_dir: Path) -> dict[str, Any] | None:
-    """The newest readable checkpoint of a run, or None. A corrupt one is reported and skipped."""
-    for path in reversed(list_checkpoints(run_dir)):
+    """The newest intact checkpoint of a run, or None when it has none.
+
+    A damaged one is reported and the previous one is used; when every checkpoint is damaged this raises
+    :class:`TrainingError` instead of starting again from iteration 0 over them.
+    """
+    paths = list_checkpoints(run_dir)
+    errors = []
+    for path in reversed(paths):
         try:
-            return load_checkpoint(path)
+            data = load_checkpoint(path)
         except FormatError as err:
-            print(f"warning: skipping unreadable checkpoint: {err}", file=sys.stderr)
+            errors.append(str(err))
+            print(f"warning: damaged checkpoint, falling back to the previous one: {err}", file=sys.stderr)
+            continue
+        return data
+    if paths:
+        raise TrainingError(f"every checkpoint in {run_dir / 'checkpoints'} is damaged ({errors[0]}); refusing "
+                            "to start again from iteration 0 over them: move them away to start afresh")
     return None

@@ -6,7 +6,6 @@ array names (default: every array, under its own name). All arrays must have the
 
 from __future__ import annotations
 
-import zipfile
 from typing import Any, Literal
 
 import numpy as np
@@ -21,17 +20,14 @@ from boardnet.train.data import DataSource
 
 def load_npz_arrays(path: str, names: dict[str, str] | None) -> dict[str, np.ndarray]:
     """Arrays of an ``.npz`` (no pickles), renamed by ``names`` ``{batch_key: array_name}``."""
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            wanted = names or {k: k for k in data.files}
-            missing = [a for a in wanted.values() if a not in data.files]
-            if missing:
-                raise FormatError(path, f"no array '{missing[0]}' (has: {', '.join(data.files)})", field=missing[0])
-            arrays = {key: np.asarray(data[name]) for key, name in wanted.items()}
-    except FileNotFoundError:
-        raise FormatError(path, "no such file") from None
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as err:
-        raise FormatError(path, f"not a readable .npz file: {err}") from None
+    from boardnet.core.io import read_npz
+
+    loaded = read_npz(path, list(names.values()) if names else None)
+    arrays = {key: loaded[name] for key, name in (names or {k: k for k in loaded}).items()}
+    if not arrays:
+        raise FormatError(path, "holds no arrays")
+    if any(a.ndim == 0 for a in arrays.values()):
+        raise FormatError(path, "a training array must have a first (sample) dimension")
     sizes = {k: len(a) for k, a in arrays.items()}
     if len(set(sizes.values())) > 1:
         raise FormatError(path, f"arrays differ in length: {sizes}")

@@ -17,6 +17,7 @@ source (replay buffer) and counters, so a killed run ends with the same weights 
 from __future__ import annotations
 
 import random
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -36,6 +37,7 @@ from boardnet.train import distributed
 from boardnet.train.checkpoint import list_checkpoints, load_latest, save_checkpoint
 from boardnet.train.context import TrainContext
 from boardnet.train.ema import Ema
+from boardnet.train.lock import RunLock
 from boardnet.train.loggers import build_loggers, check_available
 from boardnet.train.metrics import MetricsLog, plot_metrics
 from boardnet.train.progress import GracefulStop, Progress
@@ -62,7 +64,7 @@ class Trainer:
         self.cfg = cfg
         check_available(cfg.train.loggers)  # before anything is written
         self.rank, local_rank, self.world_size = distributed.world()
-        device = distributed.pick_device(cfg.train.device, local_rank)
+        self.device = device = distributed.pick_device(cfg.train.device, local_rank)
         if device.type == "cuda":
             torch.cuda.set_device(device)
         distributed.init(device)
@@ -71,8 +73,18 @@ class Trainer:
         self.run_dir = Path(run_dir) if run_dir is not None else default_run_dir(cfg)
         self.config_hash = identity_hash(cfg)
         self.force = force
-        self._prepare_run_dir()
+        self._lock: RunLock | None = None
+        created = self._prepare_run_dir()
+        try:
+            self._build(cfg, init)
+        except BaseException:  # a failed start leaves no run directory holding only config.yaml
+            self.release()
+            if created and self.rank == 0:
+                shutil.rmtree(self.run_dir, ignore_errors=True)
+            raise
 
+    def _build(self, cfg: Config, init: dict[str, str] | None) -> None:
+        device = self.device
         _seed_all(cfg.seed)  # identical initial weights on every rank
         game = registry.GAMES.get(cfg.game.type).from_config(cfg.game) if cfg.game is not None else None
         raw_nets = {name: build_network(net_cfg, game).to(device) for name, net_cfg in cfg.networks.items()}
@@ -103,24 +115,46 @@ class Trainer:
             loggers = build_loggers(cfg.train.loggers, self.run_dir, cfg.name, to_plain(cfg))
             self.log = MetricsLog(self.run_dir, self.iteration, cfg.train.tensorboard, config_yaml=dump_yaml(cfg),
                                   loggers=loggers)
+            text = f"# boardnet run config; identity {self.config_hash}\n" + dump_yaml(self.cfg)
+            atomic_write(self.run_dir / "config.yaml", lambda tmp: Path(tmp).write_text(text))
 
     # ---------------------------------------------------------------------------------------- set-up
 
-    def _prepare_run_dir(self) -> None:
-        """Refuse a run directory made from a different config (unless forced); write config.yaml."""
+    def _prepare_run_dir(self) -> bool:
+        """Refuse a run directory that is not a folder, is in use (lock) or was made from a different config
+        (unless forced); True when this call created it. config.yaml is written once everything is built."""
         cfg_file = self.run_dir / "config.yaml"
+        created = False
         if self.rank == 0:
+            if self.run_dir.exists() and not self.run_dir.is_dir():
+                raise TrainingError(f"{self.run_dir}: not a directory; --run-dir names the folder of a run")
+            created = not self.run_dir.exists()
+            try:
+                self.run_dir.mkdir(parents=True, exist_ok=True)
+            except OSError as err:
+                raise TrainingError(f"{self.run_dir}: cannot create the run directory: {err.strerror}") from None
+            try:
+                self._lock = RunLock(self.run_dir)
+            except BaseException:
+                if created:
+                    shutil.rmtree(self.run_dir, ignore_errors=True)
+                raise
             if cfg_file.exists() and list_checkpoints(self.run_dir):
                 old_hash = _stored_hash(cfg_file)
                 if old_hash != self.config_hash and not self.force:
+                    self.release()
                     raise TrainingError(
                         f"{self.run_dir} holds a run of a different config (hash {old_hash}, this one "
                         f"{self.config_hash}); use another run directory, or --force to continue it anyway"
                     )
-            self.run_dir.mkdir(parents=True, exist_ok=True)
-            text = f"# boardnet run config; identity {self.config_hash}\n" + dump_yaml(self.cfg)
-            atomic_write(cfg_file, lambda tmp: Path(tmp).write_text(text))
         distributed.barrier()
+        return created
+
+    def release(self) -> None:
+        """Give up the run directory's lock (done at the end of :meth:`run`; safe to call twice)."""
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
 
     def _load_init(self, init: dict[str, str]) -> None:
         from boardnet.core.convert import read_net
@@ -266,6 +300,7 @@ class Trainer:
             if self.log is not None:
                 self.log.close()
             self.data.close()
+            self.release()
         return last
 
     def _iteration(self) -> dict[str, float]:

@@ -88,3 +88,52 @@ def test_a_record_binpack_cannot_hold_is_one_error(binpack: Path, tmp_path: Path
     with pytest.raises(FormatError, match=r"odd\.bin.*position 123: .*ply 16384"):
         convert_data(odd, tmp_path / "odd.binpack")
     assert not list(tmp_path.glob("*odd.binpack*"))
+
+
+def _bad_bin(tmp_path: Path, offset: int, value: bytes) -> Path:
+    import chess
+
+    from boardnet.nnue.data.bin import write_bin
+
+    board = chess.Board()
+    path = tmp_path / "bad.bin"
+    write_bin(path, [(board, 10, chess.Move.from_uci("e2e4"), 0, 0)] * 3)
+    raw = bytearray(path.read_bytes())
+    raw[40 + offset:40 + offset + len(value)] = value
+    path.write_bytes(bytes(raw))
+    return path
+
+
+@pytest.mark.parametrize("suffix", [".bin", ".binpack", ".plain", ".txt"])
+def test_bad_bin_record_is_refused_on_every_path(tmp_path: Path, suffix: str,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    """Result 5 (valid: -1..1) in record 1: the same error naming file, record and offset for every target
+    (.bin -> .bin copied it and exited 0 before; the others did not name the file)."""
+    src = _bad_bin(tmp_path, 38, b"\x05")
+    out = tmp_path / f"out{suffix}"
+    out.write_bytes(b"old")
+    assert main(["nnue", "data", str(src), str(out)]) == 2
+    assert capsys.readouterr().err == f"error: {src}: offset 78: field result: record 1: result 5 not in -1..1\n"
+    assert out.read_bytes() == b"old" and sorted(p.name for p in tmp_path.iterdir()) == ["bad.bin", out.name]
+
+
+def test_bin_to_binpack_with_an_impossible_move_is_one_error(tmp_path: Path) -> None:
+    """e2e5 from the start position (AssertionError from python-chess's push before)."""
+    src = _bad_bin(tmp_path, 34, ((12 << 6) | 36).to_bytes(2, "little"))
+    with pytest.raises(FormatError, match=r"bad.bin: cannot be written as .binpack: position 1: e2e5: not a "
+                                          r"pseudo-legal move"):
+        convert_data(src, tmp_path / "o.binpack")
+    assert not (tmp_path / "o.binpack").exists()
+
+
+def test_empty_or_odd_bin_input_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import os
+
+    (tmp_path / "e.bin").write_bytes(b"")
+    os.mkfifo(tmp_path / "f.bin")
+    for argv, msg in ((["e.bin"], "e.bin: empty file: no records"), (["e.bin", "o.binpack"], "e.bin: empty file"),
+                      (["f.bin"], "f.bin: is a named pipe"), (["nope.bin", "o.bin"], "nope.bin: no such file")):
+        assert main(["nnue", "data", *(str(tmp_path / a) for a in argv)]) == 2
+        err = capsys.readouterr().err.splitlines()
+        assert len(err) == 1 and err[0].startswith("error: ") and msg in err[0]
+    assert not (tmp_path / "o.bin").exists() and not (tmp_path / "o.binpack").exists()

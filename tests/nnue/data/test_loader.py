@@ -107,3 +107,38 @@ def test_ranks_shard_disjoint(binfile):
             }
         )
     assert not seen[0] & seen[1]
+
+
+def test_filters_rejecting_everything_stop_after_one_pass(tmp_path):
+    """Only captures (and skip_captures=True): every chunk is empty; a full pass yields nothing -> one error."""
+    import chess
+
+    from boardnet.core.errors import TrainingError
+
+    board = chess.Board("4k3/8/8/3p4/4P3/8/8/4K3 w - - 0 1")
+    recs = [(board, 0, chess.Move.from_uci("e4d5"), 20, 0)] * 1200
+    path = tmp_path / "captures.bin"
+    write_bin(path, recs)
+    for workers in (0, 2):
+        data = make(path, num_workers=workers, early_ply_skip=0)
+        with pytest.raises(TrainingError, match="a full pass over the training data kept no position"):
+            data.next_batch(8)
+        data.close()
+
+
+def test_worker_format_error_surfaces_as_itself(tmp_path):
+    """A bad record met inside a DataLoader worker is that FormatError (file, record, offset), not RuntimeError."""
+    from boardnet.core.errors import FormatError
+
+    path = tmp_path / "bad.bin"
+    write_bin(path, random_positions(1200, seed=3))
+    raw = bytearray(path.read_bytes())
+    raw[700 * 40 + 38] = 5  # record 700: result 5
+    path.write_bytes(bytes(raw))
+    for workers in (0, 1):
+        data = make(path, num_workers=workers, early_ply_skip=0)
+        with pytest.raises(FormatError) as info:
+            for _ in range(40):
+                data.next_batch(64)
+        assert str(info.value) == f"{path}: offset {700 * 40 + 38}: field result: record 700: result 5 not in -1..1"
+        data.close()

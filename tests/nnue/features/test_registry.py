@@ -3,6 +3,8 @@ init all ask it."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import chess
 import numpy as np
 import pytest
@@ -11,7 +13,7 @@ from pydantic import ValidationError
 
 from boardnet.core.errors import ConfigError, FormatError
 from boardnet.nnue.data.loader import NnueData
-from boardnet.nnue.features import BLOCKS, get_block, get_feature_set, plain_name
+from boardnet.nnue.features import BLOCKS, FeatureSet, get_block, get_feature_set, plain_name
 from boardnet.nnue.features.block import block_names
 from boardnet.nnue.file import ARCHS, write_net
 from boardnet.nnue.net import NnueHalfKP, NnueNet
@@ -44,16 +46,12 @@ def test_configs_take_every_registered_name(config) -> None:
 
 def test_file_layouts_take_hash_and_size_from_the_block() -> None:
     for arch in ARCHS.values():
-        blocks = [get_block(name) for name in arch.features.split("+")]
-        assert all(b.name in BLOCKS for b in blocks) and arch.blocks == tuple(blocks)
-        assert arch.num_features + arch.threat_features == sum(b.num_real for b in blocks)
-        assert arch.feature_hash == (blocks[0].hash if len(blocks) == 1 else get_block("Full_Threats").hash)
-        names = [t.name for blk in arch.layout() for t in blk.tensors if t.name.startswith("ft.")]
-        assert names == ["ft.bias", *(f"ft.{b.file_prefix}weight" for b in blocks),
-                         *(f"ft.{b.file_prefix}psqt" for b in blocks if arch.psqt_buckets)]
+        *threats, pieces = [get_block(n) for n in arch.features.split("+")]  # Full_Threats+HalfKAv2_hm: own tensors
+        assert all(n in BLOCKS for n in arch.features.split("+"))
+        assert (arch.feature_hash, arch.num_features) == ((threats or [pieces])[0].hash, pieces.num_real)
+        assert arch.threat_features == sum(b.num_real for b in threats)
     assert ARCHS["halfkp_256x2-32-32"].ft_hash == 0x5D69D7B8  # §2 table
     assert ARCHS["halfkav2_hm_1024x2-16-32x8"].ft_hash == 0x7F2344B8
-    assert ARCHS["full_threats+halfkav2_hm_1024x2-16-32x8"].ft_hash == 0x8F2344B8  # sf_18: Full_Threats' hash alone
 
 
 def test_psqt_init_is_the_material_balance() -> None:
@@ -77,6 +75,13 @@ def test_a_net_on_features_its_file_layout_lacks_is_refused_on_export(tmp_path) 
     net = NnueNet(features="HalfKP^", l1=8, l2=3, l3=4)  # trains (any registered set); no SF15.1 layout for it
     with pytest.raises(FormatError, match="halfkav2_hm_1024x2-16-32x8 files hold HalfKAv2_hm features, not HalfKP"):
         write_net(net.quantize(), tmp_path / "x.nnue")
+
+
+def test_a_block_without_a_batch_builder_is_refused_by_the_loader() -> None:
+    bare = dataclasses.replace(get_block("Full_Threats"), batch=None)  # every registered block has one now
+    with pytest.raises(ConfigError, match="Full_Threats has no vectorized batch builder"):
+        FeatureSet((bare,)).batch_indices(np.zeros((1, 32), np.int8), np.zeros((1, 32), np.int8),
+                                          np.zeros(1, np.int8))
 
 
 def test_unknown_names_are_config_errors() -> None:

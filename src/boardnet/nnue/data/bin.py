@@ -27,7 +27,7 @@ import numpy as np
 from numba import njit
 
 from boardnet.core.errors import FormatError
-from boardnet.core.io import atomic_write
+from boardnet.core.io import atomic_write, check_user_file, open_user_file
 
 RECORD_SIZE = 40
 SFEN_BYTES = 32
@@ -262,8 +262,11 @@ def decode_records(
 
 
 def count_records(path: str | os.PathLike[str], *, skip_bad: bool = False) -> int:
-    """Number of whole records in ``path``; a partial last record is a FormatError unless ``skip_bad``."""
-    size = Path(path).stat().st_size
+    """Number of whole records in ``path``; a partial last record is a FormatError unless ``skip_bad``, and so
+    is an empty file or one that is not a regular file."""
+    size = check_user_file(path).stat().st_size
+    if size == 0:
+        raise FormatError(path, "empty file: no records")
     if size % RECORD_SIZE and not skip_bad:
         whole = size // RECORD_SIZE
         raise FormatError(
@@ -282,9 +285,12 @@ def read_raw(
     stop = total if count is None else min(total, start + count)
     if start >= stop:
         return np.zeros(0, dtype=RECORD_DTYPE)
-    with open(path, "rb") as f:
+    with open_user_file(path) as f:
         f.seek(start * RECORD_SIZE)
         buf = f.read((stop - start) * RECORD_SIZE)
+    if len(buf) != (stop - start) * RECORD_SIZE:  # the file shrank since it was counted
+        raise FormatError(path, f"record {start + len(buf) // RECORD_SIZE}: file ends early",
+                          offset=start * RECORD_SIZE + len(buf))
     return np.frombuffer(buf, dtype=RECORD_DTYPE)
 
 

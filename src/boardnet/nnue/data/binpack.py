@@ -378,6 +378,8 @@ def _push(board: chess.Board, move: chess.Move) -> int | None:
     """Play a pseudo-legal ``move`` (castling as king takes rook); returns the new Stockfish ep square."""
     if board.piece_type_at(move.to_square) == chess.KING and board.color_at(move.to_square) != board.turn:
         raise ValueError(f"{move.uci()} captures a king")
+    if not board.is_pseudo_legal(move):
+        raise ValueError(f"{move.uci()}: not a pseudo-legal move in {board.fen()}")
     board.push(move)
     return stockfish_ep(board)
 

@@ -17,7 +17,7 @@ import chess
 import numpy as np
 
 from boardnet.core.errors import FormatError
-from boardnet.core.io import atomic_write
+from boardnet.core.io import atomic_write, check_user_file
 from boardnet.nnue.data.bin import RECORD_DTYPE, Decoded, count_records, decode_move, decode_records, read_raw
 from boardnet.nnue.data.binpack import (
     BinpackStats,
@@ -39,8 +39,8 @@ def data_kind(path: str | os.PathLike[str], *, must_exist: bool = False) -> str:
     suffix = Path(path).suffix.lower()
     if suffix not in SUFFIXES:
         raise FormatError(path, f"unknown training-data suffix {suffix!r}; expected one of {', '.join(SUFFIXES)}")
-    if must_exist and not Path(path).is_file():
-        raise FormatError(path, "no such file")
+    if must_exist:
+        check_user_file(path)
     return {".bin": "bin", ".binpack": "binpack", ".plain": "plain"}.get(suffix, "text")
 
 
@@ -48,7 +48,8 @@ def record_blocks(
     path: str | os.PathLike[str], stats: TextStats | BinpackStats | None = None
 ) -> Iterator[np.ndarray]:
     """The file's records in file order, in blocks (a ``.binpack`` chunk, 65,536 ``.bin`` records, or a whole
-    text file), so big binary files are never held in memory at once. ``stats``: the counts of a text file
+    text file), so big binary files are never held in memory at once; ``.bin`` records are validated as every other
+reader's are (a bad one is a FormatError naming file, record and offset). ``stats``: the counts of a text file
     (:class:`TextStats`: good and skipped lines/records) or of a ``.binpack`` (:class:`BinpackStats`)."""
     kind = data_kind(path, must_exist=True)
     if kind == "binpack":
@@ -56,7 +57,9 @@ def record_blocks(
     elif kind == "bin":
         n = count_records(path)
         for start in range(0, n, _BLOCK):
-            yield read_raw(path, start, _BLOCK)
+            block = read_raw(path, start, _BLOCK)
+            decode_records(block, path=path, first_index=start)  # every path refuses the same bad records
+            yield block
     else:
         yield read_text(path, stats if isinstance(stats, TextStats) else None)[0]
 

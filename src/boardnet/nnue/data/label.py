@@ -1,6 +1,7 @@
 """Score positions with a UCI engine and write Stockfish ``.bin`` training data (``boardnet nnue label``).
 
-Inputs: ``.pgn`` (every position of every game; result from the game's ``Result`` header), or text files
+Inputs: ``.pgn`` (every position of every game boardnet learns from, by the one rule of
+:mod:`boardnet.core.pgn`: other games are skipped and counted; result from the ``Result`` header), or text files
 with one position per line: a FEN, an EPD (first four fields), or ``fen | score | result`` (score ignored,
 result kept). Each position gets the engine's score (side to move) and its best move. Scores are stored in the
 labelling engine's internal units: its UCI ``score cp`` converted back with that engine's own rule
@@ -11,6 +12,7 @@ lines that are no position are skipped and counted.
 
 from __future__ import annotations
 
+import io
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -18,9 +20,10 @@ from pathlib import Path
 
 import chess
 import chess.engine
-import chess.pgn
 
 from boardnet.core.errors import FormatError
+from boardnet.core.io import open_user_file
+from boardnet.core.pgn import GameStats, read_games
 from boardnet.nnue.data.bin import write_bin
 from boardnet.nnue.units import EngineUnits, units_for_engine
 
@@ -30,10 +33,13 @@ MAX_SCORE = 32000
 
 @dataclass
 class LabelStats:
+    """Positions written and skipped (by reason), and the PGN games used and skipped (:class:`GameStats`)."""
+
     positions: int = 0
     skipped: int = 0
     units: str = ""  # the engine whose centipawn rule converted the scores
     reasons: dict[str, int] = field(default_factory=dict)
+    games: GameStats = field(default_factory=GameStats)
 
     def skip(self, why: str) -> None:
         self.skipped += 1
@@ -66,18 +72,12 @@ def parse_line(line: str) -> tuple[chess.Board, int] | None:
 def iter_positions(path: str | os.PathLike[str], stats: LabelStats) -> Iterator[tuple[chess.Board, int]]:
     """Positions and side-to-move results of a PGN or text file."""
     p = Path(path)
-    if not p.exists():
-        raise FormatError(p, "no such file")
     if p.suffix.lower() == ".pgn":
-        with open(p, encoding="utf-8", errors="replace") as fh:
-            while (game := chess.pgn.read_game(fh)) is not None:
-                result = game.headers.get("Result", "*")
-                board = game.board()
-                for move in game.mainline_moves():
-                    yield board.copy(), _result_for(result, board.turn)
-                    board.push(move)
+        for game in read_games(p, stats.games):
+            for board, _ in game.replay():
+                yield board.copy(), _result_for(game.result, board.turn)
         return
-    with open(p, encoding="utf-8", errors="replace") as fh:
+    with open_user_file(p) as raw, io.TextIOWrapper(raw, encoding="utf-8", errors="replace") as fh:
         for line in fh:
             try:
                 parsed = parse_line(line)
@@ -111,6 +111,9 @@ def label(
 ) -> LabelStats:
     """Score every position of ``inputs`` with the engine (``depth`` / ``nodes`` / ``movetime`` seconds per
     position, UCI ``options`` such as Threads and Hash) and write ``out`` (.bin) in the engine's own units."""
+    if Path(out).suffix.lower() != ".bin":
+        raise FormatError(out, "label writes Stockfish .bin records; name the output *.bin (then `boardnet nnue "
+                          "data OUT.bin OTHER` converts it)")
     stats = LabelStats()
     records = []
     search = search_limit(depth, nodes, movetime)

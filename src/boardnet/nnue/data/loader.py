@@ -26,7 +26,7 @@ import torch
 from pydantic import AfterValidator, Field
 
 from boardnet.core.config import ComponentConfig
-from boardnet.core.errors import FormatError
+from boardnet.core.errors import BoardnetError, FormatError, TrainingError
 from boardnet.nnue.data.bin import RECORD_DTYPE, Decoded, count_records, decode_records, read_raw
 from boardnet.nnue.data.binpack import binpack_blocks, chunk_offsets, read_chunk
 from boardnet.nnue.data.features import in_check, sparse_batch
@@ -87,6 +87,8 @@ def is_text(path: str) -> bool:
 def is_binpack(path: str) -> bool:
     return path.lower().endswith(".binpack")
 
+
+ERROR_KEY = "boardnet_error"  # a worker's BoardnetError travels to the trainer under this key of a chunk
 
 # ``count`` of a training chunk that is one whole ``.binpack`` chunk; its ``start`` is the chunk's file offset
 BINPACK_CHUNK = -1
@@ -193,7 +195,14 @@ class ChunkStream(torch.utils.data.IterableDataset):
         wid, nw = (0, 1) if info is None else (info.id, info.num_workers)
         for k, (epoch, j, chunk) in enumerate(self.schedule()):
             if k % nw == wid:
-                yield self.process(epoch, j, chunk)
+                try:
+                    yield self.process(epoch, j, chunk)
+                except BoardnetError as err:
+                    if info is None:
+                        raise
+                    # torch would re-raise it as a RuntimeError holding the worker's traceback: hand it over
+                    yield {ERROR_KEY: err}  # type: ignore[dict-item]
+                    return
 
 
 class NnueData(DataSource):
@@ -282,8 +291,11 @@ class NnueData(DataSource):
     def next_batch(self, batch_size: int) -> dict[str, torch.Tensor]:
         t0 = time.perf_counter()
         stream = self._stream()
+        empty = 0  # chunks in a row that kept no position
         while self.n_pending < batch_size:
             chunk = next(stream)
+            if ERROR_KEY in chunk:
+                raise chunk[ERROR_KEY]
             marker = np.asarray(chunk.pop("epoch"))
             self.epoch, self.done = int(marker[0]), int(marker[1])
             chunk = {k: np.asarray(v) for k, v in chunk.items()}
@@ -293,6 +305,11 @@ class NnueData(DataSource):
                     self.offset = skip
                 self.pending.append(((self.epoch, self.done - 1), chunk))
                 self.n_pending += len(chunk["bucket"]) - skip
+                empty = 0
+            elif (empty := empty + 1) >= self._chunks_per_pass():
+                raise TrainingError(f"{', '.join(self.cfg.paths)}: a full pass over the training data kept no "
+                                    "position (all filtered out: early_ply_skip, skip_captures, skip_in_check, "
+                                    "random_skip, skip_bad)")
         # rows are served as views of the pending chunks (self.offset rows of the first one are used up);
         # only a batch that spans two chunks is copied
         parts, need = [], batch_size
@@ -311,6 +328,10 @@ class NnueData(DataSource):
         self.positions += batch_size
         self.wait_s += time.perf_counter() - t0
         return batch
+
+    def _chunks_per_pass(self) -> int:
+        """Chunks this rank sees per epoch: that many empty ones in a row are a whole pass without a position."""
+        return max(1, -(-len(self.chunks) // self.ctx.world_size))
 
     def validation_batches(self) -> list[dict[str, torch.Tensor]]:
         if not self.cfg.validation_path or not self.cfg.validation_size:

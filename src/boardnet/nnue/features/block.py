@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from functools import cached_property
 
 import chess
@@ -60,12 +60,6 @@ class FeatureBlock:
         psqt: ``psqt() -> float32 [num_real]`` initial PSQT value of each real feature in internal units (the
             same in every bucket), or None: PSQT rows start at zero.
         max_active: width of ``batch`` rows (most active features per perspective, padded).
-        file_prefix: its FT tensors in a quantized NetFile are ``ft.{file_prefix}weight`` ``[num_real, L1]`` and
-            ``ft.{file_prefix}psqt`` ``[num_real, 8]`` (``""`` for the piece blocks, ``"threat_"`` for SF18's).
-        file_dtype: little-endian dtype of its FT weight rows in ``.nnue`` files: ``"<i2"`` (LEB128-compressed
-            where the arch compresses) or ``"i1"`` (always stored raw, accumulated without the FT doubling, sf_18).
-        hash_alone: Stockfish writes this block's hash alone as the hash of any set holding it (sf_18
-            ``FeatureTransformer::get_hash_value``) instead of combining the blocks' hashes.
     """
 
     name: str
@@ -78,14 +72,11 @@ class FeatureBlock:
     batch: BatchBuilder | None = field(default=None, repr=False)
     psqt: Callable[[], np.ndarray] | None = field(default=None, repr=False)
     max_active: int = MAX_ACTIVE
-    file_prefix: str = ""
-    file_dtype: str = "<i2"
-    hash_alone: bool = False
 
     def factorized(self, num_virtual: int, factors: Callable[[], np.ndarray]) -> FeatureBlock:
         """The ``^`` variant of this plain block: same real features, hash, loader and PSQT init, plus factors."""
-        return replace(self, name=self.name + FACTORIZED_SUFFIX, num_virtual=num_virtual, factors=factors,
-                       plain=self.name)
+        return FeatureBlock(self.name + FACTORIZED_SUFFIX, self.hash, self.num_real, num_virtual, self.active, factors, plain=self.name,
+                            batch=self.batch, psqt=self.psqt, max_active=self.max_active)
 
 
 def piece_plane(piece: chess.Piece, perspective: chess.Color) -> int:
@@ -212,11 +203,7 @@ class FeatureSet:
 
     @property
     def hash(self) -> int:
-        """§2: single block = its hash; more blocks combine as nnue-pytorch does, unless one of them has
-        ``hash_alone`` (Stockfish 18's Full_Threats): then it is that block's hash."""
-        alone = [b.hash for b in self.blocks if b.hash_alone]
-        if alone:
-            return alone[0]
+        """§2: single block = its hash; more blocks combine as nnue-pytorch does."""
         h = 0
         for i, b in enumerate(self.blocks):
             h = b.hash if i == 0 else (h ^ (b.hash << 1) ^ ((b.hash >> 1) & MASK32)) & MASK32

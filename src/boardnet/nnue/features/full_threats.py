@@ -239,6 +239,5 @@ def batch(list_sq: np.ndarray, list_code: np.ndarray, turn: np.ndarray) -> np.nd
     return out
 
 
-# SF18 files: int8 rows stored raw as ``ft.threat_weight`` / ``ft.threat_psqt``; a set holding it has its hash alone.
 BLOCK = FeatureBlock(NAME, HASH, NUM_FEATURES, 0, active_features, no_factors(NUM_FEATURES), plain=NAME,
-                     max_active=MAX_ACTIVE, batch=batch, file_prefix="threat_", file_dtype="i1", hash_alone=True)
+                     batch=batch, max_active=MAX_ACTIVE)

@@ -5,7 +5,7 @@ optimizer) + clip_weights. Baseline in the same run: the same training step fed 
 python-chess loader (records -> Board -> filters -> ``FeatureSet.board_batch``), timed on the same
 batch size.
 
-    python bench/nnue_train.py [--steps 3]
+    python bench/nnue_train.py [--steps 3] [--l1 128 --binpack]   # --l1 128 --binpack: the nnue-sf17-small config
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ import torch  # noqa: E402
 from nnue_loader import make_file  # noqa: E402
 
 from boardnet.nnue.data.bin import decode_move, read_bin  # noqa: E402
+from boardnet.nnue.data.convert import convert_data  # noqa: E402
 from boardnet.nnue.data.loader import NnueData  # noqa: E402
 from boardnet.nnue.features import get_feature_set  # noqa: E402
 from boardnet.nnue.loss import NnueWdlLoss  # noqa: E402
@@ -55,10 +56,12 @@ def naive_batch(path: Path, n: int) -> dict[str, torch.Tensor]:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--steps", type=int, default=3)
+    ap.add_argument("--l1", type=int, default=1024, help="FT width (128: the nnue-sf17-small config)")
+    ap.add_argument("--binpack", action="store_true", help="train from .binpack (the data converted)")
     args = ap.parse_args()
     torch.set_num_threads(1)
     torch.manual_seed(0)
-    net = NnueNet()
+    net = NnueNet(l1=args.l1)
     opt = Ranger(net.parameters(), lr=8.75e-4, eps=1e-7)
     loss_fn = NnueWdlLoss(NnueWdlLoss.Config())
 
@@ -72,7 +75,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "bench.bin"
         make_file(path, BATCH * (args.steps + 3))
-        cfg = NnueData.Config(type="nnue", paths=[str(path)], chunk_size=BATCH)
+        data = path
+        if args.binpack:
+            data = path.with_suffix(".binpack")
+            convert_data(path, data)
+        cfg = NnueData.Config(type="nnue", paths=[str(data)], chunk_size=BATCH)
         src = NnueData(cfg, TrainContext(cfg=None, run_dir=Path(tmp), device="cpu"))
         train_step(src.next_batch(BATCH))  # warm up
         load_s = step_s = 0.0
@@ -89,7 +96,7 @@ def main() -> None:
     ours = args.steps * BATCH / (load_s + step_s)
     per_step = step_s / args.steps
     base = BATCH / (naive_load + per_step)
-    print(f"ours: {ours:,.0f} positions/s at batch {BATCH} (loader {load_s / (load_s + step_s):.1%} of time, "
+    print(f"ours (L1 {args.l1}, {'.binpack' if args.binpack else '.bin'}): {ours:,.0f} positions/s at batch {BATCH} (loader {load_s / (load_s + step_s):.1%} of time, "
           f"train step {per_step:.2f} s)")
     print(f"python-chess loader + same step: {base:,.0f} positions/s (loader {naive_load / (naive_load + per_step):.1%})")
     print(f"ratio: {ours / base:.1f}x")

@@ -43,8 +43,17 @@ from boardnet.nnue.quantize import (
     to_int,
 )
 
-SFNNV5_ARCH = "halfkav2_hm_1024x2-16-32x8"
 HALFKP_ARCH = "halfkp_256x2-32-32"
+# HalfKAv2_hm L1x2 + PSQT8, 8 stacks 16-32-1: SF15.1 (L1 1024), SF16 (1536), SF17.1 big (3072), SF17.1/18 small (128)
+SFNN_L1 = (1024, 1536, 3072, 128)
+
+
+def sfnn_arch(l1: int) -> str:
+    """``.nnue`` arch name (``boardnet.nnue.file.ARCHS``) of a HalfKAv2_hm net with FT width ``l1``."""
+    return f"halfkav2_hm_{l1}x2-16-32x8"
+
+
+SFNNV5_ARCH = sfnn_arch(1024)
 # a feature-set name of the features/ registry (``+``-joined blocks, ``^`` = factorized)
 FeatureName = Annotated[str, AfterValidator(check_feature_name)]
 
@@ -216,7 +225,8 @@ class NnueNet(_SparseFT):
             sd[f"stacks.{k}.l2.bias"] = to_int(b1[k], BIAS_SCALE, torch.int32)
             sd[f"stacks.{k}.out.weight"] = to_int(self.fc2.weight[k: k + 1], OUT_W_SCALE, torch.int8)
             sd[f"stacks.{k}.out.bias"] = to_int(self.fc2.bias[k: k + 1], OUT_B_SCALE, torch.int32)
-        return NetFile(_quantized_spec(SFNNV5_ARCH, self.fs.plain_name, description or self.description), sd)
+        arch = sfnn_arch(self.l1 if self.l1 in SFNN_L1 else 1024)  # other widths: the file writer names the misfit
+        return NetFile(_quantized_spec(arch, self.fs.plain_name, description or self.description), sd)
 
     @torch.no_grad()
     def load_quantized(self, net: NetFile) -> None:
@@ -299,7 +309,8 @@ def _quantized_spec(arch: str, features: str, description: str | None) -> ModelS
     return ModelSpec("nnue", {"arch": arch, "features": features}, meta)
 
 
-_BY_ARCH: dict[str, type[_SparseFT]] = {SFNNV5_ARCH: NnueNet, HALFKP_ARCH: NnueHalfKP}
+_BY_ARCH: dict[str, tuple[type[_SparseFT], dict[str, int]]] = {
+    HALFKP_ARCH: (NnueHalfKP, {}), **{sfnn_arch(l1): (NnueNet, {"l1": l1}) for l1 in SFNN_L1}}
 
 
 def dequantize(net: NetFile, features: str | None = None) -> NnueNet | NnueHalfKP:
@@ -313,7 +324,8 @@ def dequantize(net: NetFile, features: str | None = None) -> NnueNet | NnueHalfK
     if plain_name(features) != file_features:
         raise ConversionError(f"--features {features} does not match the file's feature set {file_features} "
                               f"(use {file_features} or {file_features}^)")
-    model = _BY_ARCH[arch](features=features)
+    cls, sizes = _BY_ARCH[arch]
+    model = cls(features=features, **sizes)
     model.load_quantized(net)
     model.description = net.spec.meta.get("description")  # kept so quantize() writes the same bytes
     return model

@@ -28,7 +28,7 @@ def test_indices_match_python(decoded, name):
     dec, boards = decoded
     fs = get_feature_set(name)
     batch = sparse_batch(dec.list_sq, dec.list_code, dec.turn, name)
-    assert batch["indices"].shape == (len(boards), 2, 32)
+    assert batch["indices"].shape == (len(boards), 2, fs.max_active)
     for i, board in enumerate(boards):
         for j, persp in enumerate((board.turn, not board.turn)):
             row = batch["indices"][i, j]

@@ -3,6 +3,8 @@ init all ask it."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import chess
 import numpy as np
 import pytest
@@ -11,7 +13,7 @@ from pydantic import ValidationError
 
 from boardnet.core.errors import ConfigError, FormatError
 from boardnet.nnue.data.loader import NnueData
-from boardnet.nnue.features import BLOCKS, get_block, get_feature_set, plain_name
+from boardnet.nnue.features import BLOCKS, FeatureSet, get_block, get_feature_set, plain_name
 from boardnet.nnue.features.block import block_names
 from boardnet.nnue.file import ARCHS, write_net
 from boardnet.nnue.net import NnueHalfKP, NnueNet
@@ -76,9 +78,10 @@ def test_a_net_on_features_its_file_layout_lacks_is_refused_on_export(tmp_path) 
 
 
 def test_a_block_without_a_batch_builder_is_refused_by_the_loader() -> None:
+    bare = dataclasses.replace(get_block("Full_Threats"), batch=None)  # every registered block has one now
     with pytest.raises(ConfigError, match="Full_Threats has no vectorized batch builder"):
-        get_feature_set("Full_Threats").batch_indices(np.zeros((1, 32), np.int8), np.zeros((1, 32), np.int8),
-                                                      np.zeros(1, np.int8))
+        FeatureSet((bare,)).batch_indices(np.zeros((1, 32), np.int8), np.zeros((1, 32), np.int8),
+                                          np.zeros(1, np.int8))
 
 
 def test_unknown_names_are_config_errors() -> None:

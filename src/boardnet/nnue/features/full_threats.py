@@ -23,7 +23,9 @@ from __future__ import annotations
 
 import chess
 import numpy as np
+from numba import njit
 
+from boardnet.core.errors import FormatError
 from boardnet.nnue.features.block import FeatureBlock, no_factors
 
 NAME = "Full_Threats"
@@ -130,5 +132,112 @@ def active_features(board: chess.Board, perspective: chess.Color) -> list[int]:
     return sorted(int(i) for i in idx[idx < NUM_FEATURES])
 
 
+def _step_targets() -> np.ndarray:
+    """``[16, 64, 8]``: target squares (-1 padded) of each piece code's step attacks (pawn captures, knight,
+    king); sliders' rows stay empty."""
+    out = np.full((16, 64, 8), -1, np.int8)
+    for pc in PIECES:
+        if pc & 7 in (chess.BISHOP, chess.ROOK, chess.QUEEN):
+            continue
+        for sq in range(64):
+            to = list(chess.scan_forward(pseudo_attacks(pc, sq)))
+            out[pc, sq, :len(to)] = to
+    return out
+
+
+def _rays() -> np.ndarray:
+    """``[8, 64, 7]``: squares along each direction (0-3 rook: E W N S, 4-7 bishop) from each square, nearest
+    first, -1 off the board."""
+    out = np.full((8, 64, 7), -1, np.int8)
+    dirs = ((1, 0), (-1, 0), (0, 1), (0, -1), (1, 1), (1, -1), (-1, 1), (-1, -1))
+    for d, (df, dr) in enumerate(dirs):
+        for sq in range(64):
+            for k in range(1, 8):
+                f, r = sq % 8 + k * df, sq // 8 + k * dr
+                if not (0 <= f < 8 and 0 <= r < 8):
+                    break
+                out[d, sq, k - 1] = 8 * r + f
+    return out
+
+
+STEPS, RAYS = _step_targets().astype(np.int64), _rays().astype(np.int64)
+# first and last ray direction of each piece type (bishop 4-7, rook 0-3, queen 0-7; others none)
+_DIR_RANGE = np.array([[0, 0], [0, 0], [0, 0], [4, 8], [0, 4], [0, 8], [0, 0], [0, 0]], np.int64)
+
+
+@njit(cache=True)
+def _batch_kernel(list_sq: np.ndarray, list_code: np.ndarray, turn: np.ndarray, lut1: np.ndarray,
+                  offset: np.ndarray, lut2: np.ndarray, steps: np.ndarray, rays: np.ndarray,
+                  dir_range: np.ndarray, out: np.ndarray) -> int:
+    """Fill ``out [N, 2, W]`` with the active indices of (stm, nstm); returns -1, or the first
+    position with more than ``W`` active threats."""
+    n, width = list_sq.shape[0], out.shape[2]
+    board = np.zeros(64, np.int64)
+    att = np.empty(512, np.int64)
+    frm = np.empty(512, np.int64)
+    to = np.empty(512, np.int64)
+    vic = np.empty(512, np.int64)
+    for i in range(n):
+        board[:] = 0
+        cnt = 0
+        for j in range(list_code.shape[1]):
+            c = list_code[i, j]
+            if c == 0:
+                break
+            board[list_sq[i, j]] = c if c <= 6 else c + 2  # 7..12 black -> Stockfish codes 9..14
+            cnt += 1
+        kings = (list_sq[i, cnt - 2], list_sq[i, cnt - 1])  # white, black
+        m = 0
+        for j in range(cnt):
+            sq = list_sq[i, j]
+            a = board[sq]
+            t = a & 7
+            if dir_range[t, 1] == 0:
+                for k in range(8):
+                    s = steps[a, sq, k]
+                    if s < 0:
+                        break
+                    if board[s] != 0:
+                        att[m], frm[m], to[m], vic[m] = a, sq, s, board[s]
+                        m += 1
+            else:
+                for d in range(dir_range[t, 0], dir_range[t, 1]):
+                    for k in range(7):
+                        s = rays[d, sq, k]
+                        if s < 0:
+                            break
+                        if board[s] != 0:
+                            att[m], frm[m], to[m], vic[m] = a, sq, s, board[s]
+                            m += 1
+                            break
+        for side in range(2):
+            p = turn[i] if side == 0 else 1 - turn[i]
+            ksq = kings[p]
+            o = (0 if ksq % 8 < 4 else 7) ^ (56 * p)
+            w = 0
+            for r in range(m):
+                a, d = att[r] ^ (8 * p), vic[r] ^ (8 * p)
+                f, t = frm[r] ^ o, to[r] ^ o
+                idx = lut1[a, d, 1 if f < t else 0] + offset[a, f] + lut2[a, f, t]
+                if idx < NUM_FEATURES:
+                    if w == width:
+                        return i
+                    out[i, side, w] = idx
+                    w += 1
+            out[i, side, w:] = -1
+    return -1
+
+
+def batch(list_sq: np.ndarray, list_code: np.ndarray, turn: np.ndarray) -> np.ndarray:
+    """Vectorized :func:`active_features` of decoded piece lists (``FeatureBlock.batch``): ``int64 [N, 2, 128]``
+    (stm, nstm), -1 padded, in one compiled pass (no python-chess)."""
+    out = np.empty((len(turn), 2, MAX_ACTIVE), np.int64)
+    bad = _batch_kernel(np.ascontiguousarray(list_sq, np.int8), np.ascontiguousarray(list_code, np.int8),
+                        np.ascontiguousarray(turn, np.int8), LUT1, OFFSET, LUT2, STEPS, RAYS, _DIR_RANGE, out)
+    if bad >= 0:
+        raise FormatError(None, f"position {bad} has more than {MAX_ACTIVE} active threats", field="Full_Threats")
+    return out
+
+
 BLOCK = FeatureBlock(NAME, HASH, NUM_FEATURES, 0, active_features, no_factors(NUM_FEATURES), plain=NAME,
-                     max_active=MAX_ACTIVE)
+                     batch=batch, max_active=MAX_ACTIVE)

@@ -163,8 +163,7 @@ class PolicyValueNet(nn.Module):
                              f"{planes} planes)")
         game = Gomoku(h, min(5, h))
         a = h * w
-        boards = game.empty_boards(n)
-        last = np.full(n, -1, np.int64)
+        boards, last = game.initial_state(n)
         for i in range(n):
             k = int(rng.integers(0, a // 2 + 1))
             order = rng.permutation(a)[:k]

@@ -17,11 +17,10 @@ import numpy as np
 from numba import njit
 
 from boardnet.alphazero.game import Game
-from boardnet.alphazero.games.lines import completes_line
+from boardnet.alphazero.games.lines import completes_line, grid_rows
 from boardnet.core.config import ComponentConfig
 
 ROWS, COLUMNS, N_IN_ROW = 6, 7, 4
-STONES = {0: ".", 1: "X", 2: "O"}  # X moves first
 
 
 @njit(cache=True, nogil=True)
@@ -146,14 +145,7 @@ class ConnectFour(Game):
         if last >= 0:
             filled = np.nonzero(board[last::COLUMNS] != 0)[0]
             top = int(filled[-1]) * COLUMNS + last if len(filled) else -1
-        lines = []
-        for r in range(ROWS - 1, -1, -1):
-            cells = []
-            for c in range(COLUMNS):
-                m = r * COLUMNS + c
-                ch = STONES[int(board[m])]
-                cells.append(f"({ch})" if m == top else f" {ch} ")
-            lines.append("".join(cells))
+        lines = grid_rows(board, ROWS, COLUMNS, top)
         lines.append("".join(f" {c + 1} " for c in range(COLUMNS)))
         return "\n".join(lines)
 

@@ -15,7 +15,7 @@ from numba import njit
 from pydantic import Field, model_validator
 
 from boardnet.alphazero.game import Game
-from boardnet.alphazero.games.lines import DIRECTIONS, completes_line
+from boardnet.alphazero.games.lines import DIRECTIONS, completes_line, grid_rows
 from boardnet.core.config import ComponentConfig
 
 
@@ -189,14 +189,7 @@ class Gomoku(Game):
     def render(self, board: np.ndarray, last: int = -1) -> str:
         """Top row first; columns a, b, c..., rows 1.. from the bottom (row index 0); the last move in ()."""
         s = self.size
-        lines = []
-        for r in range(s - 1, -1, -1):
-            cells = []
-            for c in range(s):
-                m = r * s + c
-                ch = STONES[int(board[m])]
-                cells.append(f"({ch})" if m == last else f" {ch} ")
-            lines.append(f"{r + 1:>2} " + "".join(cells))
+        lines = [f"{s - i:>2} {row}" for i, row in enumerate(grid_rows(board, s, s, last))]
         lines.append("   " + "".join(f" {chr(ord('a') + c)} " for c in range(s)))
         return "\n".join(lines)
 
@@ -225,7 +218,6 @@ class Gomoku(Game):
         return r * s + c
 
 
-STONES = {0: ".", 1: "X", 2: "O"}  # X moves first
 
 
 def _windows(size: int, n: int) -> np.ndarray:

@@ -1,4 +1,5 @@
-"""The k-in-a-row rule shared by Gomoku and Connect Four: does the stone just placed complete a line?
+"""The k-in-a-row rule shared by Gomoku and Connect Four (does the stone just placed complete a line?) and their
+text board.
 
 Compiled (numba): it runs on every leaf of every search round. Cells are ``row * width + col``.
 """
@@ -35,3 +36,16 @@ def completes_line(board: np.ndarray, cell: int, height: int, width: int, n_in_r
         if count >= n_in_row:
             return True
     return False
+
+
+STONES = {0: ".", 1: "X", 2: "O"}  # X moves first
+
+
+def grid_rows(board: np.ndarray, height: int, width: int, mark: int = -1) -> list[str]:
+    """Text rows of a ``height x width`` board (cells row-major, row 0 at the bottom), top row first; the cell
+    ``mark`` (the last move) is shown in parentheses."""
+    rows = []
+    for r in range(height - 1, -1, -1):
+        cells = (STONES[int(board[r * width + c])] for c in range(width))
+        rows.append("".join(f"({ch})" if r * width + c == mark else f" {ch} " for c, ch in enumerate(cells)))
+    return rows

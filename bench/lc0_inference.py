@@ -22,7 +22,7 @@ from boardnet.core.convert import read_net, write_net
 DEFAULT_NET = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures" / "lc0" / "maia-1300.pb.gz"
 
 
-def _rate(fn, batch: int, seconds: float = 2.0) -> float:
+def positions_per_s(fn, batch: int, seconds: float = 2.0) -> float:
     fn()
     n, t0 = 0, time.perf_counter()
     while time.perf_counter() - t0 < seconds:
@@ -33,7 +33,7 @@ def _rate(fn, batch: int, seconds: float = 2.0) -> float:
 
 def _gemm_flops() -> float:
     a, b = torch.randn(1024, 1024), torch.randn(1024, 1024)
-    rate = _rate(lambda: a @ b, 1, 1.0)
+    rate = positions_per_s(lambda: a @ b, 1, 1.0)
     return rate * 2 * 1024**3
 
 
@@ -79,14 +79,14 @@ def main() -> None:
             x = torch.rand(batch, 112, 8, 8)
             xn = x.numpy().astype(np.float32)
             with torch.inference_mode():
-                eager = _rate(lambda x=x: net(x), batch)
+                eager = positions_per_s(lambda x=x: net(x), batch)
             rates = [("eager", eager)]
             fn, note = _compiled(net, x)
             print(f"batch {batch:4d} torch.compile: {note}")
             if fn is not None:
                 with torch.inference_mode():
-                    rates.append(("torch.compile", _rate(lambda x=x, fn=fn: fn(x), batch)))
-            rates.append(("onnxruntime", _rate(lambda xn=xn: sess.run(None, {"/input/planes": xn}), batch)))
+                    rates.append(("torch.compile", positions_per_s(lambda x=x, fn=fn: fn(x), batch)))
+            rates.append(("onnxruntime", positions_per_s(lambda xn=xn: sess.run(None, {"/input/planes": xn}), batch)))
             for name, rate in rates:
                 print(f"batch {batch:4d} {name:13s} {rate:10,.0f} positions/s  "
                       f"{100 * rate * flops / gemm:5.1f}% of the matmul-bound limit")

@@ -15,6 +15,7 @@ from pathlib import Path
 import chess
 import chess.engine
 import numpy as np
+from lc0_inference import positions_per_s  # bench/ is on sys.path when run as a script
 
 from boardnet.lc0.evaluator import Evaluator
 from boardnet.lc0.planes import encode_batch
@@ -38,15 +39,6 @@ def _boards() -> list[chess.Board]:
             board.push_uci(uci)
         out.append(board)
     return out
-
-
-def _rate(fn, batch: int, seconds: float = 3.0) -> float:
-    fn()
-    n, t0 = 0, time.perf_counter()
-    while time.perf_counter() - t0 < seconds:
-        fn()
-        n += batch
-    return n / (time.perf_counter() - t0)
 
 
 def uci_nps(net: Path, boards: list[chess.Board]) -> list[tuple[int, float, float]]:
@@ -96,7 +88,8 @@ def main() -> None:
     mean_batch = runs_in[True][1]  # the engine's default
     minibatch = SearchParams().minibatch
     planes = encode_batch(boards * (minibatch // len(boards) + 1))
-    raw = {b: _rate(lambda b=b: ev(planes[:b]), b) for b in sorted({minibatch, max(1, round(mean_batch))})}
+    sizes = sorted({minibatch, max(1, round(mean_batch))})
+    raw = {b: positions_per_s(lambda b=b: ev(planes[:b]), b, 3.0) for b in sizes}
     print(f"UCI engine: {nps:,.0f} nps at go nodes {NODES} (mean of {len(runs)} positions, Threads 1, "
           f"{ev.backend})")
     for b, rate in raw.items():

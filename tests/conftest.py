@@ -98,3 +98,23 @@ def halfkp_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     with gzip.open(fixture_path("nnue", "halfkp_rand_a.nnue.gz"), "rb") as src, open(out, "wb") as dst:
         shutil.copyfileobj(src, dst)
     return out
+
+
+def in_forked_child(child) -> tuple[int, str]:  # noqa: ANN001
+    """Run ``child()`` (returns a str) in a forked process; (wait status, what it returned or the exception
+    it raised, as ``Type: message``)."""
+    read_fd, write_fd = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(read_fd)
+        try:
+            message = str(child())
+        except BaseException as err:  # noqa: BLE001 - reported to the parent
+            message = f"{type(err).__name__}: {err}"
+        os.write(write_fd, message.encode())
+        os._exit(0)
+    os.close(write_fd)
+    with os.fdopen(read_fd, "rb") as fh:
+        message = fh.read().decode()
+    _, status = os.waitpid(pid, 0)
+    return status, message

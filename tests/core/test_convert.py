@@ -11,26 +11,7 @@ import pytest
 
 from boardnet.cli import main
 from boardnet.tfimport.bundle import read_variables, write_variables
-from tests.conftest import fixture_path
-
-
-def _fork(child) -> tuple[int, str]:  # noqa: ANN001
-    """Run ``child()`` (returns a str) in a forked process; (wait status, what it returned)."""
-    read_fd, write_fd = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        os.close(read_fd)
-        try:
-            message = str(child())
-        except BaseException as err:  # noqa: BLE001 - reported to the parent
-            message = f"{type(err).__name__}: {err}"
-        os.write(write_fd, message.encode())
-        os._exit(0)
-    os.close(write_fd)
-    with os.fdopen(read_fd, "rb") as fh:
-        message = fh.read().decode()
-    _, status = os.waitpid(pid, 0)
-    return status, message
+from tests.conftest import fixture_path, in_forked_child
 
 
 def test_failing_slots_leave_the_existing_output_untouched(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
@@ -65,7 +46,7 @@ def test_full_disk_and_unwritable_folder_are_one_line(tmp_path: Path) -> None:
         resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))
         return str(main(["convert", str(src), str(out)]))
 
-    status, message = _fork(full_disk)
+    status, message = in_forked_child(full_disk)
     assert os.WIFEXITED(status) and message == "2"
     assert list(tmp_path.iterdir()) == []
 
@@ -85,7 +66,7 @@ def test_full_disk_and_unwritable_folder_are_one_line(tmp_path: Path) -> None:
                 return f"{type(err).__name__}: {err}"
             return "written"
 
-        status, message = _fork(unwritable)
+        status, message = in_forked_child(unwritable)
         assert message == f"FormatError: {locked / 'out.pt'}: cannot write: permission denied"
 
 

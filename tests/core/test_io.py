@@ -15,6 +15,7 @@ from boardnet.core.build import build_from_spec
 from boardnet.core.convert import detect_format, inspect_file, read_net, write_net
 from boardnet.core.errors import BoardnetError, FormatError
 from boardnet.core.spec import NetFile
+from tests.conftest import in_forked_child
 
 
 def sample_net() -> NetFile:
@@ -283,27 +284,18 @@ def test_unreadable_file_is_permission_denied(tmp_path: Path, capsys: pytest.Cap
         assert capsys.readouterr().err == f"error: {path}: permission denied\n"
         return
     tmp_path.chmod(0o755)
-    read_fd, write_fd = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # child: drop to nobody, then read through the wrapper
-        os.close(read_fd)
-        message = "no error"
-        try:
-            os.setgid(65534)
-            os.setuid(65534)
-            from boardnet.core.io import read_user_bytes
+    def as_nobody() -> str:  # child: drop to nobody, then read through the wrapper
+        from boardnet.core.io import read_user_bytes
 
+        os.setgid(65534)
+        os.setuid(65534)
+        try:
             read_user_bytes(path)
         except BoardnetError as err:
-            message = str(err)
-        except BaseException as err:  # noqa: BLE001 - reported to the parent
-            message = f"{type(err).__name__}: {err}"
-        os.write(write_fd, message.encode())
-        os._exit(0)
-    os.close(write_fd)
-    with os.fdopen(read_fd, "rb") as fh:
-        message = fh.read().decode()
-    os.waitpid(pid, 0)
+            return str(err)
+        return "no error"
+
+    _, message = in_forked_child(as_nobody)
     assert message == f"{path}: permission denied"
 
 

@@ -5,10 +5,8 @@ and a trained net exported to ``.pb.gz`` that the real lc0 evaluated (tests/lc0/
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -25,6 +23,7 @@ from boardnet.train.checkpoint import list_checkpoints, load_checkpoint
 from tests.conftest import fixture_path
 from tests.lc0.test_train_cmd import BOARD, QUIET, _chunks
 from tests.lc0.test_transformer import LOCAL, assert_heads_match, head_outputs, local_reference
+from tests.train.helpers import kill_and_resume
 from tests.train.test_distributed import run_ddp
 
 CONFIG = "lc0-transformer-small"
@@ -81,22 +80,10 @@ def test_sigkill_and_resume_gives_the_same_weights(tmp_path: Path, capsys: pytes
     chunks = _chunks(tmp_path, capsys)
     args = ["train", CONFIG, f"data.paths=[{chunks}]", "data.shuffle_buffer=16", "evaluators=[]", *TINY,
             "train.iterations=16", "train.checkpoint_every=2", *QUIET]
-    boardnet = [sys.executable, "-m", "boardnet"]
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"}
     whole, killed = tmp_path / "whole", tmp_path / "killed"
-    subprocess.run([*boardnet, *args, "--run-dir", str(whole)], check=True, env=env, capture_output=True)
-    proc = subprocess.Popen([*boardnet, *args, "--run-dir", str(killed)], env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    deadline = time.time() + 120
-    while time.time() < deadline and not any(int(p.name[5:11]) >= 4 for p in list_checkpoints(killed)):
-        time.sleep(0.02)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    done = max(int(p.name[5:11]) for p in list_checkpoints(killed))
-    assert done < 16, "the run finished before it could be killed"
-    out = subprocess.run([*boardnet, *args, "--run-dir", str(killed)], check=True, env=env, capture_output=True,
-                         text=True)
-    assert f"from iteration {done}" in out.stdout
+    subprocess.run([sys.executable, "-m", "boardnet", *args, "--run-dir", str(whole)], check=True,
+                   env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True)
+    kill_and_resume(args, killed, kill_at=4, total=16, env={"OMP_NUM_THREADS": "1"})
     a, b = (load_checkpoint(list_checkpoints(r)[-1])["nets"]["net"]["state_dict"] for r in (whole, killed))
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 

@@ -3,11 +3,7 @@ weights of a run never interrupted (mirrors tests/train/test_trainer.py's Gomoku
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -19,6 +15,7 @@ from boardnet.nnue.data.bin import write_bin
 from boardnet.train.checkpoint import list_checkpoints, load_checkpoint
 from boardnet.train.trainer import Trainer
 from tests.nnue.data.test_bin import random_positions
+from tests.train.helpers import kill_and_resume
 
 BOARDNET = [sys.executable, "-m", "boardnet"]
 ITERATIONS = 60
@@ -58,22 +55,10 @@ def final_weights(run_dir: Path) -> dict[str, torch.Tensor]:
 @pytest.mark.slow
 def test_sigkill_mid_chunk_and_resume_gives_the_same_weights(tmp_path: Path) -> None:
     cfg_path = tiny_nnue_config(tmp_path)
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     whole = tmp_path / "whole"
     Trainer(load_config(cfg_path), run_dir=whole).run()  # in-process: one interpreter start less
     killed = tmp_path / "killed"
-    proc = subprocess.Popen([*BOARDNET, "train", str(cfg_path), "--run-dir", str(killed)], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 120
-    while time.time() < deadline and not any(int(p.name[5:11]) >= 6 for p in list_checkpoints(killed)):
-        time.sleep(0.01)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    done = max(int(p.name[5:11]) for p in list_checkpoints(killed))
-    assert done < ITERATIONS, "the run finished before it could be killed"
-    out = subprocess.run([*BOARDNET, "train", str(cfg_path), "--run-dir", str(killed)], check=True, env=env,
-                         capture_output=True, text=True)
-    assert f"from iteration {done}" in out.stdout
+    done = kill_and_resume(["train", str(cfg_path)], killed, kill_at=6, total=ITERATIONS)
     a, b = final_weights(whole), final_weights(killed)
     assert a.keys() == b.keys()
     for key in a:

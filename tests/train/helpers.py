@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import yaml
@@ -35,3 +40,24 @@ def distill_config(tmp_path: Path, **train: object) -> Path:
     path = tmp_path / "distill.yaml"
     path.write_text(yaml.safe_dump(raw))
     return path
+
+
+def kill_and_resume(args: list[str], run_dir: Path, kill_at: int, total: int, env: dict[str, str] | None = None) -> int:
+    """Run ``boardnet *args --run-dir run_dir``, SIGKILL it once a checkpoint of iteration >= ``kill_at`` exists,
+    then run the same command again; asserts the kill came before iteration ``total`` and that the second run
+    resumed from the newest checkpoint. Returns that checkpoint's iteration."""
+    from boardnet.train.checkpoint import list_checkpoints
+
+    cmd = [sys.executable, "-m", "boardnet", *args, "--run-dir", str(run_dir)]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while time.time() < deadline and not any(int(p.name[5:11]) >= kill_at for p in list_checkpoints(run_dir)):
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    done = max(int(p.name[5:11]) for p in list_checkpoints(run_dir))
+    assert done < total, "the run finished before it could be killed"
+    out = subprocess.run(cmd, check=True, env=env, capture_output=True, text=True)
+    assert f"from iteration {done}" in out.stdout
+    return done

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import csv
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +17,7 @@ from boardnet.core.errors import TrainingError
 from boardnet.train.checkpoint import list_checkpoints, load_checkpoint
 from boardnet.train.trainer import Trainer
 from tests.conftest import fixture_path
-from tests.train.helpers import distill_config
+from tests.train.helpers import distill_config, kill_and_resume
 
 BOARDNET = [sys.executable, "-m", "boardnet"]
 
@@ -58,18 +56,7 @@ def test_sigkill_and_resume_gives_the_same_weights(tmp_path: Path) -> None:
     subprocess.run([*BOARDNET, "train", str(cfg_path), "--run-dir", str(whole)], check=True, env=env,
                    capture_output=True)
     killed = tmp_path / "killed"
-    proc = subprocess.Popen([*BOARDNET, "train", str(cfg_path), "--run-dir", str(killed)], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 120
-    while time.time() < deadline and not any(int(p.name[5:11]) >= 6 for p in list_checkpoints(killed)):
-        time.sleep(0.02)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    done = max(int(p.name[5:11]) for p in list_checkpoints(killed))
-    assert done < 24, "the run finished before it could be killed"
-    out = subprocess.run([*BOARDNET, "train", str(cfg_path), "--run-dir", str(killed)], check=True, env=env,
-                         capture_output=True, text=True)
-    assert f"from iteration {done}" in out.stdout
+    kill_and_resume(["train", str(cfg_path)], killed, kill_at=6, total=24)
     a, b = final_weights(whole), final_weights(killed)
     for key in a:
         assert torch.equal(a[key], b[key]), key

@@ -131,3 +131,11 @@ def test_fuzz_small_net(modern_nets: dict[str, Path], tmp_path_factory: pytest.T
     except BoardnetError:
         return
     assert tuple(net.state_dict["ft.weight"].shape) == (22528, 128)
+
+
+def test_inspect_of_a_cut_compressed_net_is_an_error(modern_nets: dict[str, Path], tmp_path: Path) -> None:
+    """A LEB128 body has no fixed size, so the header alone looked fine: inspect now decodes it."""
+    cut = tmp_path / "cut.nnue"
+    cut.write_bytes(modern_nets["small"].read_bytes()[:5000])
+    with pytest.raises(FormatError, match="truncated"):
+        convert_inspect(cut)

@@ -524,11 +524,14 @@ def _has_leb128_magic(head: bytes, n: int) -> bool:
 
 
 def inspect_file(path: str | os.PathLike[str]) -> str:
-    """Header facts of a ``.nnue`` / ``.nnue.gz`` file without reading the tensors (one ``key: value`` per line):
-    Stockfish version, arch, feature inputs, layer sizes, on-disk blocks, hashes."""
+    """Header facts of a ``.nnue`` / ``.nnue.gz`` file (one ``key: value`` per line): Stockfish version, arch,
+    feature inputs, layer sizes, on-disk blocks, hashes. A plain file's exact size is checked from the header; a
+    LEB128-compressed body has no fixed size, so it is decoded once (a cut file is an error, not a summary)."""
     path = Path(path)
     arch, description, _ = read_header(path)
     compressed = is_leb128_compressed(path)
+    if compressed:
+        read_quantized(path)
     kind = "nnue (Stockfish, LEB128-compressed FT)" if compressed else "nnue (Stockfish)"
     inputs = f"{arch.num_features:,}" + (f" + {arch.threat_features:,}" if arch.threat_features else "")
     blocks = arch.layout("leb128" if compressed else "plain")

@@ -135,3 +135,15 @@ def test_unknown_form_is_one_error() -> None:
     ref = fixture_path("tf", "gomoku_tf1_8x8", "io.npz")
     with pytest.raises(VerificationError, match="unknown form 'folded'"):
         verify(ref, ref, form="folded")
+
+
+def test_checkpoint_options_go_to_the_checkpoint_sides_only() -> None:
+    from boardnet.core.verify import checkpoint_options
+
+    ckpt = Path(__file__).parents[1] / "lc0" / "fixtures" / "lczero_training_residual" / "ap-small-30"
+    opts = {"train_config": "cfg.yaml", "swa": None}
+    assert checkpoint_options(ckpt, "ref.npz", opts) == ({"train_config": "cfg.yaml"}, {})  # by its prefix
+    assert checkpoint_options("ref.npz", f"{ckpt}.index", opts) == ({}, {"train_config": "cfg.yaml"})
+    assert checkpoint_options("net.pb.gz", "ref.npz", {"train_config": None, "swa": None}) == ({}, {})
+    with pytest.raises(VerificationError, match="--swa applies to lczero-training checkpoints.*net.onnx"):
+        checkpoint_options("net.onnx", "ref.npz", {"swa": True})

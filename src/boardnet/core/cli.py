@@ -142,6 +142,10 @@ def add_verify_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--form", choices=("both", "module", "inference"), default="both",
                    help="nets with an inference form (lc0): check the trainable module (BatchNorm unfolded), the "
                         "inference form (BatchNorm folded as lc0 folds it) or both (default)")
+    p.add_argument("--swa", action="store_true", default=None,
+                   help="lczero-training checkpoint side: take the SWA weights instead of the raw ones")
+    p.add_argument("--train-config", metavar="YAML",
+                   help="lczero-training checkpoint side: the YAML config it was trained with (heads, activations)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(func=run_verify)
 
@@ -154,7 +158,8 @@ def run_verify(args: argparse.Namespace) -> int:
 
     where: list[str] = []
     checks = verify(args.a, args.b, args.atol, args.rtol, inputs=args.inputs, random=args.random,
-                    seed=args.seed, report=where, form=args.form)
+                    seed=args.seed, report=where, form=args.form,
+                    read_options={"swa": args.swa, "train_config": args.train_config})
     if args.json:
         print(json.dumps([c.__dict__ for c in checks]))
     else:

@@ -2,7 +2,8 @@
 
 A side is a reference ``.npz`` (inputs ``states`` -> ``log_probs``, ``values``; ``planes`` ->
 ``policy_logits``, ``q``, ``d``), an ``.onnx`` file (via ``boardnet.core.onnx.onnx_verify_outputs``)
-or any model file ``boardnet.core.convert.read_net`` reads (run through ``net.verify_outputs(x)``).
+or any model file ``boardnet.core.convert.read_net`` reads (run through ``net.verify_outputs(x)``), an
+lczero-training checkpoint included (``read_options``: its ``train_config`` YAML, ``swa``).
 
 Inputs come, in this order, from ``inputs=`` (an npz holding ``states`` or ``planes``; its outputs are not
 used), from a reference-npz side, or are generated (``random=N``, ``seed``) from the network's
@@ -72,8 +73,31 @@ def npz_inputs(path: str | os.PathLike[str]) -> tuple[dict[str, np.ndarray], dic
     return {key: z[key].astype(np.float32)}, {k: z[k] for k in NPZ_OUTPUTS[key] if k in z}
 
 
-def load_side(path: str | os.PathLike[str]) -> Side:
-    """Open one side without running it (a model is read and built here)."""
+def _is_checkpoint(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` names a TF checkpoint (the files ``--swa`` and ``--train-config`` apply to)."""
+    from boardnet.core.convert import detect_format
+
+    return Path(path).suffix not in (".npz", ".onnx") and detect_format(path).name == "tf-checkpoint"
+
+
+def checkpoint_options(a: str | os.PathLike[str], b: str | os.PathLike[str],
+                       options: dict[str, Any] | None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The read options (``swa``, ``train_config``) for sides ``a`` and ``b``: given to the side(s) that are TF
+    checkpoints; options given while neither side is one are an error naming them."""
+    given = {k: v for k, v in (options or {}).items() if v is not None}
+    if not given:
+        return {}, {}
+    ckpt = [_is_checkpoint(a), _is_checkpoint(b)]
+    if not any(ckpt):
+        names = ", ".join(f"--{k.replace('_', '-')}" for k in given)
+        raise VerificationError(f"{names} appl{'ies' if len(given) == 1 else 'y'} to lczero-training checkpoints, and neither {a} nor {b} is a "
+                                "TF checkpoint")
+    return given if ckpt[0] else {}, given if ckpt[1] else {}
+
+
+def load_side(path: str | os.PathLike[str], read_options: dict[str, Any] | None = None) -> Side:
+    """Open one side without running it (a model is read and built here, with ``read_options`` such as an
+    lczero-training checkpoint's ``train_config`` and ``swa``)."""
     p = Path(path)
     if p.suffix == ".npz":
         inputs, outputs = npz_inputs(p)
@@ -85,7 +109,7 @@ def load_side(path: str | os.PathLike[str]) -> Side:
     from boardnet.core.build import load_net
     from boardnet.core.convert import read_net
 
-    nf = read_net(p)
+    nf = read_net(p, **(read_options or {}))
     net = load_net(nf)
     if not hasattr(net, "verify_outputs") or not isinstance(getattr(net, "VERIFY_INPUT", None), str):
         raise VerificationError(f"{p}: {nf.spec.family} networks do not define VERIFY_INPUT/verify_outputs")
@@ -179,15 +203,18 @@ def resolve_inputs(sides: list[Side], inputs: str | os.PathLike[str] | None, ran
 
 def verify(a: str | os.PathLike[str], b: str | os.PathLike[str], atol: float = 1e-5, rtol: float = 1e-4, *,
            inputs: str | os.PathLike[str] | None = None, random: int | None = None, seed: int = 0,
-           report: list[str] | None = None, form: str = "both") -> list[OutputCheck]:
+           report: list[str] | None = None, form: str = "both",
+           read_options: dict[str, Any] | None = None) -> list[OutputCheck]:
     """Run both sides on the same inputs and compare; a reference npz side, else ``b``, is the reference.
 
     ``report``, when given, receives one line saying where the inputs came from. ``form``: "both" (default),
     "module" or "inference" — which forms of a net with an inference form to check (ignored for other nets).
+    ``read_options`` (``train_config``, ``swa``) are passed to the side(s) that are TF checkpoints.
     """
     if form not in ("both", *FORMS):
         raise VerificationError(f"unknown form {form!r}; expected both, {' or '.join(FORMS)}")
-    sa, sb = load_side(a), load_side(b)
+    opts_a, opts_b = checkpoint_options(a, b, read_options)
+    sa, sb = load_side(a, opts_a), load_side(b, opts_b)
     if sa.kind == "npz" and sb.kind != "npz":
         sa, sb = sb, sa  # the reference goes second
     x, where = resolve_inputs([sa, sb], inputs, random, seed)

@@ -37,7 +37,7 @@ def read_net(path: str | os.PathLike[str], mapping: str | None = None, model: st
 
     For a TF2 object checkpoint the mapping's sources may be either the checkpoint keys or the readable names
     of its object graph (``conv1/kernel``); the keys are tried first. lczero-training checkpoints (mapping
-    ``lczero``, or chosen when the variables are those of a tfprocess.py attention body) are read by
+    ``lczero``, or chosen when the variables are those of a tfprocess.py model) are read by
     :mod:`boardnet.tfimport.lczero`, which takes ``swa`` (the SWA weights) and ``train_config`` (its YAML).
     """
     from boardnet.core.errors import ConversionError

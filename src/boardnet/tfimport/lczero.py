@@ -1,4 +1,5 @@
-"""lczero-training checkpoints (``tf/tfprocess.py``, TF2 / Keras 2) of attention-body nets, read without TF.
+"""lczero-training checkpoints (``tf/tfprocess.py``, TF2 / Keras 2) read without TF: attention-body nets, and
+residual (SE-ResNet) nets with an attention policy head (policy encoder layers included).
 
 tfprocess saves ``tf.train.Checkpoint(optimizer, model, global_step, swa_count)`` plus ``listed`` = the SWA
 copies of ``model.weights``. In the bundle (tests/lc0/fixtures/lczero_training/README.md):
@@ -11,10 +12,13 @@ copies of ``model.weights``. In the bundle (tests/lc0/fixtures/lczero_training/R
   (kernel, bias / gamma, beta / gate);
 - SGD momentum slots, ``optimizer/*``, ``global_step``, ``swa_count``, ``save_counter``: not weights.
 
-The result is a NetFile of family ``lc0_transformer`` with the same tensors lczero-training's ``net.py``
-writes to ``.pb.gz`` (``fill_net_v2``): Keras dense kernels ``[in, out]`` transposed to ``[out, in]``, the
-gates ``[64, E]`` to lc0's ``[E, 64]``, and, for input formats before ``..._HECTOPLIES`` (4), the embedding
-weights of plane 109 divided by 99 (lczero-training trains on rule-50 / 99, engines feed the raw count).
+The result is a NetFile of family ``lc0_transformer`` (attention body) or ``lc0`` (residual body) with the same
+tensors lczero-training's ``net.py`` writes to ``.pb.gz`` (``fill_net_v2``), but float32 where net.py quantizes
+to LINEAR16: Keras dense kernels ``[in, out]`` transposed to ``[out, in]``, convolution kernels ``[kh, kw, in,
+out]`` to ``[out, in, kh, kw]``, the gates ``[64, E]`` to lc0's ``[E, 64]``, BatchNorm kept unfolded (moving
+mean / variance; gamma 1 where tfprocess builds the layer with ``scale=False``), and, for input formats before
+``..._HECTOPLIES`` (4), the weights of input plane 109 (embedding or input convolution) divided by 99
+(lczero-training trains on rule-50 / 99, engines feed the raw count).
 A checkpoint does not record activations, head count or input type: they come from the YAML config the net
 was trained with (``train_config``; its ``model:`` section, lczero-training's defaults for absent keys).
 """
@@ -35,11 +39,14 @@ from boardnet.core.errors import ConfigError, ConversionError
 from boardnet.tfimport.bundle import read_variables
 from boardnet.tfimport.object_graph import checkpoint_readable_names
 
-# Variables only an lczero-training attention-body model has (Keras layer names from tfprocess.py).
-MARKERS = ("embedding/kernel", "encoder_1/mha/wq/kernel", "policy/attention/ppo/kernel")
+# Variables only an lczero-training model has (Keras layer names from tfprocess.py): per body, and the head.
+BODY_MARKERS = {"attention": ("embedding/kernel", "encoder_1/mha/wq/kernel"),
+                "residual": ("input/conv2d/kernel", "input/bn/moving_variance")}
+HEAD_MARKER = "value/dense2/kernel"
 _MODEL_KEY = re.compile(r"^model/layer_with_weights-(\d+)/(\w+)/\.ATTRIBUTES/VARIABLE_VALUE$")
 _SWA_KEY = re.compile(r"^listed/(\d+)/\.ATTRIBUTES/VARIABLE_VALUE$")
-_VAR_ORDER = ("kernel", "bias", "gamma", "beta", "gate")  # creation order inside one Keras layer
+# creation order inside one Keras layer (Dense, LayerNormalization / BatchNormalization, Gating)
+_VAR_ORDER = ("kernel", "bias", "gamma", "beta", "moving_mean", "moving_variance", "gate")
 RULE50_PLANE = 109
 HECTOPLIES = 4  # INPUT_112_WITH_CANONICALIZATION_HECTOPLIES: from here on the net takes rule50 / 100 itself
 # tfprocess input_type -> pblczero.NetworkFormat.InputFormat
@@ -51,10 +58,18 @@ SMOLGEN_ACTIVATIONS = {"swish": "swish", "relu": "relu", "tanh": "tanh", "sigmoi
 _MAX_CONFIG_BYTES = 1 << 20
 
 
-def looks_like_lczero(names: Iterable[str]) -> bool:
-    """Whether a checkpoint's readable variable names are those of an lczero-training attention-body model."""
+def body_kind(names: Iterable[str]) -> str | None:
+    """``"attention"`` or ``"residual"``: the body of the lczero-training model these readable variable names
+    belong to; None when they are not an lczero-training model's."""
     have = set(names)
-    return all(m in have for m in MARKERS)
+    if HEAD_MARKER not in have:
+        return None
+    return next((kind for kind, marks in BODY_MARKERS.items() if all(m in have for m in marks)), None)
+
+
+def looks_like_lczero(names: Iterable[str]) -> bool:
+    """Whether a checkpoint's readable variable names are those of an lczero-training model."""
+    return body_kind(names) is not None
 
 
 # --------------------------------------------------------------------------------------------- variables
@@ -131,11 +146,18 @@ def read_train_config(path: str | os.PathLike[str]) -> dict[str, Any]:
     return model
 
 
-def format_options(model: dict[str, Any], where: str) -> dict[str, Any]:
-    """Lc0Transformer options a checkpoint does not record, from tfprocess's ``model:`` keys and defaults.
+def _positive(model: dict[str, Any], key: str, default: int, where: str) -> int:
+    value = model.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ConfigError(f"{where}: model.{key}", f"expected a positive integer, got {value!r}")
+    return value
 
-    Returns ``encoder_heads``, ``activation``, ``ffn_activation``, ``smolgen_activation``, ``input_format``,
-    ``value``, ``moves_left``.
+
+def format_options(model: dict[str, Any], where: str) -> dict[str, Any]:
+    """Options a checkpoint does not record, from tfprocess's ``model:`` keys and its defaults for absent keys.
+
+    Returns ``encoder_heads``, ``pol_encoder_heads``, ``activation``, ``ffn_activation``, ``smolgen_activation``,
+    ``input_format``, ``value``, ``moves_left``, ``arc_encoding``.
     """
     def get(key: str, default: Any, allowed: Iterable[Any]) -> Any:
         value = model.get(key, default)
@@ -144,24 +166,25 @@ def format_options(model: dict[str, Any], where: str) -> dict[str, Any]:
         return value
 
     if get("policy", "convolution", ("attention", "convolution", "classical")) != "attention":
-        raise ConfigError(f"{where}: model.policy", "only attention-policy nets are read (tfprocess requires "
-                          "policy 'attention' on an attention body)")
-    if not get("arc_encoding", True, (True, False)):
-        raise ConfigError(f"{where}: model.arc_encoding", "arc_encoding false has no lc0 equivalent "
-                          "(lc0 PE_MAP always concatenates the 64 position-encoding inputs)")
-    heads = model.get("encoder_heads", 2)
-    if not isinstance(heads, int) or heads <= 0:
-        raise ConfigError(f"{where}: model.encoder_heads", f"expected a positive integer, got {heads!r}")
+        raise ConfigError(f"{where}: model.policy", "only attention-policy nets are read (an attention body "
+                          "requires it; residual nets with convolution or classical policy heads are not read)")
     default = get("default_activation", "relu", ("relu", "mish"))
-    return {"encoder_heads": heads, "activation": default,
+    return {"encoder_heads": _positive(model, "encoder_heads", 2, where),
+            "pol_encoder_heads": _positive(model, "pol_encoder_heads", 2, where), "activation": default,
             "ffn_activation": "relu2" if get("square_relu_ffn", False, (True, False)) else default,
             "smolgen_activation": SMOLGEN_ACTIVATIONS[get("smolgen_activation", "swish", SMOLGEN_ACTIVATIONS)],
             "input_format": INPUT_TYPES[get("input_type", "classic", INPUT_TYPES)],
             "value": get("value", "wdl", ("wdl", "classical")),
-            "moves_left": get("moves_left", "v1", ("v1", "none")) == "v1"}
+            "moves_left": get("moves_left", "v1", ("v1", "none")) == "v1",
+            "arc_encoding": get("arc_encoding", True, (True, False))}
 
 
 # --------------------------------------------------------------------------------------------- mapping
+
+
+# A mapping row: (Keras name, state-dict key, how): how "" copies, "T" transposes a dense kernel or gate, "C" turns
+# a convolution kernel [kh, kw, in, out] into [out, in, kh, kw], "?" copies a variable tfprocess may not create
+# (BatchNorm gamma with scale=False: lc0's default 1 is filled in).
 
 
 def _dense(src: str, dst: str) -> list[tuple[str, str, str]]:
@@ -173,8 +196,47 @@ def _ln(src: str, dst: str) -> list[tuple[str, str, str]]:
     return [(f"{src}/gamma", f"{dst}.weight", ""), (f"{src}/beta", f"{dst}.bias", "")]
 
 
+def _encoder(src: str, dst: str) -> list[tuple[str, str, str]]:
+    """tfprocess ``encoder_layer`` (MHA, ln1, FFN, ln2) without smolgen -> an encoder layer's state-dict keys."""
+    rows = []
+    for s, d in (("wq", "q"), ("wk", "k"), ("wv", "v"), ("dense", "dense")):
+        rows += _dense(f"{src}/mha/{s}", f"{dst}.mha.{d}")
+    rows += _ln(f"{src}/ln1", f"{dst}.ln1") + _dense(f"{src}/ffn/dense1", f"{dst}.ffn.dense1")
+    return rows + _dense(f"{src}/ffn/dense2", f"{dst}.ffn.dense2") + _ln(f"{src}/ln2", f"{dst}.ln2")
+
+
+def _conv_bn(src: str, dst: str) -> list[tuple[str, str, str]]:
+    """tfprocess conv (no bias) + BatchNorm ``src/conv2d``, ``src/bn`` -> Lc0Net ConvBlock ``dst``."""
+    return [(f"{src}/conv2d/kernel", f"{dst}.conv.weight", "C"), (f"{src}/bn/gamma", f"{dst}.bn.weight", "?"),
+            (f"{src}/bn/beta", f"{dst}.bn.bias", ""), (f"{src}/bn/moving_mean", f"{dst}.bn.running_mean", ""),
+            (f"{src}/bn/moving_variance", f"{dst}.bn.running_var", "")]
+
+
+def residual_table(blocks: int, se: bool, pol_layers: int, moves_left: bool) -> list[tuple[str, str, str]]:
+    """Every mapping row of a tfprocess residual body (``create_residual_body``) with the attention policy head
+    (``policy/embedding``, ``policy/enc_layer_<i>``, ``policy/attention/*``) and the convolutional value and
+    moves-left heads, onto :class:`boardnet.lc0.net.Lc0Net`'s state dict."""
+    rows = _conv_bn("input", "input")
+    for i in range(blocks):
+        src, dst = f"residual_{i + 1}", f"residual.{i}"
+        rows += _conv_bn(f"{src}/1", f"{dst}.conv1") + _conv_bn(f"{src}/2", f"{dst}.conv2")
+        if se:
+            rows += _dense(f"{src}/se/se/dense1", f"{dst}.se.fc1") + _dense(f"{src}/se/se/dense2", f"{dst}.se.fc2")
+    pol = "attn_policy"
+    rows += _dense("policy/embedding", f"{pol}.ip_pol")
+    for i in range(pol_layers):
+        rows += _encoder(f"policy/enc_layer_{i + 1}", f"{pol}.pol_encoder.{i}")
+    rows += _dense("policy/attention/wq", f"{pol}.ip2_pol") + _dense("policy/attention/wk", f"{pol}.ip3_pol")
+    rows.append(("policy/attention/ppo/kernel", f"{pol}.ip4_pol.weight", "T"))
+    rows += _conv_bn("value", "value") + _dense("value/dense1", "ip1_val") + _dense("value/dense2", "ip2_val")
+    if moves_left:
+        rows += _conv_bn("moves_left", "moves_left") + _dense("moves_left/dense1", "ip1_mov")
+        rows += _dense("moves_left/dense2", "ip2_mov")
+    return rows
+
+
 def tensor_table(layers: int, smolgen: bool, moves_left: bool, gating: bool) -> list[tuple[str, str, str]]:
-    """Every (Keras name, Lc0Transformer state-dict key, ``"T"`` if transposed) of a tfprocess attention body.
+    """Every mapping row (Keras name, Lc0Transformer state-dict key, how) of a tfprocess attention body.
 
     Names as ``tf/net.py`` (``tf_name_to_pb_name``) pairs them with net.proto fields.
     """
@@ -184,15 +246,12 @@ def tensor_table(layers: int, smolgen: bool, moves_left: bool, gating: bool) -> 
                  ("embedding/add_gate/gate", "embedding.add_gate", "T")]
     for i in range(layers):
         src, dst = f"encoder_{i + 1}", f"encoder.{i}"
-        for s, d in (("wq", "q"), ("wk", "k"), ("wv", "v"), ("dense", "dense")):
-            rows += _dense(f"{src}/mha/{s}", f"{dst}.mha.{d}")
+        rows += _encoder(src, dst)
         if smolgen:
             sg, dg = f"{src}/mha/smolgen", f"{dst}.mha.smolgen"
             rows.append((f"{sg}/compress/kernel", f"{dg}.compress.weight", "T"))
             rows += _dense(f"{sg}/hidden1_dense", f"{dg}.dense1") + _ln(f"{sg}/hidden1_ln", f"{dg}.ln1")
             rows += _dense(f"{sg}/gen_from", f"{dg}.dense2") + _ln(f"{sg}/gen_from_ln", f"{dg}.ln2")
-        rows += _ln(f"{src}/ln1", f"{dst}.ln1") + _dense(f"{src}/ffn/dense1", f"{dst}.ffn.dense1")
-        rows += _dense(f"{src}/ffn/dense2", f"{dst}.ffn.dense2") + _ln(f"{src}/ln2", f"{dst}.ln2")
     if smolgen:
         rows.append(("smol_weight_gen/kernel", "smolgen_w.weight", "T"))
     pol = "policy_heads.vanilla"
@@ -214,11 +273,63 @@ def _size(w: dict[str, np.ndarray], name: str, axis: int, path: str | os.PathLik
     return int(w[name].shape[axis])
 
 
+def _count(w: dict[str, np.ndarray], pattern: str) -> int:
+    """How many consecutive ``pattern.format(1), pattern.format(2), ...`` variables there are."""
+    n = 0
+    while pattern.format(n + 1) in w:
+        n += 1
+    return n
+
+
+def _head_config(w: dict[str, np.ndarray], cfg: dict[str, Any], path: str | os.PathLike[str]) -> None:
+    """Check the value / moves-left variables against the training config's ``value`` and ``moves_left``."""
+    outputs = _size(w, "value/dense2/kernel", 1, path)
+    if outputs != (3 if cfg["value"] == "wdl" else 1):
+        raise ConversionError(f"{path}: value/dense2 has {outputs} outputs but the training config says value "
+                              f"{cfg['value']!r}")
+    has_mlh = "moves_left/dense2/kernel" in w
+    if has_mlh != cfg["moves_left"]:
+        raise ConversionError(f"{path}: the training config says moves_left {'v1' if cfg['moves_left'] else 'none'} "
+                              f"but the checkpoint {'has' if has_mlh else 'has no'} moves_left/* variables")
+
+
+def infer_residual_config(w: dict[str, np.ndarray], opts: dict[str, Any], path: str | os.PathLike[str]
+                          ) -> dict[str, Any]:
+    """Lc0Net keyword arguments of a residual body with an attention policy, from the variables' shapes and the
+    training config's options (policy encoder heads, activation, value / moves-left formats, input format)."""
+    cfg: dict[str, Any] = {k: opts[k] for k in ("activation", "value", "moves_left", "input_format")}
+    kernel = w.get("input/conv2d/kernel")
+    if kernel is None or kernel.ndim != 4 or kernel.shape[2] != 112:
+        got = "absent" if kernel is None else list(kernel.shape)
+        raise ConversionError(f"{path}: input/conv2d/kernel is {got}; an lc0 residual body takes [3, 3, 112, F]")
+    blocks = _count(w, "residual_{}/1/conv2d/kernel")
+    se = blocks > 0 and "residual_1/se/se/dense1/kernel" in w
+    cfg.update(policy="attention", blocks=blocks, filters=int(kernel.shape[3]),
+               se_channels=_size(w, "residual_1/se/se/dense1/kernel", 1, path) if se else 0,
+               pol_embedding_size=_size(w, "policy/embedding/kernel", 1, path),
+               policy_d_model=_size(w, "policy/attention/wq/kernel", 1, path),
+               pol_encoder_layers=_count(w, "policy/enc_layer_{}/mha/wq/kernel"))
+    if cfg["pol_encoder_layers"]:
+        heads, d_model = opts["pol_encoder_heads"], _size(w, "policy/enc_layer_1/mha/wq/kernel", 1, path)
+        if d_model % heads:
+            raise ConversionError(f"{path}: pol_encoder_heads {heads} (training config) does not divide the policy "
+                                  f"encoder d_model {d_model} (policy/enc_layer_1/mha/wq/kernel)")
+        cfg.update(pol_encoder_heads=heads, pol_encoder_d_model=d_model,
+                   pol_encoder_dff=_size(w, "policy/enc_layer_1/ffn/dense1/kernel", 1, path))
+    cfg.update(value_channels=_size(w, "value/conv2d/kernel", 3, path),
+               value_hidden=_size(w, "value/dense1/kernel", 1, path))
+    _head_config(w, cfg, path)
+    if cfg["moves_left"]:
+        cfg.update(mlh_channels=_size(w, "moves_left/conv2d/kernel", 3, path),
+                   mlh_hidden=_size(w, "moves_left/dense1/kernel", 1, path))
+    return cfg
+
+
 def infer_config(w: dict[str, np.ndarray], opts: dict[str, Any], path: str | os.PathLike[str]) -> dict[str, Any]:
     """Lc0Transformer keyword arguments from the variables' shapes and the training config's options."""
-    if any(n.startswith(("input/", "residual_")) for n in w):
-        raise ConversionError(f"{path}: residual-body lczero-training checkpoints are not supported "
-                              "(attention bodies only)")
+    if not opts["arc_encoding"]:
+        raise ConversionError(f"{path}: arc_encoding false (training config) has no lc0 equivalent (lc0 PE_MAP "
+                              "always concatenates the 64 position-encoding inputs)")
     layers = 0
     while f"encoder_{layers + 1}/mha/wq/kernel" in w:
         layers += 1
@@ -250,47 +361,70 @@ def infer_config(w: dict[str, np.ndarray], opts: dict[str, Any], path: str | os.
                                        "embedding_size": _size(w, "policy/embedding/kernel", 1, path)}}
     cfg["value_heads"] = {"winner": {"channels": _size(w, "value/embedding/kernel", 1, path),
                                      "hidden": _size(w, "value/dense1/kernel", 1, path)}}
-    outputs = _size(w, "value/dense2/kernel", 1, path)
-    if outputs != (3 if cfg["value"] == "wdl" else 1):
-        raise ConversionError(f"{path}: value/dense2 has {outputs} outputs but the training config says value "
-                              f"{cfg['value']!r}")
-    has_mlh = "moves_left/dense2/kernel" in w
-    if has_mlh != cfg["moves_left"]:
-        raise ConversionError(f"{path}: the training config says moves_left {'v1' if cfg['moves_left'] else 'none'} "
-                              f"but the checkpoint {'has' if has_mlh else 'has no'} moves_left/* variables")
-    if has_mlh:
+    _head_config(w, cfg, path)
+    if cfg["moves_left"]:
         cfg.update(mlh_channels=_size(w, "moves_left/embedding/kernel", 1, path),
                    mlh_hidden=_size(w, "moves_left/dense1/kernel", 1, path))
     return cfg
 
 
-def to_state_dict(w: dict[str, np.ndarray], cfg: dict[str, Any], path: str | os.PathLike[str]
-                  ) -> dict[str, torch.Tensor]:
-    """Keras variables -> Lc0Transformer tensors (as lc0 stores them); every variable used exactly once."""
-    rows = tensor_table(cfg["encoder_layers"], cfg["smolgen"] is not None, cfg["moves_left"], cfg["gating"])
+def to_state_dict(w: dict[str, np.ndarray], rows: list[tuple[str, str, str]], input_format: int, body: str,
+                  path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
+    """Keras variables -> the model's tensors (as lc0 stores them) by mapping ``rows``; every variable used
+    exactly once. A ``"?"`` row's absent variable is left out (the caller fills lc0's default)."""
     left = dict(w)
     out = {}
     for src, dst, how in rows:
         if src not in left:
-            raise ConversionError(f"{path}: lczero-training attention body without variable {src}")
+            if how == "?":
+                continue
+            raise ConversionError(f"{path}: lczero-training {body} body without variable {src}")
         a = left.pop(src)
-        a = a.T.copy() if how == "T" else a.copy()
-        if src == "embedding/kernel" and cfg["input_format"] < HECTOPLIES:
+        a = a.T.copy() if how == "T" else a.transpose(3, 2, 0, 1).copy() if how == "C" else a.copy()
+        if src in ("embedding/kernel", "input/conv2d/kernel") and input_format < HECTOPLIES:
             a[:, RULE50_PLANE] /= 99  # net.py fill_net_v2: the net trained on rule50 / 99, engines feed the count
         out[dst] = torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32))
     if left:
-        raise ConversionError(f"{path}: variables this attention-body mapping does not place: {sorted(left)[:8]}"
+        raise ConversionError(f"{path}: variables this {body}-body mapping does not place: {sorted(left)[:8]}"
                               + (" (policy encoder layers belong to residual bodies)"
-                                 if any(n.startswith("policy/enc_layer_") for n in left) else ""))
+                                 if body == "attention" and any(n.startswith("policy/enc_layer_") for n in left)
+                                 else ""))
     return out
+
+
+def _spec_and_state(weights: dict[str, np.ndarray], opts: dict[str, Any], path: str | os.PathLike[str]
+                    ) -> tuple[str, dict[str, Any], dict[str, torch.Tensor]]:
+    """(family, config, mapped tensors) for the body the variables are of."""
+    body = body_kind(weights)
+    if body == "residual":
+        cfg = infer_residual_config(weights, opts, path)
+        rows = residual_table(cfg["blocks"], cfg["se_channels"] > 0, cfg["pol_encoder_layers"], cfg["moves_left"])
+        return "lc0", cfg, to_state_dict(weights, rows, cfg["input_format"], body, path)
+    if body == "attention":
+        cfg = infer_config(weights, opts, path)
+        rows = tensor_table(cfg["encoder_layers"], cfg["smolgen"] is not None, cfg["moves_left"], cfg["gating"])
+        return "lc0_transformer", cfg, to_state_dict(weights, rows, cfg["input_format"], body, path)
+    found = [m for marks in BODY_MARKERS.values() for m in (*marks, HEAD_MARKER) if m not in weights]
+    raise ConversionError(f"{path}: not an lczero-training attention or residual model (no {found[0]})")
+
+
+def _fill_defaults(state: dict[str, torch.Tensor], target: dict[str, torch.Size]) -> None:
+    """lc0's defaults for what tfprocess does not create: BatchNorm gamma 1 (``scale=False``), and PyTorch's
+    ``num_batches_tracked`` counters."""
+    for key, shape in target.items():
+        if key not in state and key.endswith("bn.weight"):
+            state[key] = torch.ones(shape)
+        elif key not in state and key.endswith("num_batches_tracked"):
+            state[key] = torch.zeros((), dtype=torch.long)
 
 
 def read_net(path: str | os.PathLike[str], swa: bool = False,
              train_config: str | os.PathLike[str] | None = None):  # noqa: ANN201 - NetFile
-    """An lczero-training checkpoint as a NetFile of family ``lc0_transformer`` (raw or ``swa`` weights).
+    """An lczero-training checkpoint as a NetFile (raw or ``swa`` weights): family ``lc0_transformer`` for an
+    attention body, ``lc0`` for a residual body with an attention policy.
 
     ``train_config`` is the YAML the net was trained with; it is required, since the checkpoint does not
-    record activations, head count or input type.
+    record activations, head counts or input type.
     """
     from boardnet.core.build import build_from_spec
     from boardnet.core.spec import ModelSpec, NetFile
@@ -300,16 +434,16 @@ def read_net(path: str | os.PathLike[str], swa: bool = False,
                               "or input type; pass --train-config CONFIG.yaml (the YAML it was trained with)")
     opts = format_options(read_train_config(train_config), str(train_config))
     weights, step = read_weights(path, swa)
-    cfg = infer_config(weights, opts, path)
-    state = to_state_dict(weights, cfg, path)
+    family, cfg, state = _spec_and_state(weights, opts, path)
     meta: dict[str, Any] = {"source": "lczero-training", "weights": "swa" if swa else "raw"}
     if step >= 0:
         meta["training_params"] = {"training_steps": step}
-    spec = ModelSpec("lc0_transformer", cfg, meta)
+    spec = ModelSpec(family, cfg, meta)
     with torch.device("meta"):  # shapes only
         target = {k: v.shape for k, v in build_from_spec(spec).state_dict().items()}
+    _fill_defaults(state, target)
     if set(target) != set(state):
-        raise ConversionError(f"{path}: mapped tensors do not fit lc0_transformer: missing "
+        raise ConversionError(f"{path}: mapped tensors do not fit {family}: missing "
                               f"{sorted(set(target) - set(state))}, unknown {sorted(set(state) - set(target))}")
     for k, t in state.items():
         if t.shape != target[k]:

@@ -162,7 +162,12 @@ def write_chunk(path: str | Path, records: np.ndarray) -> None:
 # --------------------------------------------------------------------------------------------- PGN
 
 
-REVERSED_BYTES = np.array([int(f"{b:08b}"[::-1], 2) for b in range(256)], np.uint8)
+def reverse_bits_of_bytes(x: np.ndarray) -> np.ndarray:
+    """uint64 array with the bits of each of its bytes reversed (the V6 bit-plane storage, §12)."""
+    for shift, mask in ((1, 0x5555555555555555), (2, 0x3333333333333333), (4, 0x0F0F0F0F0F0F0F0F)):
+        s, m = np.uint64(shift), np.uint64(mask)
+        x = ((x >> s) & m) | ((x & m) << s)
+    return x
 
 
 def game_records(game: PgnGame) -> np.ndarray:
@@ -179,8 +184,7 @@ def game_records(game: PgnGame) -> np.ndarray:
     black = state[:n, 0] == 1
     rec = np.zeros(n, V6_DTYPE)
     rec["version"], rec["input_format"] = V6_VERSION, CLASSICAL_INPUT
-    bits = np.ascontiguousarray(game_bitplanes(pos, state, n))
-    rec["planes"] = REVERSED_BYTES[bits.view(np.uint8)].view("<u8")  # §12: the bits of every byte reversed
+    rec["planes"] = reverse_bits_of_bytes(game_bitplanes(pos, state, n))
     castling = game_castling(pos, state, n)
     for i, name in enumerate(("castling_us_ooo", "castling_us_oo", "castling_them_ooo", "castling_them_oo")):
         rec[name] = castling[:, i]
@@ -189,10 +193,10 @@ def game_records(game: PgnGame) -> np.ndarray:
     counts = np.diff(plies.legal_start[: n + 1])
     legal = packed_policy_indices(plies.legal[: plies.legal_start[n]], np.repeat(black, counts))
     played = packed_policy_indices(plies.played, black)
-    probs = np.full((n, POLICY_SIZE), -1.0, np.float32)
+    probs = rec["probabilities"]  # a view into the records
+    probs.fill(-1.0)
     probs[np.repeat(np.arange(n), counts), legal] = 0.0
     probs[np.arange(n), played] = 1.0
-    rec["probabilities"] = probs
     white = float(game.white_score)
     q = np.where(black, -white, white).astype(np.float32)
     d = 1.0 if white == 0 else 0.0

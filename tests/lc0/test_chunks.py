@@ -7,6 +7,7 @@ import random
 from pathlib import Path
 
 import chess
+import chess.pgn
 import numpy as np
 import pytest
 import torch
@@ -14,11 +15,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from boardnet.core.errors import BoardnetError, FormatError
+from boardnet.core.pgn import GAME_OVER_RULES, iter_games
 from boardnet.lc0.chunks import (
     RECORD_SIZE,
     V6_DTYPE,
     Lc0ChunkData,
-    make_record,
+    game_records,
     pgn_records,
     read_chunk,
     record_planes,
@@ -27,6 +29,9 @@ from boardnet.lc0.chunks import (
 )
 from boardnet.lc0.planes import encode, policy_index
 from boardnet.train.context import TrainContext
+from tests.core.test_pgn import GAMES
+from tests.lc0 import pgn_reference as ref
+from tests.lc0.pgn_reference import make_record
 
 PGN = """[Event "win"]
 [Result "1-0"]
@@ -284,3 +289,100 @@ def test_pgn2chunks_empty_pgn_says_so(tmp_path: Path, capsys: pytest.CaptureFixt
     rc, out, err = _run(["lc0", "pgn2chunks", str(tmp_path / "e.pgn"), str(tmp_path / "o")], capsys)
     assert rc == 2 and err == [f"error: {tmp_path / 'e.pgn'}: no games in this PGN file (empty file)"]
     assert not (tmp_path / "o").exists()
+
+
+# ------------------------------------------------------------------------ fast path = python-chess path
+
+GAMES_PGN = Path(__file__).parent / "fixtures" / "games" / "stockfish-selfplay.pgn"
+FEN_STARTS = ["r3k2r/8/8/3pP3/8/8/8/R3K2R w KQkq d6 0 30", "4k3/1P6/8/8/8/8/6p1/4K3 b - - 12 60",
+              "r3k2r/p1ppqpb1/bn2pnp1/3PN3/1p2P3/2N2Q1p/PPPBBPPP/R3K2R w KQkq - 0 1", "8/8/4k3/8/2pP4/8/8/4K3 b - d3 0 1"]
+
+
+def random_pgn(n: int, seed: int) -> str:
+    """Random legal games exported by python-chess: castling, en passant, (under)promotions, long quiet endgames
+    (rule-50 counts), repetitions (a side often undoes its last move, so some games reach a fivefold and are
+    refused), FEN starts, the three results, and movetext python-chess reads but does not write (comments, side
+    lines, NAGs, 0-0, fully specified moves)."""
+    rng = random.Random(seed)
+    games = []
+    for g in range(n):
+        fen = rng.choice(FEN_STARTS) if g % 4 == 3 else None
+        board = chess.Board(fen) if fen else chess.Board()
+        last: dict[bool, chess.Move] = {}
+        for _ in range(rng.randint(1, 300)):
+            moves = list(board.legal_moves)
+            if not moves:
+                break
+            back = last.get(board.turn)
+            undo = back and chess.Move(back.to_square, back.from_square)
+            move = undo if undo in moves and rng.random() < 0.6 else rng.choice(moves)
+            last[board.turn] = move
+            board.push(move)
+        game = chess.pgn.Game.from_board(board)
+        game.headers["Result"] = rng.choice(["1-0", "0-1", "1/2-1/2"])
+        text = str(game)
+        if g % 5 == 1:  # python-chess's reader takes these too: comments, NAGs, side lines, 0-0, e2e4
+            text = text.replace(" 2. ", " { a comment } $1 ( 1... a6 2. a3 ) 2. ", 1).replace("O-O ", "0-0 ", 1)
+            text = text.replace("1. e4 ", "1. e2e4 ", 1).replace("Nf3 ", "Ng1f3 ", 1)
+        games.append(text)
+    return "\n\n".join(games) + "\n"
+
+
+def _same_as_reference(path: Path) -> int:
+    """Assert that every game of ``path`` is read (used or skipped, why, moves, result) and converted to records
+    exactly as the python-chess reference path does; returns the positions compared."""
+    fast, slow = list(iter_games(path)), list(ref.iter_games(path))
+    assert len(fast) == len(slow)
+    positions = 0
+    for f, s in zip(fast, slow):
+        assert (f.why, f.moves, f.result) == (s.why, s.moves, s.result)
+        if f.why is None:
+            assert game_records(f).tobytes() == ref.game_records(s).tobytes()
+            positions += len(s.moves)
+    return positions
+
+
+def test_fast_reader_equals_python_chess_on_stockfish_games() -> None:
+    assert _same_as_reference(GAMES_PGN) == 31237
+
+
+def test_fast_reader_equals_python_chess_on_random_games(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    pgn = tmp_path / "r.pgn"
+    pgn.write_text(random_pgn(60, seed=5))
+    assert _same_as_reference(pgn) > 3000
+    whys = {g.why for g in iter_games(pgn)}
+    assert None in whys and GAME_OVER_RULES in whys  # used games and fivefold refusals both occur
+    # the chunk files: byte for byte what the reference records make (deterministic gzip)
+    rc, _, _ = _run(["lc0", "pgn2chunks", str(pgn), str(tmp_path / "out")], capsys)
+    used = [g for g in ref.iter_games(pgn) if g.why is None]
+    assert rc == 0 and len(list((tmp_path / "out").iterdir())) == len(used)
+    for i, game in enumerate(used):
+        write_chunk(tmp_path / "want.gz", ref.game_records(game))
+        assert (tmp_path / "out" / f"r-{i + 1:06d}.gz").read_bytes() == (tmp_path / "want.gz").read_bytes()
+
+
+def test_fast_reader_refuses_what_python_chess_refuses(tmp_path: Path) -> None:
+    """Every skip rule (tests/core/test_pgn.GAMES) and SAN python-chess reads its own way: ambiguous,
+    over-specified, pinned pieces, castling through check or as a king move, missing or king promotions."""
+    odd = ['[Result "1-0"]\n\n1. e4 e5 2. Nf3 Nc6 3. Nc3 Nf6 4. Nd5 Nd4 5. Nxd4 1-0',  # fine
+           '[Result "1-0"]\n\n1. d4 e5 2. Nd2 exd4 3. Ngf3 Bb4 4. c3 dxc3 5. bxc3 Ba5 6. Nbd2 1-0',  # no such knight
+           '[Result "1-0"]\n\n1. e4 e5 2. Nf3 Nf6 3. Nc3 Nc6 4. Nd5 Ne4 5. Nd4 1-0',  # "Nd4": ambiguous
+           '[Result "1-0"]\n\n1. e4 d5 2. Bb5+ c6 3. Bxc6+ Nxc6 4. Nf3 Nd4 5. Nxd4 1-0',  # a capture on d4 by the only knight that can
+           '[Result "1-0"]\n\n1. e4 e5 2. Nf3 Nc6 3. Bc4 Bc5 4. Kg1 1-0',  # castling written as a king move
+           '[Result "1-0"]\n\n1. e4 e5 2. Nf3 Nc6 3. Bc4 Bc5 4. e1h1 1-0',  # king takes rook = castling
+           '[Result "1-0"]\n\n1. e4 d5 2. Qh5 Bg4 3. Qxh7 Bxd1 4. O-O 1-0',  # no right path
+           '[FEN "8/1P6/8/8/8/8/6k1/K7 w - - 0 1"]\n[SetUp "1"]\n[Result "1-0"]\n\n1. b8 1-0',  # missing promotion
+           '[FEN "8/1P6/8/8/8/8/6k1/K7 w - - 0 1"]\n[SetUp "1"]\n[Result "1-0"]\n\n1. b7b8 1-0',
+           '[FEN "8/1P6/8/8/8/8/6k1/K7 w - - 0 1"]\n[SetUp "1"]\n[Result "1-0"]\n\n1. b8=K 1-0',
+           '[FEN "8/1P6/8/8/8/8/6k1/K7 w - - 0 1"]\n[SetUp "1"]\n[Result "1-0"]\n\n1. b8N 1-0',
+           '[FEN "8/1P6/8/8/8/8/6k1/K7 w - - 0 1"]\n[SetUp "1"]\n[Result "1-0"]\n\n1. b7b8r 1-0',
+           '[FEN "4k3/8/8/8/1b6/8/3N4/4K3 w - - 0 1"]\n[SetUp "1"]\n[Result "1-0"]\n\n1. Nf3 1-0',  # pinned
+           '[FEN "4k3/8/8/2KPp2r/8/8/8/8 w - e6 0 1"]\n[SetUp "1"]\n[Result "1-0"]\n\n1. dxe6 1-0',  # ep into check
+           '[FEN "r3k2r/8/8/8/8/8/8/R3K2R w KQkq - 0 1"]\n[SetUp "1"]\n[Result "1-0"]\n\n1. O-O-O O-O 2. Rd7 1-0',
+           '[FEN "r3k2r/8/8/8/8/8/5r2/R3K2R w KQkq - 0 1"]\n[SetUp "1"]\n[Result "1-0"]\n\n1. O-O 1-0',
+           '[Result "1-0"]\n\n1. e4 e5 2. Nf3 Nc6 3. Nxe5 Nxe5 4. Qh5 Nf3+ 5. gxf3 1-0',
+           '[Result "1-0"]\n\n1. P@e4 1-0', '[Result "1-0"]\n\n1. e4 Z0 1-0', '[Result "1-0"]\n\n1. e4 e5 2. Qxe5 1-0',
+           '1. e4 e5 2. Nf3 (2. Nc3 Nc6) Nc6 1-0\n']
+    pgn = tmp_path / "odd.pgn"
+    pgn.write_text("\n\n".join(list(GAMES.values()) + odd) + "\n")
+    _same_as_reference(pgn)

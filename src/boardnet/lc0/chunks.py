@@ -29,6 +29,7 @@ from boardnet.core.config import ComponentConfig
 from boardnet.core.errors import FormatError
 from boardnet.core.io import atomic_write, check_user_file, open_user_file
 from boardnet.core.pgn import GameStats, PgnGame, read_games
+from boardnet.lc0.planes import game_bitplanes, game_castling, packed_policy_indices
 from boardnet.lc0.policy_map import POLICY_SIZE
 from boardnet.train.context import TrainContext
 from boardnet.train.data import DataSource
@@ -83,38 +84,6 @@ def record_wdl(records: np.ndarray) -> np.ndarray:
     """``[N, 3]`` win/draw/loss target from ``result_q``, ``result_d`` (side to move): (½(1−d+q), d, ½(1−d−q))."""
     q, d = records["result_q"].astype(np.float32), records["result_d"].astype(np.float32)
     return np.stack([0.5 * (1 - d + q), d, 0.5 * (1 - d - q)], axis=1)
-
-
-def make_record(board: Any, played: Any, result_q: float, result_d: float, plies_left: int) -> np.ndarray:
-    """One V6 record for ``board`` (python-chess, with its move stack) before ``played`` was made.
-
-    The policy target is the played move as one-hot (other legal moves 0, illegal −1); without a search,
-    root/best/played q, d are the game result and m the plies left.
-    """
-    from boardnet.lc0.planes import encode, policy_index
-
-    rec = np.zeros((), V6_DTYPE)
-    rec["version"], rec["input_format"] = V6_VERSION, CLASSICAL_INPUT
-    probs = np.full(POLICY_SIZE, -1.0, np.float32)
-    for move in board.legal_moves:
-        probs[policy_index(board, move)] = 0.0
-    idx = policy_index(board, played)
-    probs[idx] = 1.0
-    rec["probabilities"] = probs
-    planes = encode(board)
-    rec["planes"] = pack_bit_planes(planes[:BIT_PLANES])
-    for i, name in enumerate(("castling_us_ooo", "castling_us_oo", "castling_them_ooo", "castling_them_oo",
-                              "side_to_move_or_enpassant")):
-        rec[name] = int(planes[BIT_PLANES + i, 0, 0])
-    rec["rule50_count"] = min(board.halfmove_clock, 255)
-    for prefix in ("root", "best", "played"):
-        rec[f"{prefix}_q"], rec[f"{prefix}_d"] = result_q, result_d
-    for name in ("root_m", "best_m", "played_m", "plies_left"):
-        rec[name] = plies_left
-    rec["result_q"], rec["result_d"] = result_q, result_d
-    rec["orig_q"] = rec["orig_d"] = rec["orig_m"] = np.nan  # §12: NaN if unknown
-    rec["played_idx"] = rec["best_idx"] = idx
-    return rec
 
 
 # ------------------------------------------------------------------------------------------- files
@@ -175,12 +144,16 @@ def read_chunk(path: str | Path) -> np.ndarray:
     return parse_records(data, path)
 
 
+CHUNK_COMPRESSION = 1  # zlib level: level 6 alone caps PGN -> chunks near 18,000 positions/s (bench/lc0_pgn2chunks)
+
+
 def write_chunk(path: str | Path, records: np.ndarray) -> None:
-    """Write ``[N]`` V6 records as one gzip chunk file, atomically."""
+    """Write ``[N]`` V6 records as one gzip chunk file, atomically; the same records give the same file bytes
+    (no time stamp or name in the gzip header)."""
     data = np.ascontiguousarray(records, V6_DTYPE).tobytes()
 
     def write(tmp: str) -> None:
-        with gzip.open(tmp, "wb", compresslevel=6) as fh:
+        with open(tmp, "wb") as raw, gzip.GzipFile("", "wb", CHUNK_COMPRESSION, raw, mtime=0) as fh:
             fh.write(data)
 
     atomic_write(path, write)
@@ -189,16 +162,52 @@ def write_chunk(path: str | Path, records: np.ndarray) -> None:
 # --------------------------------------------------------------------------------------------- PGN
 
 
+def reverse_bits_of_bytes(x: np.ndarray) -> np.ndarray:
+    """uint64 array with the bits of each of its bytes reversed (the V6 bit-plane storage, §12)."""
+    for shift, mask in ((1, 0x5555555555555555), (2, 0x3333333333333333), (4, 0x0F0F0F0F0F0F0F0F)):
+        s, m = np.uint64(shift), np.uint64(mask)
+        x = ((x >> s) & m) | ((x & m) << s)
+    return x
+
+
 def game_records(game: PgnGame) -> np.ndarray:
-    """V6 records of every position of a used game (:mod:`boardnet.core.pgn`: legal standard chess with a
-    decisive or drawn result). Linear in the game length: the game's rules keep the rule-50 window, and so the
-    encoder's repetition search, under 150 plies."""
+    """``[n]`` V6 records, one per move of a used game (:mod:`boardnet.core.pgn`: legal standard chess with a
+    decisive or drawn result), built for the whole game at once from its plies.
+
+    The policy target is the played move as one-hot (other legal moves 0, illegal −1); without a search,
+    root/best/played q, d are the game result (side to move) and m the plies left.
+    """
+    plies = game.plies
+    assert plies is not None and game.why is None, "game_records takes used games"
+    n = len(plies.played)
+    pos, state = plies.pos, plies.state
+    black = state[:n, 0] == 1
+    rec = np.zeros(n, V6_DTYPE)
+    rec["version"], rec["input_format"] = V6_VERSION, CLASSICAL_INPUT
+    rec["planes"] = reverse_bits_of_bytes(game_bitplanes(pos, state, n))
+    castling = game_castling(pos, state, n)
+    for i, name in enumerate(("castling_us_ooo", "castling_us_oo", "castling_them_ooo", "castling_them_oo")):
+        rec[name] = castling[:, i]
+    rec["side_to_move_or_enpassant"] = black
+    rec["rule50_count"] = np.minimum(state[:n, 2], 255)
+    counts = np.diff(plies.legal_start[: n + 1])
+    legal = packed_policy_indices(plies.legal[: plies.legal_start[n]], np.repeat(black, counts))
+    played = packed_policy_indices(plies.played, black)
+    probs = rec["probabilities"]  # a view into the records
+    probs.fill(-1.0)
+    probs[np.repeat(np.arange(n), counts), legal] = 0.0
+    probs[np.arange(n), played] = 1.0
     white = float(game.white_score)
-    records = np.zeros(len(game.moves), V6_DTYPE)
-    for ply, (board, move) in enumerate(game.replay()):
-        q = white if board.turn else -white  # result from the side to move
-        records[ply] = make_record(board, move, q, 1.0 if white == 0 else 0.0, len(game.moves) - ply)
-    return records
+    q = np.where(black, -white, white).astype(np.float32)
+    d = 1.0 if white == 0 else 0.0
+    plies_left = np.arange(n, 0, -1, dtype=np.float32)
+    for prefix in ("root", "best", "played", "result"):
+        rec[f"{prefix}_q"], rec[f"{prefix}_d"] = q, d
+    for name in ("root_m", "best_m", "played_m", "plies_left"):
+        rec[name] = plies_left
+    rec["orig_q"] = rec["orig_d"] = rec["orig_m"] = np.nan  # §12: NaN if unknown
+    rec["played_idx"] = rec["best_idx"] = played
+    return rec
 
 
 def pgn_records(path: str | Path, stats: GameStats | None = None) -> np.ndarray:

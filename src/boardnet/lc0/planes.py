@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import chess
 import numpy as np
+from numba import njit
 
 from boardnet.lc0.policy_map import move_index
 
@@ -176,3 +177,103 @@ def legal_policy(board: chess.Board, logits: np.ndarray) -> list[tuple[chess.Mov
     p = np.exp(z - z.max())
     p /= p.sum()
     return sorted(zip(moves, p.tolist()), key=lambda t: -t[1])
+
+
+# ------------------------------------------------------------------------------ whole games (PGN -> chunks)
+# The same planes for every position of a game at once, from core/chess_moves' arrays (core/pgn.Plies):
+# ``pos [N, 9]`` uint64 (P N B R Q K white black castling) and ``state [N, 3]`` (colour to move 0/1, ep square
+# or -1, halfmove clock). tests/lc0/test_chunks checks them equal to ``encode`` of python-chess boards.
+
+EP_NEIGHBOUR_MASKS = np.array([EP_NEIGHBOURS.get(sq, 0) for sq in range(64)], np.uint64)
+A_CORNERS = np.array([[chess.BB_A1, chess.BB_A8], [chess.BB_A8, chess.BB_A1]], np.uint64)  # [us, us/them]
+H_CORNERS = np.array([[chess.BB_H1, chess.BB_H8], [chess.BB_H8, chess.BB_H1]], np.uint64)
+
+
+@njit(cache=True)
+def _repetitions(keys: np.ndarray, clock: np.ndarray) -> np.ndarray:
+    """``[N]`` lc0's repetition flag of each position: the same key ``[N, K]`` an even number (>= 4) of plies
+    earlier, within its rule-50 window (fixture README; ``_history``)."""
+    n = keys.shape[0]
+    out = np.zeros(n, np.bool_)
+    for a in range(n):
+        for k in range(4, min(clock[a], a) + 1, 2):
+            same = True
+            for c in range(keys.shape[1]):
+                if keys[a, c] != keys[a - k, c]:
+                    same = False
+                    break
+            if same:
+                out[a] = True
+                break
+    return out
+
+
+def _lc0_keys(pos: np.ndarray, state: np.ndarray) -> np.ndarray:
+    """``[N, 11]`` what lc0 compares for repetitions (see ``_key``): the bitboards, castling, colour to move and
+    the ep square only when a pawn of the side to move stands beside the double-stepped pawn."""
+    ep = state[:, 1]
+    ours = np.where(state[:, 0] == 0, pos[:, 6], pos[:, 7])
+    beside = EP_NEIGHBOUR_MASKS[np.maximum(ep, 0)] & pos[:, 0] & ours
+    lc0_ep = np.where((ep >= 0) & (beside != 0), ep, -1)
+    return np.concatenate([pos, state[:, :1].astype(np.uint64), lc0_ep[:, None].astype(np.uint64)], axis=1)
+
+
+def game_bitplanes(pos: np.ndarray, state: np.ndarray, n: int) -> np.ndarray:
+    """``[n, 104]`` uint64 history planes of the game's first ``n`` positions (8 slots x (our P N B R Q K, their
+    P N B R Q K, repetition = all ones)), square ``i`` = bit ``i`` in the side-to-move frame, as ``encode``
+    (lc0 v0.31.2's FEN_ONLY fill for a FEN start, §6.2)."""
+    m = len(pos)
+    rep = _repetitions(_lc0_keys(pos, state), state[:, 2])
+    pieces = pos[:, :6]
+    white_first = np.concatenate([pieces & pos[:, 6:7], pieces & pos[:, 7:8]], axis=1)  # [m, 12]
+    root = (*pos[0, :8].tolist(), bool(state[0, 0] == 0), int(pos[0, 8]), None if state[0, 1] < 0 else int(state[0, 1]),
+            int(state[0, 2]))
+    startpos = tuple(root[:8]) == START_PIECES and root[TURN] == chess.WHITE
+    fill = np.zeros((1, 12), np.uint64)
+    if not startpos:
+        fen = _fen_copy(root)
+        fill[0] = [fen[i] & fen[c] for c in (WHITE_OCC, BLACK_OCC) for i in range(6)]
+    white_first = np.concatenate([white_first, fill])  # row m: the slots before a FEN start (zeros otherwise)
+    black_first = np.concatenate([white_first[:, 6:], white_first[:, :6]], axis=1).byteswap()  # mirrored ranks
+    rep = np.concatenate([rep, [False]])
+    at = np.arange(n)[:, None] - np.arange(HISTORY)[None, :]  # [n, 8]: position of each slot
+    at = np.where(at < 0, m, at)
+    black = state[:n, 0] == 1
+    slots = np.where(black[:, None, None], black_first[at], white_first[at])  # [n, 8, 12]
+    reps = np.where(rep[at], np.uint64(0xFFFFFFFFFFFFFFFF), np.uint64(0))[:, :, None]
+    return np.concatenate([slots, reps], axis=2).reshape(n, 13 * HISTORY)
+
+
+def game_castling(pos: np.ndarray, state: np.ndarray, n: int) -> np.ndarray:
+    """``[n, 4]`` uint8 planes 104..107 (we O-O-O, we O-O, they O-O-O, they O-O) of the first ``n`` positions
+    (a right = its rook square in python-chess's clean castling rights)."""
+    us = state[:n, 0]
+    rights = pos[:n, 8]
+    return np.stack([rights & A_CORNERS[us, 0], rights & H_CORNERS[us, 0], rights & A_CORNERS[us, 1],
+                     rights & H_CORNERS[us, 1]], axis=1).astype(bool).astype(np.uint8)
+
+
+def _policy_table() -> np.ndarray:
+    """``[64·64, 4]`` int64 policy index of (from, to) in the side-to-move frame, by promotion: none or knight,
+    queen, rook, bishop; -1 where lc0 has no such move."""
+    table = np.full((64 * 64, 4), -1, np.int64)
+    slot = {"": 0, "q": 1, "r": 2, "b": 3}
+    for uci, i in move_index().items():
+        frm = chess.SQUARE_NAMES.index(uci[:2])
+        to = chess.SQUARE_NAMES.index(uci[2:4])
+        table[frm * 64 + to, slot[uci[4:]]] = i
+    return table
+
+
+POLICY_TABLE = _policy_table()
+PROMO_SLOT = np.array([0, 0, 0, 3, 2, 1, 0, 0], np.int64)  # python-chess piece type -> column of POLICY_TABLE
+
+
+def packed_policy_indices(moves: np.ndarray, black: np.ndarray) -> np.ndarray:
+    """Policy indices of packed moves (core/chess_moves: from | to << 6 | promotion << 12 | castling << 15), each
+    played by black where ``black``: castling as king takes rook, black's moves mirrored, like ``policy_index``."""
+    frm, to, promo = moves & 63, (moves >> 6) & 63, (moves >> 12) & 7
+    castling = (moves >> 15) & 1 == 1
+    to = np.where(castling, (to & 56) | np.where((to & 7) == 6, 7, 0), to)
+    flip = np.where(black, 56, 0)
+    return POLICY_TABLE[(frm ^ flip) * 64 + (to ^ flip), PROMO_SLOT[promo]]

@@ -154,10 +154,8 @@ class MultiHeadAttention(nn.Module):
             return t.reshape(b, SQUARES, self.heads, -1).transpose(1, 2)
 
         q, k, v = split(self.q(x)), split(self.k(x)), split(self.v(x))
-        logits = (q @ k.transpose(-1, -2)) * self.scale  # [B, H, 64 query, 64 key]
-        if self.smolgen is not None:
-            logits = logits + self.smolgen(x, weight_gen)
-        out = torch.softmax(logits, dim=-1) @ v  # [B, H, 64, dk]
+        bias = self.smolgen(x, weight_gen) if self.smolgen is not None else None  # [B, H, 64 query, 64 key]
+        out = F.scaled_dot_product_attention(q, k, v, attn_mask=bias, scale=self.scale)  # [B, H, 64, dk]
         return self.dense(out.transpose(1, 2).reshape(b, SQUARES, -1))
 
 

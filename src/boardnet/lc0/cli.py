@@ -7,6 +7,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from boardnet.core import progress
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("lc0", help="Leela Chess Zero tools (evaluate a position, make training chunks)")
@@ -23,6 +25,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     c.add_argument("pgn", help="games (PGN); games boardnet does not learn from (illegal or unfinished games, "
                    "variants, null moves) are skipped and counted")
     c.add_argument("out", help="output folder for the chunk files (a folder of earlier chunks is replaced)")
+    progress.add_arguments(c)
     c.set_defaults(func=run_pgn2chunks)
     u = sub.add_parser("uci", help="a UCI chess engine (PUCT search like lc0's) playing an lc0 net")
     u.add_argument("net", help="lc0 net (.pb.gz, .pt, .safetensors, or an lc0 .onnx export)")
@@ -78,7 +81,10 @@ def run_eval(args: argparse.Namespace) -> int:
 def run_pgn2chunks(args: argparse.Namespace) -> int:
     from boardnet.lc0.chunks import pgn_to_chunks
 
-    stats, positions = pgn_to_chunks(args.pgn, args.out)
+    with progress.from_args("lc0 pgn2chunks", None, args, "game") as bar:
+        stats, positions = pgn_to_chunks(
+            args.pgn, args.out, lambda games: bar.update(games.used + games.skipped, info=f"({games.used} used)"))
+        bar.finish(f"{positions} positions from {stats.used} games used", done=stats.used + stats.skipped)
     print(f"{args.pgn}: {positions} positions in {stats.used} chunk files in {args.out}; {stats.summary()}")
     return 0
 

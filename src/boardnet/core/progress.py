@@ -184,6 +184,6 @@ class Progress:
             return
         with self._lock:
             if self.bar is not None:
-                self.bar.console.print(text, highlight=False, markup=False)
+                self.bar.console.print(text, highlight=False, markup=False, soft_wrap=True)
             else:
                 print(text, file=self.stream, flush=True)

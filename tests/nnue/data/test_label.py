@@ -34,6 +34,11 @@ def test_label_refuses_a_non_bin_output(tmp_path: Path, capsys: pytest.CaptureFi
     err = capsys.readouterr().err.splitlines()
     assert len(err) == 1 and "x.txt" in err[0] and ".bin" in err[0]
     assert not (tmp_path / "x.txt").exists()
+    for engine, why in (("/nonexistent", "cannot start it (No such file"), ("/bin/true", "not a UCI engine")):
+        assert main(["nnue", "label", str(tmp_path / "p.txt"), "-o", str(tmp_path / "x.bin"), "--engine", engine]) == 2
+        err = capsys.readouterr().err.splitlines()
+        assert err == [err[0]] and err[0].startswith(f"error: engine {engine}: {why}")
+    assert not (tmp_path / "x.bin").exists()
 
 
 @pytest.fixture(scope="module")

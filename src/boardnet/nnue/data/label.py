@@ -30,7 +30,7 @@ from pathlib import Path
 import chess
 import chess.engine
 
-from boardnet.core.errors import ConfigError, FormatError
+from boardnet.core.errors import BoardnetError, ConfigError, FormatError
 from boardnet.core.io import open_user_file
 from boardnet.core.pgn import GameStats, read_games
 from boardnet.nnue.data.bin import write_bin
@@ -131,7 +131,7 @@ def label(
     records: list[tuple[chess.Board, int, chess.Move, int, int]] = []
     search = search_limit(depth, nodes, movetime)
     with ExitStack() as stack:
-        engines = [stack.enter_context(chess.engine.SimpleEngine.popen_uci(engine_path)) for _ in range(jobs)]
+        engines = [stack.enter_context(start_engine(engine_path)) for _ in range(jobs)]
         units = units_for_engine(engines[0].id.get("name", engine_path), cp_scale)
         stats.units = units.name
         for engine in engines:
@@ -155,6 +155,16 @@ def label(
                 break
     stats.positions = write_bin(out, records)
     return stats
+
+
+def start_engine(engine_path: str) -> chess.engine.SimpleEngine:
+    """The UCI engine at ``engine_path``, started; one error naming it if it does not start or speak UCI."""
+    try:
+        return chess.engine.SimpleEngine.popen_uci(engine_path)
+    except OSError as err:
+        raise BoardnetError(f"engine {engine_path}: cannot start it ({err.strerror or err})") from None
+    except chess.engine.EngineError as err:
+        raise BoardnetError(f"engine {engine_path}: not a UCI engine ({err})") from None
 
 
 def searchable(inputs: list[str], stats: LabelStats) -> Iterator[tuple[chess.Board, int]]:

@@ -14,9 +14,9 @@ from collections.abc import Callable
 from types import FrameType
 from typing import Any
 
-from boardnet.core.progress import Progress, summary
+from boardnet.core.progress import Progress
 
-__all__ = ["GracefulStop", "Progress", "summary"]
+__all__ = ["GracefulStop", "Progress"]
 
 
 class GracefulStop:

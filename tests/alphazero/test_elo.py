@@ -7,7 +7,14 @@ import math
 import numpy as np
 import pytest
 
-from boardnet.alphazero.elo import Sprt, elo_from_pairs, elo_from_score, elo_from_wdl, score_from_elo
+from boardnet.alphazero.elo import (
+    Sprt,
+    clip_shutout,
+    elo_from_pairs,
+    elo_from_score,
+    elo_from_wdl,
+    score_from_elo,
+)
 
 
 def test_elo_of_known_scores() -> None:
@@ -71,3 +78,19 @@ def test_sprt_error_rates_on_simulated_matches() -> None:
     assert lower == pytest.approx(math.log(0.05 / 0.95)) and upper == pytest.approx(math.log(0.95 / 0.05))
     with pytest.raises(ValueError):
         Sprt(elo0=5, elo1=0)
+
+
+def test_shutout_is_clipped_half_a_game_with_an_honest_interval() -> None:
+    sweep = elo_from_pairs([0, 0, 0, 0, 4])  # 8 games, all won
+    assert math.isinf(sweep.elo)
+    est = clip_shutout(sweep, 8)
+    assert est.elo == pytest.approx(elo_from_score(1 - 0.5 / 8)) and math.isfinite(est.elo)
+    assert est.high == math.inf and est.score == 1.0 and est.n == 4
+    # the low end: the score at which 4 independent pairs all sweep with probability 2.5% (or less)
+    assert score_from_elo(est.low) ** 4 == pytest.approx(0.025)
+    assert est.low < est.elo
+    lost = clip_shutout(elo_from_wdl(0, 0, 5), 5)  # 5 games one by one, all lost
+    assert lost.elo == pytest.approx(elo_from_score(0.1)) and lost.low == -math.inf
+    assert (1 - score_from_elo(lost.high)) ** 5 == pytest.approx(0.025)
+    mixed = elo_from_wdl(3, 1, 0)
+    assert clip_shutout(mixed, 4) is mixed  # not a shut-out: unchanged

@@ -97,3 +97,26 @@ def test_sigterm_during_a_write_leaves_no_temp_file(tmp_path: Path) -> None:
     assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGTERM
     assert sorted(p.name for p in tmp_path.iterdir()) == ["net.pt", "started"]
     assert out.read_bytes() == b"old"
+
+
+def test_progress_lines_without_a_terminal(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """At --progress-every 0 each step says what it does (busy steps keep talking) and a closing line counts
+    steps, parameters and sizes, on stderr; stdout and the written files are as without progress."""
+    src = str(fixture_path("tf", "gomoku_tf1_8x8", "model.ckpt.index"))
+    quiet, talk = tmp_path / "q.safetensors", tmp_path / "t.safetensors"
+    assert main(["convert", src, str(quiet), "--slots", "--no-progress"]) == 0
+    out_quiet, err_quiet = capsys.readouterr()
+    assert main(["convert", src, str(talk), "--slots", "--progress-every", "0"]) == 0
+    out, err = capsys.readouterr()
+    assert err_quiet == "" and out == out_quiet.replace(str(tmp_path / "q."), str(tmp_path / "t."))
+    for name in ("{}.safetensors", "{}.slots.safetensors"):
+        assert (tmp_path / name.format("t")).read_bytes() == (tmp_path / name.format("q")).read_bytes()
+    lines = err.splitlines()
+    steps = [ln for ln in lines if " steps (" in ln]
+    assert [ln.split(" (")[0] for ln in steps] == [f"convert: {k}/4 steps" for k in (1, 2, 3, 4)]
+    assert lines[0] == f"convert: reading {src} (tf-checkpoint)"
+    assert f"convert: writing {talk} (safetensors)" in lines
+    assert lines[-1].startswith("convert: done, 4 steps in ")
+    data = Path(src).with_name("model.ckpt.data-00000-of-00001").stat().st_size + Path(src).stat().st_size
+    params = out.splitlines()[0].rsplit(", ", 1)[1]  # "119,079 parameters", as the result line says
+    assert lines[-1].endswith(f"; {params}, {data / 1e6:.1f} MB read, {talk.stat().st_size / 1e6:.1f} MB written")

@@ -236,12 +236,32 @@ def test_pgn2chunks_skips_and_counts_what_it_cannot_learn_from(tmp_path: Path,
                    '\n[Variant "Crazyhouse"]\n[Result "1-0"]\n\n1. e4 d5 2. exd5 Qxd5 3. P@e4 1-0\n'
                    '\n[Variant "Atomic"]\n[Result "1-0"]\n\n1. e4 d5 2. exd5 1-0\n'
                    '\n[Result "*"]\n\n1. e4 e5 *\n')
-    rc, out, err = _run(["lc0", "pgn2chunks", str(pgn), str(tmp_path / "out")], capsys)
+    rc, out, err = _run(["lc0", "pgn2chunks", str(pgn), str(tmp_path / "out"), "--no-progress"], capsys)
     assert rc == 0 and err == []
     assert out[0].endswith("11 positions in 2 chunk files in " + str(tmp_path / "out") + "; 2 games used; 5 skipped "
                            "(illegal or unreadable moves: 1, null move: 1, unfinished (result *): 1, "
                            "variant Atomic: 1, variant Crazyhouse: 1)")
     assert len(list((tmp_path / "out").iterdir())) == 2
+
+
+def test_pgn2chunks_progress_lines_without_a_terminal(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A line per game at --progress-every 0 and a closing count on stderr; stdout and the chunks unchanged."""
+    pgn = tmp_path / "g.pgn"
+    pgn.write_text(PGN + '\n[Result "*"]\n\n1. e4 e5 *\n' + PGN)
+    rc, quiet_out, quiet_err = _run(["lc0", "pgn2chunks", str(pgn), str(tmp_path / "q"), "--no-progress"], capsys)
+    assert rc == 0 and quiet_err == []
+    rc, out, err = _run(["lc0", "pgn2chunks", str(pgn), str(tmp_path / "t"), "--progress-every", "0"], capsys)
+    assert rc == 0 and out == [line.replace(str(tmp_path / "q"), str(tmp_path / "t")) for line in quiet_out]
+    chunks = sorted(p.name for p in (tmp_path / "t").iterdir())
+    assert chunks == sorted(p.name for p in (tmp_path / "q").iterdir()) and len(chunks) == 4
+    # the same records (the gzip header's mtime may differ by a second)
+    assert all(gzip.decompress((tmp_path / "t" / c).read_bytes()) == gzip.decompress((tmp_path / "q" / c).read_bytes())
+               for c in chunks)
+    # a line per used game (games 1, 3, 5, 7 of 7: the broken and unfinished ones are skipped)
+    assert [line.split(" (")[0] for line in err[:-1]] == [f"lc0 pgn2chunks: {n} game{'s' * (n > 1)}"
+                                                          for n in (1, 3, 5, 7)]
+    assert err[-2].endswith("(4 used)")
+    assert err[-1].startswith("lc0 pgn2chunks: done, 7 games in ") and err[-1].endswith("from 4 games used")
 
 
 def test_pgn2chunks_output_is_swapped_whole(tmp_path: Path, capsys: pytest.CaptureFixture[str],

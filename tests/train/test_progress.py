@@ -1,9 +1,8 @@
-"""Long runs that talk: plain progress lines without a terminal, Ctrl-C/SIGTERM checkpoints, plot panels."""
+"""Long runs that talk: a line per iteration without a terminal, Ctrl-C/SIGTERM checkpoints, plot panels."""
 
 from __future__ import annotations
 
 import importlib.util
-import io
 import os
 import signal
 import subprocess
@@ -18,36 +17,10 @@ from boardnet.core.config import load_config
 from boardnet.core.errors import ConfigError
 from boardnet.train.checkpoint import list_checkpoints, load_checkpoint
 from boardnet.train.metrics import panel_columns, plot_metrics
-from boardnet.train.progress import Progress, summary
 from boardnet.train.trainer import Trainer
 from tests.train.helpers import distill_config
 
 BOARDNET = [sys.executable, "-m", "boardnet"]
-
-
-def test_summary_names_losses_validation_and_evaluators() -> None:
-    line = summary(7, 50, {"loss": 1.25, "loss/policy": 0.9, "val/loss": 1.5, "eval/win_rate": 0.6,
-                           "data/games_per_s": 2.0, "time/iteration_s": 3.0})
-    assert line == "iteration 7/50: loss=1.25 policy=0.9 val/loss=1.5 win_rate=0.6 games/s=2"
-
-
-def test_without_a_terminal_progress_prints_periodic_lines() -> None:
-    now = [0.0]
-    out = io.StringIO()  # not a tty
-    p = Progress("run", 0, 10, enabled=True, every_s=5.0, stream=out, clock=lambda: now[0])
-    with p:
-        for it in range(1, 11):
-            now[0] += 2.0  # an iteration every 2 s: a line at most every 5 s
-            p.update(it, {"loss": 1.0 / it})
-        p.checkpoint(10, {"loss": 0.1})
-    lines = out.getvalue().splitlines()
-    assert lines[0].startswith("iteration 1/10: loss=1")
-    assert [ln.split(":")[0] for ln in lines] == ["iteration 1/10", "iteration 4/10", "iteration 7/10",
-                                                  "iteration 10/10", "iteration 10/10"]
-    assert lines[-1].endswith("[checkpoint saved]")
-    silent = io.StringIO()
-    Progress("run", 0, 10, enabled=False, silent=True, stream=silent).checkpoint(3, {"loss": 1.0})
-    assert silent.getvalue() == ""
 
 
 def test_train_without_a_terminal_prints_a_line_per_iteration(tmp_path: Path) -> None:

@@ -232,7 +232,7 @@ def add_gauntlet_parser(sub: argparse._SubParsersAction) -> None:
 def run_gauntlet_verb(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from boardnet.alphazero.gauntlet import run_gauntlet, write_outputs
+    from boardnet.alphazero.gauntlet import row_line, run_gauntlet, write_outputs
     from boardnet.core.errors import ConfigError
 
     if args.games <= 0 or args.games % 2 or args.playouts <= 0:
@@ -240,9 +240,7 @@ def run_gauntlet_verb(args: argparse.Namespace) -> int:
     run_dir = Path(args.run_dir)
 
     def say(row) -> None:  # noqa: ANN001
-        print(f"iteration {row.iteration} vs {row.opponent}: +{row.wins} ={row.draws} -{row.losses}  "
-              f"Elo {row.elo:+.1f} [{row.elo_low:+.1f}, {row.elo_high:+.1f}]  cumulative {row.cumulative_elo:+.1f}",
-              flush=True)
+        print(row_line(row), flush=True)
 
     if args.opening_plies < 0:
         raise ConfigError("--opening-plies", f"must not be negative (got {args.opening_plies})")

@@ -8,6 +8,13 @@ score's standard error, mapped through that curve:
   counts them: the per-pair variance also captures how much the opening favours one colour, so the interval is
   honest when the two games of a pair are not independent.
 
+A shut-out (every game won, or every game lost) has score 1 or 0 and no finite Elo. Where a finite figure is
+needed (the gauntlet's cumulative rating) :func:`clip_shutout` takes the common convention: the score is clipped
+to ``[0.5 / games, 1 - 0.5 / games]`` (as if half a game had gone the other way) for the point estimate, while the
+interval stays honest: one end is open (``+inf`` after all wins) and the other is the exact (Clopper-Pearson)
+95% bound of ``n`` sweeping units, ``0.025 ** (1 / n)`` (a unit, a game or a colour-alternated pair, that scores
+``s`` on average sweeps with probability at most ``s``, so this holds for pairs as well as for games).
+
 SPRT (fishtest's and cutechess's test of H0: elo = elo0 against H1: elo = elo1 with error rates alpha, beta)
 uses the generalised log-likelihood ratio of the normal approximation (M. Van den Bergh):
 ``LLR = N * (s1 - s0) * (2 * s - s0 - s1) / (2 * var)`` with ``s0``, ``s1`` the expected scores of elo0 and
@@ -21,6 +28,7 @@ import math
 from dataclasses import dataclass
 
 Z95 = 1.959963984540054  # two-sided 95% quantile of the normal distribution
+TAIL95 = 0.025  # one tail of the two-sided 95% interval
 REGULARIZE = 1e-3  # added to every count before the SPRT's variance (fishtest's LLR_logistic does the same)
 
 
@@ -80,6 +88,20 @@ def elo_from_pairs(pairs: list[int]) -> EloEstimate:
     if len(pairs) != 5:
         raise ValueError(f"pentanomial counts need 5 entries, got {len(pairs)}")
     return _interval(*_estimate([0.0, 0.5, 1.0, 1.5, 2.0], pairs, 2.0))
+
+
+def clip_shutout(est: EloEstimate, games: int) -> EloEstimate:
+    """``est`` unchanged unless it is a shut-out (score 0 or 1 over ``games`` games); then the Elo of the score
+    clipped to ``[0.5 / games, 1 - 0.5 / games]`` with the interval ``[Elo of 0.025 ** (1 / n), +inf]`` after
+    all wins (mirrored after all losses), ``n`` = ``est.n`` units (see the module docstring). ``score`` stays
+    the one observed."""
+    if 0.0 < est.score < 1.0:
+        return est
+    bound = elo_from_score(TAIL95 ** (1 / est.n))
+    clipped = elo_from_score(min(max(est.score, 0.5 / games), 1 - 0.5 / games))
+    if est.score >= 1.0:
+        return EloEstimate(clipped, bound, math.inf, est.score, est.n)
+    return EloEstimate(clipped, -math.inf, -bound, est.score, est.n)
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,9 @@ Elo-per-iteration table (``gauntlet.csv``) and plot (``gauntlet.png``) in the ru
 Each match is ``games`` games in colour-alternated pairs (:mod:`boardnet.alphazero.strength`). Against the
 previous checkpoint the Elo differences add up to a cumulative rating, the first checkpoint at 0 (its own row
 has no match); against a fixed opponent each row is the checkpoint's Elo over that opponent. A match won or lost
-outright has no finite Elo (``inf``), and the cumulative sum is not finite from there on: play more games.
+outright (a shut-out) has no finite Elo; its row takes the Elo of the score clipped to ``1 - 0.5 / games`` (or
+``0.5 / games``), so the cumulative rating stays finite, and keeps an honest interval: open on the far side, the
+exact 95% bound on the other (:func:`boardnet.alphazero.elo.clip_shutout`). The row's line says so.
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from boardnet.alphazero.strength import random_openings, run_match
+from boardnet.alphazero.elo import clip_shutout
+from boardnet.alphazero.strength import MatchReport, random_openings, run_match
 from boardnet.core import registry
 from boardnet.core.errors import ConfigError
 
@@ -84,16 +87,37 @@ def run_gauntlet(run_dir: Path, opponent: str | None, games: int, playouts: int,
             continue
         # Players pick their most-visited move: without varied starts every pair would repeat the same games.
         rep = run_match(game, me, opp, games, random_openings(game, games // 2, opening_plies, rng))
-        w, d, lost = rep.wdl
-        est = rep.elo
         base = rows[-1].cumulative_elo if fixed is None else 0.0
-        rows.append(GauntletRow(iteration, opponent or f"iteration {rows[-1].iteration}", len(rep.winners), w, d,
-                                lost, est.elo, est.low, est.high, base + est.elo))
+        rows.append(match_row(iteration, opponent or f"iteration {rows[-1].iteration}", rep, base))
         if on_match is not None:
             on_match(rows[-1])
     if fixed is not None and hasattr(fixed, "close"):
         fixed.close()
     return rows
+
+
+def match_row(iteration: int, opponent: str, rep: MatchReport, base: float) -> GauntletRow:
+    """The row of checkpoint ``iteration``'s match: its Elo over ``opponent`` (a shut-out's clipped, see the
+    module docstring) and the cumulative rating ``base`` + that Elo."""
+    w, d, lost = rep.wdl
+    est = clip_shutout(rep.elo, len(rep.winners))
+    return GauntletRow(iteration, opponent, len(rep.winners), w, d, lost, est.elo, est.low, est.high, base + est.elo)
+
+
+def shutout(row: GauntletRow) -> bool:
+    """Whether the row's match was won or lost outright (its Elo is of a clipped score)."""
+    return row.games > 0 and row.games in (row.wins, row.losses)
+
+
+def row_line(row: GauntletRow) -> str:
+    """``iteration 3 vs iteration 2: +3 =1 -0  Elo +240.8 [+12.0, +inf]  cumulative +301.2``, and for a
+    shut-out which clipped score its Elo is of."""
+    line = (f"iteration {row.iteration} vs {row.opponent}: +{row.wins} ={row.draws} -{row.losses}  "
+            f"Elo {row.elo:+.1f} [{row.elo_low:+.1f}, {row.elo_high:+.1f}]  cumulative {row.cumulative_elo:+.1f}")
+    if shutout(row):
+        clipped = 1 - 0.5 / row.games if row.wins else 0.5 / row.games
+        line += f"  (shut-out: Elo of the score clipped to {clipped:.3g}, 0.5 game from a sweep)"
+    return line
 
 
 def table_csv(rows: list[GauntletRow]) -> str:
@@ -130,6 +154,10 @@ def write_outputs(run_dir: Path, rows: list[GauntletRow], title: str) -> tuple[P
               for r in pts]
         ax.plot(x, y, marker="o")
         ax.fill_between(x, lo, hi, alpha=0.2, label="95% interval of each match")
+        swept = [r for r in pts if shutout(r)]
+        if swept:
+            ax.scatter([r.iteration for r in swept], [r.cumulative_elo for r in swept], marker="*", s=120,
+                       zorder=3, color="tab:red", label="shut-out (score clipped 0.5 game)")
         if len(x) == 1:
             ax.set_xlim(x[0] - 1, x[0] + 1)
         ax.legend(loc="best")

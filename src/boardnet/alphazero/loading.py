@@ -10,7 +10,7 @@ import numpy as np
 from boardnet.alphazero.game import Game
 from boardnet.alphazero.games.gomoku import Gomoku
 from boardnet.core import registry
-from boardnet.core.errors import ConfigError
+from boardnet.core.errors import ConfigError, ConversionError
 
 
 def load_board_net(path: str) -> Any:
@@ -20,10 +20,15 @@ def load_board_net(path: str) -> Any:
     from boardnet.core.convert import read_net
 
     nf = read_net(path)
+    if nf.spec.family.startswith("lc0"):
+        raise ConversionError(f"{path} holds an lc0 chess network; play, arena, selfplay and pbrain are for "
+                              f"AlphaZero board-game nets (Gomoku, Connect Four): play a chess net with "
+                              f"`boardnet uci {path}` (a UCI engine for chess GUIs)")
     net = build_from_spec(nf.spec)
     net.load_state_dict(nf.state_dict)
     if not hasattr(net, "height"):
-        raise ConfigError(path, f"'{nf.spec.family}' is not a board policy-value network")
+        raise ConversionError(f"{path} holds a {nf.spec.family} network; play, arena, selfplay and pbrain are "
+                              "for AlphaZero board-game nets (Gomoku, Connect Four)")
     return net.eval()
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from boardnet.core import progress
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     """Register this family's verbs."""
@@ -68,6 +70,7 @@ def add_convert_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--slots", nargs="?", const="", metavar="FILE",
                    help="TF checkpoint: also export optimizer slots (Adam m/v, beta powers), mapped like their "
                         "variables, to FILE (default: OUTPUT's stem + .slots.safetensors)")
+    progress.add_arguments(p)
     p.set_defaults(func=run_convert)
 
 
@@ -100,16 +103,42 @@ def run_convert(args: argparse.Namespace) -> int:
         slots_out = Path(args.slots or Path(args.output).with_name(Path(args.output).stem + ".slots.safetensors"))
         check_output_path(slots_out)
     check_output_path(args.output)
-    net = read_net(args.input, src.name, **read_opts)
-    write_slots = prepare_slots(args.input, args.mapping, src.name) if slots_out is not None else None
-    write_net(net, args.output, dst.name, **write_opts)
-    n_params = sum(t.numel() for t in net.state_dict.values())
-    print(f"wrote {args.output} ({dst.name}) from {args.input} ({src.name}): {net.spec.family}, "
-          f"{n_params:,} parameters")
-    if write_slots is not None and slots_out is not None:
-        n = write_slots(slots_out)
-        print(f"wrote {slots_out}: {n} optimizer tensors")
+    steps = 2 if slots_out is None else 4
+    with progress.from_args("convert", steps, args, "step") as bar:
+        with bar.busy(f"reading {args.input} ({src.name})"):
+            net = read_net(args.input, src.name, **read_opts)
+        bar.update(1, info="read")
+        write_slots = None
+        if slots_out is not None:
+            with bar.busy(f"reading the optimizer slots of {args.input}"):
+                write_slots = prepare_slots(args.input, args.mapping, src.name)
+            bar.update(2, info="slots read")
+        with bar.busy(f"writing {args.output} ({dst.name})"):
+            write_net(net, args.output, dst.name, **write_opts)
+        bar.update(steps - 1 if slots_out is not None else 2, info="written")
+        n_params = sum(t.numel() for t in net.state_dict.values())
+        print(f"wrote {args.output} ({dst.name}) from {args.input} ({src.name}): {net.spec.family}, "
+              f"{n_params:,} parameters")
+        if write_slots is not None and slots_out is not None:
+            with bar.busy(f"writing {slots_out}"):
+                n = write_slots(slots_out)
+            bar.update(steps, info="slots written")
+            print(f"wrote {slots_out}: {n} optimizer tensors")
+        bar.finish(f"{n_params:,} parameters, {_size(args.input)} read, {_size(args.output)} written", rate=False)
     return 0
+
+
+def _size(path: str) -> str:
+    """``1.2 MB``: a file's size (a TF checkpoint, named by its prefix or its ``.index``: index and data files)."""
+    from pathlib import Path
+
+    p = Path(path)
+    prefix = p.with_suffix("") if p.suffix == ".index" else p
+    files = [p] if p.is_file() else []
+    files += [q for q in prefix.parent.glob(prefix.name + ".*") if q.is_file() and (
+        q.suffix == ".index" or ".data-" in q.name) and q not in files]
+    size = sum(q.stat().st_size for q in files)
+    return f"{size / 1e6:,.1f} MB" if size >= 1e5 else f"{size / 1e3:,.1f} kB"
 
 
 # --- inspect ---------------------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ import hashlib
 import os
 import shutil
 import zlib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, BinaryIO, Literal
 
@@ -217,8 +218,10 @@ def pgn_records(path: str | Path, stats: GameStats | None = None) -> np.ndarray:
     return np.concatenate(parts) if parts else np.zeros(0, V6_DTYPE)
 
 
-def pgn_to_chunks(pgn: str | Path, out_dir: str | Path) -> tuple[GameStats, int]:
+def pgn_to_chunks(pgn: str | Path, out_dir: str | Path,
+                  report: Callable[[GameStats], None] | None = None) -> tuple[GameStats, int]:
     """One chunk file per used game of ``pgn`` in folder ``out_dir``; returns the game counts and positions.
+    ``report(counts so far)`` is called after each used game.
 
     The chunks are written into a fresh temp folder beside ``out_dir`` that replaces it only once every game
     is done, so a failure leaves an earlier ``out_dir`` as it was and a rerun never mixes in stale chunks. An
@@ -236,6 +239,8 @@ def pgn_to_chunks(pgn: str | Path, out_dir: str | Path) -> tuple[GameStats, int]
             records = game_records(game)
             positions += len(records)
             write_chunk(tmp / f"{Path(pgn).stem}-{stats.used:06d}.gz", records)
+            if report is not None:
+                report(stats)
         if out.exists():
             out.rename(old)
         tmp.rename(out)

@@ -7,12 +7,15 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from boardnet.core import progress
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("lc0", help="Leela Chess Zero tools (evaluate a position, make training chunks)")
     lsub = p.add_subparsers(dest="lc0_command", required=True)
     e = lsub.add_parser("eval", help="policy (legal moves, softmax) and W/D/L of a position")
-    e.add_argument("net", help="lc0 net (.pb.gz) or anything boardnet converts from one (.pt, .safetensors)")
+    e.add_argument("net", help="lc0 net (.pb.gz), anything boardnet converts from one (.pt, .safetensors), or an "
+                   "lc0 .onnx export (boardnet's or lc0's leela2onnx; run with onnxruntime)")
     e.add_argument("--fen", help="start position (default: the standard start)")
     e.add_argument("--moves", nargs="*", default=[], help="UCI moves played from the start position (history)")
     e.add_argument("--pgn", help="evaluate the final position of the first game in this PGN file")
@@ -22,6 +25,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     c.add_argument("pgn", help="games (PGN); games boardnet does not learn from (illegal or unfinished games, "
                    "variants, null moves) are skipped and counted")
     c.add_argument("out", help="output folder for the chunk files (a folder of earlier chunks is replaced)")
+    progress.add_arguments(c)
     c.set_defaults(func=run_pgn2chunks)
     u = sub.add_parser("uci", help="a UCI chess engine (PUCT search like lc0's) playing an lc0 net")
     u.add_argument("net", help="lc0 net (.pb.gz, .pt, .safetensors, or an lc0 .onnx export)")
@@ -61,23 +65,14 @@ def _board(args: argparse.Namespace) -> Any:
 
 
 def run_eval(args: argparse.Namespace) -> int:
-    import torch
-
-    from boardnet.core.build import load_net
-    from boardnet.core.convert import read_net
-    from boardnet.core.errors import ConversionError
+    from boardnet.lc0.evaluator import evaluate_once
     from boardnet.lc0.planes import encode, legal_policy
 
     board = _board(args)
-    nf = read_net(args.net)
-    if nf.spec.family not in ("lc0", "lc0_transformer"):
-        raise ConversionError(f"{args.net} holds a {nf.spec.family} network, not an lc0 net")
-    net = load_net(nf)
-    with torch.no_grad():
-        out = net.verify_outputs(torch.from_numpy(encode(board))[None])
-    q, d = float(out["q"][0]), float(out["d"][0])
+    logits, q_, d_ = evaluate_once(args.net, encode(board)[None])
+    q, d = float(q_[0]), float(d_[0])
     print(board.fen())
-    for move, p in legal_policy(board, out["policy_logits"][0].numpy())[: args.top]:
+    for move, p in legal_policy(board, logits[0])[: args.top]:
         print(f"  {board.san(move):8s} {move.uci():6s} {100 * p:6.2f}%")
     print(f"W {100 * (1 + q - d) / 2:.1f}%  D {100 * d:.1f}%  L {100 * (1 - q - d) / 2:.1f}%  (side to move; Q {q:+.4f})")
     return 0
@@ -86,7 +81,10 @@ def run_eval(args: argparse.Namespace) -> int:
 def run_pgn2chunks(args: argparse.Namespace) -> int:
     from boardnet.lc0.chunks import pgn_to_chunks
 
-    stats, positions = pgn_to_chunks(args.pgn, args.out)
+    with progress.from_args("lc0 pgn2chunks", None, args, "game") as bar:
+        stats, positions = pgn_to_chunks(
+            args.pgn, args.out, lambda games: bar.update(games.used + games.skipped, info=f"({games.used} used)"))
+        bar.finish(f"{positions} positions from {stats.used} games used", done=stats.used + stats.skipped)
     print(f"{args.pgn}: {positions} positions in {stats.used} chunk files in {args.out}; {stats.summary()}")
     return 0
 

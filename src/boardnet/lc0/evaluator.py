@@ -120,3 +120,24 @@ def _export(netfile: Any) -> bytes:
         target = Path(tmp) / "net.onnx"
         write_net(netfile, target)
         return target.read_bytes()
+
+
+def evaluate_once(path: str | os.PathLike[str], planes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``planes [B,112,8,8]`` float32 -> ``(logits [B,1858], q [B], d [B])`` float32 of the lc0 net in ``path``,
+    for a single evaluation (``lc0 eval``): an ``.onnx`` file with lc0's names (boardnet's export or lc0's
+    ``leela2onnx``) through onnxruntime as :class:`Evaluator` runs it; any other file boardnet reads, residual
+    or attention-body, through the PyTorch module's inference outputs."""
+    if Path(path).suffix == ".onnx":
+        return Evaluator(path, "onnxruntime").prepare()(planes)
+    import torch
+
+    from boardnet.core.build import load_net
+    from boardnet.core.convert import read_net
+
+    nf = read_net(path)
+    if nf.spec.family not in ("lc0", "lc0_transformer"):
+        raise ConversionError(f"{path} holds a {nf.spec.family} network, not an lc0 net")
+    net = load_net(nf)
+    with torch.no_grad():
+        out = net.verify_outputs(torch.from_numpy(planes))
+    return out["policy_logits"].numpy(), out["q"].numpy(), out["d"].numpy()

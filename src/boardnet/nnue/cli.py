@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from boardnet.core import progress
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("nnue", help="NNUE tools (exact integer evaluation, labelling, training data)")
@@ -28,10 +30,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                      "(Stockfish releases are recognised from their id name)")
     lab.add_argument("--engine", default=None, help="UCI engine binary (default: stockfish on PATH or /usr/games/stockfish)")
     lab.add_argument("--limit", type=int, default=None, help="stop after this many positions")
+    lab.add_argument("--jobs", "-j", type=int, default=1, help="engine processes searching in parallel (default 1); "
+                     "records keep the input order, and with --depth or --nodes and one thread per engine the "
+                     "output is the same as with one engine")
+    progress.add_arguments(lab)
     lab.set_defaults(func=run_label)
     dat = nsub.add_parser("data", help="summarize training data, or convert it between .bin, .binpack, .plain, .txt")
     dat.add_argument("input", help="training data: .bin, .binpack, .plain (Stockfish text) or .txt (fen | score | result)")
     dat.add_argument("output", nargs="?", help="write every position here, in the format of its suffix")
+    progress.add_arguments(dat)
     dat.set_defaults(func=run_data)
 
 
@@ -98,9 +105,12 @@ def run_label(args: argparse.Namespace) -> int:
 
     engine = args.engine or shutil.which("stockfish") or "/usr/games/stockfish"
     options = {k: v for k, v in (("Threads", args.threads), ("Hash", args.hash)) if v is not None}
-    stats = label(args.inputs, args.out, engine, args.depth, args.limit, nodes=args.nodes,
-                  movetime=None if args.movetime is None else args.movetime / 1000, options=options,
-                  cp_scale=args.cp_scale)
+    with progress.from_args("nnue label", args.limit, args, "position") as bar:
+        stats = label(args.inputs, args.out, engine, args.depth, args.limit, nodes=args.nodes,
+                      movetime=None if args.movetime is None else args.movetime / 1000, options=options,
+                      cp_scale=args.cp_scale, jobs=args.jobs,
+                      report=lambda st: bar.update(st.positions, info=f"skipped {st.skipped}"))
+        bar.finish(f"skipped {stats.skipped}; {args.jobs} engine process{'es' if args.jobs > 1 else ''}")
     why = ", ".join(f"{k}: {v}" for k, v in sorted(stats.reasons.items()))
     games = f"; PGN games: {stats.games.summary()}" if stats.games.used or stats.games.skipped else ""
     print(f"wrote {stats.positions} positions to {args.out} (scores in {stats.units} units); "
@@ -109,6 +119,7 @@ def run_label(args: argparse.Namespace) -> int:
 
 
 def run_data(args: argparse.Namespace) -> int:
+    from boardnet.nnue.data.bin import count_records
     from boardnet.nnue.data.convert import convert_data, data_kind, data_summary
     from boardnet.nnue.data.text import TextStats
 
@@ -116,7 +127,10 @@ def run_data(args: argparse.Namespace) -> int:
         print(data_summary(args.input))
         return 0
     stats = TextStats()
-    n = convert_data(args.input, args.output, stats)
+    total = count_records(args.input) if data_kind(args.input, must_exist=True) == "bin" else None
+    with progress.from_args("nnue data", total, args, "position") as bar:
+        n = convert_data(args.input, args.output, stats, report=bar.update)
+        bar.finish(f"wrote {args.output}")
     skipped = f"; {stats.summary()}" if stats.lines else ""
     print(f"wrote {n} positions to {args.output} ({data_kind(args.output)}) from {args.input} "
           f"({data_kind(args.input)}){skipped}")

@@ -33,6 +33,7 @@ from boardnet.core.build import build_network
 from boardnet.core.config import Config, dump_yaml, identity_hash, to_plain
 from boardnet.core.errors import ConversionError, TrainingError
 from boardnet.core.io import atomic_write, spec_to_dict
+from boardnet.core.progress import Progress
 from boardnet.train import distributed
 from boardnet.train.checkpoint import list_checkpoints, load_latest, save_checkpoint
 from boardnet.train.context import TrainContext
@@ -40,7 +41,7 @@ from boardnet.train.ema import Ema
 from boardnet.train.lock import RunLock
 from boardnet.train.loggers import build_loggers, check_available
 from boardnet.train.metrics import MetricsLog, plot_metrics
-from boardnet.train.progress import GracefulStop, Progress
+from boardnet.train.progress import GracefulStop
 from boardnet.train.steps import Step
 
 

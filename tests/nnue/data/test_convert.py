@@ -76,6 +76,31 @@ def test_summary_and_cli(binpack: Path, tmp_path: Path, capsys: pytest.CaptureFi
     assert not (tmp_path / "out.bin").exists()
 
 
+@pytest.mark.parametrize("suffix", [".bin", ".binpack"])
+def test_progress_lines_without_a_terminal(binpack: Path, tmp_path: Path, suffix: str,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    """A line per 65,536-record block at --progress-every 0 and a closing count on stderr; stdout and the
+    written file as without progress."""
+    as_bin = tmp_path / "a.bin"
+    convert_data(binpack, as_bin)
+    one = as_bin.read_bytes()
+    n = 140_000 // (len(one) // 40) + 1
+    big = tmp_path / "big.bin"
+    big.write_bytes(one * n)  # 3 blocks
+    total = n * len(one) // 40
+    quiet, talk = tmp_path / f"q{suffix}", tmp_path / f"t{suffix}"
+    assert main(["nnue", "data", str(big), str(quiet), "--no-progress"]) == 0
+    out_quiet, err_quiet = capsys.readouterr()
+    assert main(["nnue", "data", str(big), str(talk), "--progress-every", "0"]) == 0
+    out, err = capsys.readouterr()
+    assert err_quiet == "" and out == out_quiet.replace(str(quiet), str(talk))
+    assert talk.read_bytes() == quiet.read_bytes()
+    lines = err.splitlines()
+    assert [ln.split(" (")[0] for ln in lines[:-1]] == [f"nnue data: {k:,}/{total:,} positions"
+                                                         for k in (65_536, 131_072, total)]
+    assert lines[-1].startswith(f"nnue data: done, {total:,} positions in ") and lines[-1].endswith(str(talk))
+
+
 def test_a_record_binpack_cannot_hold_is_one_error(binpack: Path, tmp_path: Path) -> None:
     """The compiled writer hands an odd record to the Python writer, whose refusal names the file and position;
     no partial output is left behind."""

@@ -78,26 +78,32 @@ def _entry(dec: Decoded, i: int) -> Entry:
     return board, int(dec.score[i]), move, int(dec.ply[i]), int(dec.result[i])
 
 
-def convert_data(src: str | os.PathLike[str], dst: str | os.PathLike[str], text_stats: TextStats | None = None) -> int:
+def convert_data(src: str | os.PathLike[str], dst: str | os.PathLike[str], text_stats: TextStats | None = None,
+                 report: Callable[[int], None] | None = None) -> int:
     """Write every position of ``src`` to ``dst`` in ``dst``'s format (atomically); returns the count. A text
-    ``src``'s skipped lines/records are counted in ``text_stats``."""
+    ``src``'s skipped lines/records are counted in ``text_stats``; ``report(positions read so far)`` is called
+    after each block (a ``.binpack`` the compiled encoder cannot take is read again, counting from 0)."""
     data_kind(src, must_exist=True)
     kind = data_kind(dst)
+
+    def blocks(stats: TextStats | BinpackStats | None) -> Iterator[np.ndarray]:
+        return _reported(record_blocks(src, stats), report)
+
     if kind == "bin":
         total = 0
 
         def write(tmp: Path) -> None:
             nonlocal total
             with open(tmp, "wb") as fh:
-                for block in record_blocks(src, text_stats):
+                for block in blocks(text_stats):
                     fh.write(np.ascontiguousarray(block, dtype=RECORD_DTYPE).tobytes())
                     total += len(block)
 
         atomic_write(dst, write)
         return total
-    if kind == "binpack" and (n := _compiled_binpack(src, dst, text_stats)) is not None:
+    if kind == "binpack" and (n := _compiled_binpack(blocks, dst, text_stats)) is not None:
         return n
-    items = (e for block in record_blocks(src, text_stats) for e in entries(block))
+    items = (e for block in blocks(text_stats) for e in entries(block))
     if kind == "binpack":
         counted = _Counted(items)
         try:
@@ -107,7 +113,7 @@ def convert_data(src: str | os.PathLike[str], dst: str | os.PathLike[str], text_
         return counted.n
     lines: list[str] = []
     n = 0
-    for block in record_blocks(src, text_stats):
+    for block in blocks(text_stats):
         lines.append(format_text(entries(block), plain=kind == "plain"))
         n += len(block)
     text = "".join(lines)
@@ -115,12 +121,13 @@ def convert_data(src: str | os.PathLike[str], dst: str | os.PathLike[str], text_
     return n
 
 
-def _compiled_binpack(src: str | os.PathLike[str], dst: str | os.PathLike[str],
+def _compiled_binpack(src_blocks: Callable[[TextStats], Iterator[np.ndarray]], dst: str | os.PathLike[str],
                       text_stats: TextStats | None) -> int | None:
-    """``src`` -> ``.binpack`` by the compiled encoder: the position count, or None when a record needs the
-    Python writer (the caller then runs it, which handles or refuses that record exactly)."""
+    """The source's blocks (``src_blocks(stats)``) -> ``.binpack`` by the compiled encoder: the position count,
+    or None when a record needs the Python writer (the caller then runs it, which handles or refuses that
+    record exactly)."""
     attempt = TextStats()  # copied to text_stats only on success: the Python writer re-reads the source
-    blocks = _Counted(record_blocks(src, attempt), size=len)
+    blocks = _Counted(src_blocks(attempt), size=len)
     try:
         write_binpack_records(dst, blocks)
     except NeedsPythonWriter:
@@ -128,6 +135,16 @@ def _compiled_binpack(src: str | os.PathLike[str], dst: str | os.PathLike[str],
     if text_stats is not None:
         vars(text_stats).update(vars(attempt))
     return blocks.n
+
+
+def _reported(blocks: Iterator[np.ndarray], report: Callable[[int], None] | None) -> Iterator[np.ndarray]:
+    """``blocks`` as they are, calling ``report(records so far)`` after each one is handed out."""
+    n = 0
+    for block in blocks:
+        yield block
+        n += len(block)
+        if report is not None:
+            report(n)
 
 
 class _Counted:

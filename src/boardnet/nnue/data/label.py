@@ -8,20 +8,29 @@ labelling engine's internal units: its UCI ``score cp`` converted back with that
 (:mod:`boardnet.nnue.units`, picked from its ``id name``: SF15.1 361 per pawn, SF16 328, SF17+ the WDL model's
 material-dependent ``a``; an unknown engine needs ``cp_scale``); mates -> +-(32000 - plies). Illegal positions and
 lines that are no position are skipped and counted.
+
+Every position is searched from a fresh engine state (``ucinewgame`` before it: Stockfish clears its hash and
+histories), so a label does not depend on the positions searched before it. With ``jobs`` engines searching in
+parallel the records keep the input order, and with a ``depth`` or ``nodes`` limit and one thread per engine
+(Stockfish's default) the output is byte for byte that of one engine; a ``movetime`` limit is never repeatable.
 """
 
 from __future__ import annotations
 
 import io
 import os
-from collections.abc import Iterator
+import queue
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import chess
 import chess.engine
 
-from boardnet.core.errors import FormatError
+from boardnet.core.errors import BoardnetError, ConfigError, FormatError
 from boardnet.core.io import open_user_file
 from boardnet.core.pgn import GameStats, read_games
 from boardnet.nnue.data.bin import write_bin
@@ -107,37 +116,98 @@ def search_limit(depth: int | None = None, nodes: int | None = None, movetime: f
 def label(
     inputs: list[str], out: str | os.PathLike[str], engine_path: str, depth: int | None = None,
     limit: int | None = None, *, nodes: int | None = None, movetime: float | None = None,
-    options: dict[str, int] | None = None, cp_scale: float | None = None,
+    options: dict[str, int] | None = None, cp_scale: float | None = None, jobs: int = 1,
+    report: Callable[[LabelStats], None] | None = None,
 ) -> LabelStats:
     """Score every position of ``inputs`` with the engine (``depth`` / ``nodes`` / ``movetime`` seconds per
-    position, UCI ``options`` such as Threads and Hash) and write ``out`` (.bin) in the engine's own units."""
+    position, UCI ``options`` such as Threads and Hash; ``jobs`` engine processes in parallel) and write ``out``
+    (.bin) in the engine's own units, in input order. ``report(stats)`` is called after each position."""
     if Path(out).suffix.lower() != ".bin":
         raise FormatError(out, "label writes Stockfish .bin records; name the output *.bin (then `boardnet nnue "
                           "data OUT.bin OTHER` converts it)")
+    if jobs < 1:
+        raise ConfigError("--jobs", f"must be at least 1 (got {jobs})")
     stats = LabelStats()
-    records = []
+    records: list[tuple[chess.Board, int, chess.Move, int, int]] = []
     search = search_limit(depth, nodes, movetime)
-    with chess.engine.SimpleEngine.popen_uci(engine_path) as engine:
-        units = units_for_engine(engine.id.get("name", engine_path), cp_scale)
+    with ExitStack() as stack:
+        engines = [stack.enter_context(start_engine(engine_path)) for _ in range(jobs)]
+        units = units_for_engine(engines[0].id.get("name", engine_path), cp_scale)
         stats.units = units.name
-        if options:
-            engine.configure(options)
-        for path in inputs:
-            for board, result in iter_positions(path, stats):
-                if limit is not None and len(records) >= limit:
-                    break
-                if not board.is_valid() or board.king(chess.WHITE) is None or board.king(chess.BLACK) is None:
-                    stats.skip("illegal position")
-                    continue
-                if board.is_game_over():
-                    stats.skip("game over (no move)")
-                    continue
-                info = engine.analyse(board, search)
-                move = info.get("pv", [None])[0]
-                if move is None or "score" not in info:
-                    stats.skip("engine gave no move")
-                    continue
+        for engine in engines:
+            if options:
+                engine.configure(options)
+
+        def wanted(in_flight: int) -> bool:  # never searches a position one engine alone would not reach
+            return limit is None or len(records) + in_flight < limit
+
+        for board, result, info in analysed(engines, searchable(inputs, stats), search, wanted):
+            move = info.get("pv", [None])[0]
+            if move is None or "score" not in info:
+                stats.skip("engine gave no move")
+            else:
                 ply = 2 * (board.fullmove_number - 1) + (board.turn == chess.BLACK)
                 records.append((board, engine_score(info["score"], board, units), move, ply, result))
+                stats.positions = len(records)
+            if report is not None:
+                report(stats)
+            if limit is not None and len(records) >= limit:
+                break
     stats.positions = write_bin(out, records)
     return stats
+
+
+def start_engine(engine_path: str) -> chess.engine.SimpleEngine:
+    """The UCI engine at ``engine_path``, started; one error naming it if it does not start or speak UCI."""
+    try:
+        return chess.engine.SimpleEngine.popen_uci(engine_path)
+    except OSError as err:
+        raise BoardnetError(f"engine {engine_path}: cannot start it ({err.strerror or err})") from None
+    except chess.engine.EngineError as err:
+        raise BoardnetError(f"engine {engine_path}: not a UCI engine ({err})") from None
+
+
+def searchable(inputs: list[str], stats: LabelStats) -> Iterator[tuple[chess.Board, int]]:
+    """The positions of ``inputs`` an engine can search (legal, not over) with their results; the others are
+    skipped and counted in ``stats``."""
+    for path in inputs:
+        for board, result in iter_positions(path, stats):
+            if not board.is_valid() or board.king(chess.WHITE) is None or board.king(chess.BLACK) is None:
+                stats.skip("illegal position")
+            elif board.is_game_over():
+                stats.skip("game over (no move)")
+            else:
+                yield board, result
+
+
+def analysed(
+    engines: list[chess.engine.SimpleEngine], positions: Iterable[tuple[chess.Board, int]],
+    search: chess.engine.Limit, wanted: Callable[[int], bool] = lambda _: True,
+) -> Iterator[tuple[chess.Board, int, chess.engine.InfoDict]]:
+    """``(board, result, engine info)`` of each position, in input order, with up to one search in flight per
+    engine, each from a fresh engine state (``ucinewgame``). A next position is taken only while
+    ``wanted(searches in flight)``."""
+    free: queue.SimpleQueue[chess.engine.SimpleEngine] = queue.SimpleQueue()
+    for engine in engines:
+        free.put(engine)
+
+    def search_one(board: chess.Board) -> chess.engine.InfoDict:
+        engine = free.get()
+        try:
+            return engine.analyse(board, search, game=object())  # a new game: ucinewgame first
+        finally:
+            free.put(engine)
+
+    pending: deque[tuple[chess.Board, int, Future[chess.engine.InfoDict]]] = deque()
+    todo = iter(positions)
+    with ThreadPoolExecutor(len(engines), thread_name_prefix="label") as pool:
+        while True:
+            while len(pending) < len(engines) and wanted(len(pending)):
+                item = next(todo, None)
+                if item is None:
+                    break
+                pending.append((*item, pool.submit(search_one, item[0])))
+            if not pending:
+                return
+            board, result, future = pending.popleft()
+            yield board, result, future.result()

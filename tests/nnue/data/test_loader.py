@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
-from boardnet.nnue.data.bin import read_bin, write_bin
+from boardnet.core.errors import FormatError
+from boardnet.nnue.data import loader
+from boardnet.nnue.data.bin import decode_records, read_bin, write_bin
 from boardnet.nnue.data.features import sparse_batch
 from boardnet.nnue.data.loader import Filters, NnueData, keep_mask
 from boardnet.train.context import TrainContext
@@ -128,8 +132,6 @@ def test_filters_rejecting_everything_stop_after_one_pass(tmp_path):
 
 def test_worker_format_error_surfaces_as_itself(tmp_path):
     """A bad record met inside a DataLoader worker is that FormatError (file, record, offset), not RuntimeError."""
-    from boardnet.core.errors import FormatError
-
     path = tmp_path / "bad.bin"
     write_bin(path, random_positions(1200, seed=3))
     raw = bytearray(path.read_bytes())
@@ -142,3 +144,98 @@ def test_worker_format_error_surfaces_as_itself(tmp_path):
                 data.next_batch(64)
         assert str(info.value) == f"{path}: offset {700 * 40 + 38}: field result: record 700: result 5 not in -1..1"
         data.close()
+
+
+# --- .binpack: the one-pass path (read_chunk_lists) against the two-pass path (records -> decode -> filters) ---
+
+NATIVE_BINPACK = Path(__file__).parents[1] / "fixtures" / "native" / "train.binpack"  # 3,000 labelled stems
+
+
+@pytest.fixture(scope="module")
+def chained_binpack(tmp_path_factory):
+    """Random games as move chains (castling, ep, promotions) in ~1500-byte chunks."""
+    from boardnet.nnue.data.binpack import write_binpack
+    from tests.nnue.data.test_binpack import random_games
+
+    path = tmp_path_factory.mktemp("bp") / "games.binpack"
+    write_binpack(path, random_games(12, seed=8), chunk_size=1500)
+    return path
+
+
+def served(path, batches, features, two_pass, monkeypatch, **kw):
+    """``batches`` batches of 200 from a source over ``path``; ``two_pass``: with the one-pass reader off."""
+    with monkeypatch.context() as m:
+        if two_pass:
+            m.setattr(loader, "read_chunk_lists", lambda *a: None)
+        src = make(path, features=features, **kw)
+        out = [{k: v.numpy() for k, v in src.next_batch(200).items()} for _ in range(batches)]
+        src.close()
+    return out
+
+
+FILTERS = [dict(skip_captures=False, skip_in_check=False, early_ply_skip=0),  # none (VALUE_NONE only)
+           dict(),  # the defaults: captures and in-check skipped
+           dict(early_ply_skip=16, random_skip=0.3, seed=4)]
+
+
+@pytest.mark.parametrize("filters", FILTERS)
+def test_binpack_one_pass_serves_the_two_pass_batches(chained_binpack, filters, monkeypatch):
+    """Real data (the labelled fixture, stems only) and move chains: every served batch (indices, bucket, score,
+    outcome, ply, order) is the two-pass path's, for each filter setting, across chunk boundaries and epochs."""
+    for path, n in ((NATIVE_BINPACK, 18), (chained_binpack, 40)):
+        fast = served(path, n, "HalfKAv2_hm^", False, monkeypatch, **filters)
+        slow = served(path, n, "HalfKAv2_hm^", True, monkeypatch, **filters)
+        assert all(set(a) == set(b) and all(np.array_equal(a[k], b[k]) for k in a) for a, b in zip(fast, slow))
+        assert len({int(b["ply"].sum()) for b in fast}) > 1  # not one batch repeated
+
+
+@pytest.mark.parametrize("features", ["HalfKP^", "HalfKAv2_hm", "Full_Threats", "HalfKAv2_hm+Full_Threats"])
+def test_binpack_one_pass_feeds_every_block(chained_binpack, features, monkeypatch):
+    fast = served(chained_binpack, 6, features, False, monkeypatch)
+    slow = served(chained_binpack, 6, features, True, monkeypatch)
+    assert all(np.array_equal(a[k], b[k]) for a, b in zip(fast, slow) for k in a)
+
+
+def test_read_chunk_lists_are_the_decoded_records(chained_binpack):
+    """Piece lists, side to move and labels of every chunk equal decoding its ``.bin`` records, and ``drop`` is
+    exactly ``keep_mask``'s rejection for the fixed filters."""
+    from boardnet.nnue.data.binpack import chunk_offsets, read_chunk, read_chunk_lists
+
+    for path in (NATIVE_BINPACK, chained_binpack):
+        for offset in chunk_offsets(path):
+            dec, _ = decode_records(read_chunk(path, offset))
+            for early, captures, check in ((0, False, False), (0, True, True), (12, True, False), (30, False, True)):
+                lists = read_chunk_lists(path, offset, early, captures, check)
+                for k in ("list_sq", "list_code", "turn", "score", "move", "ply", "result"):
+                    assert np.array_equal(getattr(lists, k), getattr(dec, k)), k
+                keep = keep_mask(dec, Filters(0.0, early, captures, check), np.random.default_rng(0))
+                assert np.array_equal(~lists.drop, keep)
+
+
+def test_malformed_binpack_chunk_is_the_readers_error(chained_binpack, tmp_path, monkeypatch):
+    """Flipped bytes: the one-pass loader serves what the two-pass loader serves, or raises its FormatError
+    (file, offset) — the kernel refuses the chunk and the Python reader names what is wrong."""
+    from boardnet.nnue.data.binpack import chunk_offsets, read_chunk_lists
+
+    good = chained_binpack.read_bytes()
+    rng = np.random.default_rng(1)
+    errors = 0
+    for trial in range(12):
+        raw = bytearray(good)
+        for at in rng.integers(8, 1400, size=3):  # inside the first chunk
+            raw[at] ^= int(rng.integers(1, 256))
+        path = tmp_path / f"bad{trial}.binpack"
+        path.write_bytes(bytes(raw))
+        outcomes = []
+        for two_pass in (False, True):
+            try:
+                outcomes.append(served(path, 12, "HalfKAv2_hm", two_pass, monkeypatch, early_ply_skip=0))
+            except FormatError as err:
+                outcomes.append(str(err))
+        if isinstance(outcomes[0], str):
+            errors += 1
+            assert outcomes[0] == outcomes[1] and "offset" in outcomes[0]
+            assert read_chunk_lists(path, chunk_offsets(path)[0], 0, True, True) is None
+        else:
+            assert all(np.array_equal(a[k], b[k]) for a, b in zip(*outcomes) for k in a)
+    assert errors >= 6

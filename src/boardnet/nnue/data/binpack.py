@@ -453,18 +453,72 @@ def chunk_offsets(path: str | os.PathLike[str]) -> list[int]:
     return out
 
 
-def read_chunk(path: str | os.PathLike[str], offset: int, stats: BinpackStats | None = None) -> np.ndarray:
-    """``RECORD_DTYPE`` records of the one chunk whose header is at file ``offset`` (see :func:`chunk_offsets`)."""
+def _chunk_at(path: str | os.PathLike[str], offset: int) -> tuple[Path, bytes]:
+    """``(path, data)`` of the one chunk whose header is at file ``offset`` (see :func:`chunk_offsets`)."""
     p, f = _open(path)
     with f:
         f.seek(offset)
         size = _chunk_size_at(f, p, offset)
         if size is None:
             raise FormatError(p, "no chunk at this offset (end of file)", offset=offset)
-        data = _chunk_data(f, p, offset, size)
+        return p, _chunk_data(f, p, offset, size)
+
+
+def read_chunk(path: str | os.PathLike[str], offset: int, stats: BinpackStats | None = None) -> np.ndarray:
+    """``RECORD_DTYPE`` records of the one chunk whose header is at file ``offset`` (see :func:`chunk_offsets`)."""
+    p, data = _chunk_at(path, offset)
     stats = stats if stats is not None else BinpackStats()
     stats.chunks += 1
     return _decode_chunk(p, offset + CHUNK_HEADER, data, stats)
+
+
+@dataclass
+class ChunkLists:
+    """The positions of one chunk as the data loader needs them, all arrays of length ``N`` (file order).
+
+    list_sq/list_code ``[N,32] int8`` and turn ``[N] int8`` as :class:`boardnet.nnue.data.bin.Decoded` has
+    them (same values as decoding the chunk's ``.bin`` records), score ``[N] int16``, move ``[N] uint16``
+    (``.bin`` code), ply ``[N] uint16``, result ``[N] int8``, and drop ``[N] bool``: the position fails the
+    fixed filters it was read with (no score, early ply, capture, in check; see ``read_chunk_lists``).
+    """
+
+    list_sq: np.ndarray
+    list_code: np.ndarray
+    turn: np.ndarray
+    drop: np.ndarray
+    score: np.ndarray
+    move: np.ndarray
+    ply: np.ndarray
+    result: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.turn)
+
+
+def read_chunk_lists(
+    path: str | os.PathLike[str], offset: int, early_ply_skip: int, skip_captures: bool, skip_in_check: bool
+) -> ChunkLists | None:
+    """The chunk whose header is at file ``offset``, decoded in one compiled pass into piece lists, labels and
+    the fixed filters' verdict (``drop``: score VALUE_NONE, ply <= ``early_ply_skip``, a capturing move when
+    ``skip_captures``, side to move in check when ``skip_in_check``), no ``.bin`` records in between.
+
+    None when the kernel finds the chunk malformed: :func:`read_chunk` then raises the Python reader's
+    FormatError naming the offset (or returns what that reader makes of it). Bad headers raise here.
+    """
+    _, data = _chunk_at(path, offset)
+    buf = np.frombuffer(data, dtype=np.uint8)
+    filters = np.array([early_ply_skip, skip_captures, skip_in_check], np.int64)
+    for cap in _capacities(len(data)):
+        lists = ChunkLists(np.empty((cap, 32), np.int8), np.empty((cap, 32), np.int8), np.empty(cap, np.int8),
+                           np.empty(cap, np.bool_), np.empty(cap, np.int16), np.empty(cap, np.uint16),
+                           np.empty(cap, np.uint16), np.empty(cap, np.int8))
+        n, _, status, _ = kernel.decode_chunk_lists(buf, filters, lists.list_sq, lists.list_code, lists.turn,
+                                                    lists.drop, lists.score, lists.move, lists.ply, lists.result)
+        if status == kernel.OK:
+            return ChunkLists(*(getattr(lists, k)[:n] for k in ChunkLists.__dataclass_fields__))
+        if status == kernel.BAD:
+            break
+    return None
 
 
 def iter_entries(
@@ -555,12 +609,16 @@ def binpack_blocks(
         yield _decode_chunk(path, base, chunk, stats) if compiled else _python_chunk(path, base, chunk, stats)
 
 
+def _capacities(size: int) -> tuple[int, int]:
+    """Output rows to try for a chunk of ``size`` bytes: a movetext position takes at least 5 bits (score), a
+    stem 34 bytes; 1 row per byte is plenty for real data (~2.5 bytes/position), the second bound is exact."""
+    return size + 64, size * 8 // 5 + size // 34 + 64
+
+
 def _decode_chunk(path: str | os.PathLike[str], base: int, chunk: bytes, stats: BinpackStats) -> np.ndarray:
     """``RECORD_DTYPE`` records of one chunk: the kernel first, the Python reader if the kernel refuses it."""
     buf = np.frombuffer(chunk, dtype=np.uint8)
-    # a movetext position takes at least 5 bits (score), a stem 34 bytes: 1 row per byte is plenty for real
-    # data (~2.5 bytes/position); the bound below is exact for any chunk
-    for cap in (len(chunk) + 64, len(chunk) * 8 // 5 + len(chunk) // 34 + 64):
+    for cap in _capacities(len(chunk)):
         out = np.zeros(cap, dtype=RECORD_DTYPE)  # zeroed pages are touched only for the rows written
         n, stems, status, _ = kernel.decode_chunk(buf, out["sfen"], out["score"], out["move"], out["ply"],
                                                   out["result"])

@@ -47,8 +47,11 @@ KNIGHT = _step_table(_KNIGHT_STEPS)
 KING = _step_table(_KING_STEPS)
 # PAWN_ATTACKS[colour, sq]: squares a pawn of ``colour`` (0 white, 1 black) on ``sq`` attacks
 PAWN_ATTACKS = np.stack([_step_table(((-1, 1), (1, 1))), _step_table(((-1, -1), (1, -1)))])
-ROOK_DIRS = np.array([[1, 0], [-1, 0], [0, 1], [0, -1]], np.int64)
-BISHOP_DIRS = np.array([[1, 1], [1, -1], [-1, 1], [-1, -1]], np.int64)
+# RAYS[d, sq]: squares from ``sq`` (exclusive) to the board edge along direction d: 0 north, 1 east, 2 north-east,
+# 3 north-west (square numbers grow: the nearest blocker is the lowest bit), 4 south, 5 west, 6 south-west,
+# 7 south-east (the nearest blocker is the highest bit)
+_RAY_STEPS = ((0, 1), (1, 0), (1, 1), (-1, 1), (0, -1), (-1, 0), (-1, -1), (1, -1))
+RAYS = np.stack([_step_table(tuple((k * df, k * dr) for k in range(1, 8))) for df, dr in _RAY_STEPS])
 RANK_1, RANK_8 = np.uint64(0xFF), np.uint64(0xFF << 56)
 
 # binpack move type (normal, promotion, castling, en passant) -> Stockfish .bin move type
@@ -65,20 +68,24 @@ def _bit(sq: int) -> np.uint64:
 
 @njit(cache=True, inline="always")
 def _popcount(x: np.uint64) -> int:
-    n = 0
-    while x:
-        x &= x - np.uint64(1)
-        n += 1
-    return n
+    """Set bits of ``x`` (SWAR sum, no loop)."""
+    x = x - ((x >> np.uint64(1)) & np.uint64(0x5555555555555555))
+    x = (x & np.uint64(0x3333333333333333)) + ((x >> np.uint64(2)) & np.uint64(0x3333333333333333))
+    x = (x + (x >> np.uint64(4))) & np.uint64(0x0F0F0F0F0F0F0F0F)
+    return np.int64((x * np.uint64(0x0101010101010101)) >> np.uint64(56))
+
+
+# de Bruijn bit scan: the isolated lowest bit times DE_BRUIJN has a distinct top 6 bits for each square
+DE_BRUIJN = np.uint64(0x03F79D71B4CB0A89)
+LSB_TABLE = np.zeros(64, np.int64)
+for _sq in range(64):
+    LSB_TABLE[(((1 << _sq) * int(DE_BRUIJN)) & 0xFFFFFFFFFFFFFFFF) >> 58] = _sq
 
 
 @njit(cache=True, inline="always")
 def _lsb(x: np.uint64) -> int:
-    """Lowest set square of ``x``; callers pass a non-empty bitboard (0 gives 0, never an endless loop)."""
-    for n in range(64):
-        if (x >> np.uint64(n)) & np.uint64(1):
-            return n
-    return 0
+    """Lowest set square of ``x``; callers pass a non-empty bitboard (0 gives 0)."""
+    return LSB_TABLE[np.int64(((x & (~x + np.uint64(1))) * DE_BRUIJN) >> np.uint64(58))]
 
 
 @njit(cache=True, inline="always")
@@ -89,21 +96,34 @@ def _nth(x: np.uint64, n: int) -> int:
     return _lsb(x)
 
 
+@njit(cache=True, inline="always")
+def _msb(x: np.uint64) -> int:
+    """Highest set square of ``x`` (0 gives 0)."""
+    for k in (1, 2, 4, 8, 16, 32):
+        x |= x >> np.uint64(k)
+    return _lsb(x ^ (x >> np.uint64(1)))
+
+
+@njit(cache=True, inline="always")
+def _ray(d: int, sq: int, occ: np.uint64) -> np.uint64:
+    """Squares along ``RAYS[d, sq]`` up to and including the nearest occupied one."""
+    ray = RAYS[d, sq]
+    blockers = ray & occ
+    if blockers:
+        ray ^= RAYS[d, _lsb(blockers) if d < 4 else _msb(blockers)]
+    return ray
+
+
 @njit(cache=True)
-def _slide(sq: int, occ: np.uint64, dirs: np.ndarray) -> np.uint64:
-    """Sliding attacks from ``sq`` along ``dirs [k, 2]`` (file, rank steps), stopping at occupied squares."""
-    out = np.uint64(0)
-    f0, r0 = sq & 7, sq >> 3
-    for k in range(dirs.shape[0]):
-        f, r = f0 + dirs[k, 0], r0 + dirs[k, 1]
-        while 0 <= f < 8 and 0 <= r < 8:
-            b = _bit(8 * r + f)
-            out |= b
-            if occ & b:
-                break
-            f += dirs[k, 0]
-            r += dirs[k, 1]
-    return out
+def _rook(sq: int, occ: np.uint64) -> np.uint64:
+    """Rook attacks from ``sq`` with ``occ`` occupied."""
+    return _ray(0, sq, occ) | _ray(1, sq, occ) | _ray(4, sq, occ) | _ray(5, sq, occ)
+
+
+@njit(cache=True)
+def _bishop(sq: int, occ: np.uint64) -> np.uint64:
+    """Bishop attacks from ``sq`` with ``occ`` occupied."""
+    return _ray(2, sq, occ) | _ray(3, sq, occ) | _ray(6, sq, occ) | _ray(7, sq, occ)
 
 
 @njit(cache=True)
@@ -135,14 +155,14 @@ def _stockfish_ep(bb: np.ndarray, col: np.ndarray, stm: int, ep: int) -> int:
     diag = (bb[BISHOP] | bb[QUEEN]) & col[them]
     line = (bb[ROOK] | bb[QUEEN]) & col[them]
     empty = np.uint64(0)
-    if not ((diag & _slide(king, empty, BISHOP_DIRS)) | (line & _slide(king, empty, ROOK_DIRS))):
+    if not ((diag & _bishop(king, empty)) | (line & _rook(king, empty))):
         return ep
     while pawns:
         sq = _lsb(pawns)
         pawns &= pawns - np.uint64(1)
         captured = 8 * (sq >> 3) + (ep & 7)
         o = ((occ ^ _bit(sq)) | _bit(ep)) ^ _bit(captured)
-        if not ((_slide(king, o, BISHOP_DIRS) & diag) | (_slide(king, o, ROOK_DIRS) & line)):
+        if not ((_bishop(king, o) & diag) | (_rook(king, o) & line)):
             return ep
     return -1
 
@@ -168,9 +188,9 @@ def _destinations(bb: np.ndarray, col: np.ndarray, castle: np.uint64, stm: int, 
         return KNIGHT[frm] & ~our, 0, False
     att = np.uint64(0)
     if pt in (BISHOP, QUEEN):
-        att |= _slide(frm, occ, BISHOP_DIRS)
+        att |= _bishop(frm, occ)
     if pt in (ROOK, QUEEN):
-        att |= _slide(frm, occ, ROOK_DIRS)
+        att |= _rook(frm, occ)
     return att & ~our, 0, False
 
 
@@ -187,15 +207,19 @@ def bits_for(n: int) -> int:
 
 @njit(cache=True)
 def _read(buf: np.ndarray, start: int, end: int, pos: int, n: int) -> tuple[int, int]:
-    """MSB-first read of ``n`` bits at bit ``pos`` of ``buf[start:end]`` -> (value or -1 past the end, pos)."""
-    v = 0
-    for _ in range(n):
-        byte = start + (pos >> 3)
-        if byte >= end:
-            return -1, pos
-        v = (v << 1) | ((np.int64(buf[byte]) >> (7 - (pos & 7))) & 1)
-        pos += 1
-    return v, pos
+    """MSB-first read of ``n <= 16`` bits at bit ``pos`` of ``buf[start:end]`` -> (value or -1 past the end,
+    pos)."""
+    if n == 0:
+        return 0, pos
+    first = start + (pos >> 3)
+    if start + ((pos + n - 1) >> 3) >= end:
+        return -1, pos
+    window = 0
+    for k in range(3):  # the n bits lie within 3 bytes
+        window <<= 8
+        if first + k < end:
+            window |= np.int64(buf[first + k])
+    return (window >> (24 - (pos & 7) - n)) & ((1 << n) - 1), pos + n
 
 
 @njit(cache=True)
@@ -369,11 +393,95 @@ def _stem_move_ok(bb: np.ndarray, col: np.ndarray, castle: np.uint64, stm: int, 
     return kind != 1 and (dest & _bit(to)) != 0
 
 
+# ---------------------------------------------------------------- decoding (binpack chunk -> positions)
+
+# what ``_walk`` writes per position besides score, move, ply, result
+SINK_SFEN, SINK_LISTS = 0, 1
+# ``filters`` of ``_walk`` (SINK_LISTS): early_ply_skip, skip_captures, skip_in_check
+VALUE_NONE = 32002  # Stockfish "no score" marker
+MOVE_EP_KIND, MOVE_CASTLING_KIND = 2, 3  # .bin move kinds (bits 14-15)
+
+
 @njit(cache=True)
-def decode_chunk(buf: np.ndarray, sfen: np.ndarray, score: np.ndarray, move: np.ndarray, ply: np.ndarray,
-                 result: np.ndarray) -> tuple[int, int, int, int]:
-    """Decode one chunk ``buf uint8 [L]`` into the output rows (``sfen uint8 [C, 32]``, ``score int16 [C]``,
-    ``move uint16 [C]``, ``ply uint16 [C]``, ``result int8 [C]``).
+def _in_check(bb: np.ndarray, col: np.ndarray, stm: int) -> bool:
+    """Whether the side to move's king is attacked."""
+    them = col[1 - stm]
+    king = _lsb(bb[KING_T] & col[stm])
+    occ = col[0] | col[1]
+    if (KNIGHT[king] & bb[KNIGHT_T] & them) or (KING[king] & bb[KING_T] & them):
+        return True
+    if PAWN_ATTACKS[stm, king] & bb[PAWN] & them:
+        return True
+    if _bishop(king, occ) & (bb[BISHOP] | bb[QUEEN]) & them:
+        return True
+    return (_rook(king, occ) & (bb[ROOK] | bb[QUEEN]) & them) != 0
+
+
+@njit(cache=True)
+def _dropped(bb: np.ndarray, col: np.ndarray, stm: int, score: int, bin_move: int, ply: int,
+             filters: np.ndarray) -> bool:
+    """The loader's fixed filters (``loader.keep_mask`` without random skipping) for one position: no score
+    (VALUE_NONE), ply not above ``filters[0]`` (when it is > 0), a capturing move (``filters[1]``), side to move in check
+    (``filters[2]``)."""
+    if score == VALUE_NONE or score == -VALUE_NONE or (filters[0] > 0 and ply <= filters[0]):
+        return True
+    if filters[1] and bin_move:
+        kind = bin_move >> 14
+        if kind == MOVE_EP_KIND or (kind != MOVE_CASTLING_KIND and (col[0] | col[1]) & _bit(bin_move & 63)):
+            return True
+    return filters[2] != 0 and _in_check(bb, col, stm)
+
+
+@njit(cache=True, inline="always")
+def _flip(x: np.uint64) -> np.uint64:
+    """Bitboard mirrored top to bottom (byte swap): square ``sq`` moves to ``sq ^ 56``."""
+    x = ((x >> np.uint64(8)) & np.uint64(0x00FF00FF00FF00FF)) | ((x & np.uint64(0x00FF00FF00FF00FF)) << np.uint64(8))
+    x = ((x >> np.uint64(16)) & np.uint64(0x0000FFFF0000FFFF)) | ((x & np.uint64(0x0000FFFF0000FFFF)) << np.uint64(16))
+    return (x >> np.uint64(32)) | (x << np.uint64(32))
+
+
+@njit(cache=True)
+def _lists(bb: np.ndarray, col: np.ndarray, row: int, list_sq: np.ndarray, list_code: np.ndarray,
+           stream: np.ndarray) -> None:
+    """Piece list of the board into ``list_sq/list_code[row]`` as ``nnue_bin.decode_records`` has it: non-king
+    pieces in packed-sfen stream order (a8..h8, a7..h7, ..., a1..h1), then the white and the black king, then
+    padding (square 64, code 0). Codes 1..6 white pawn..king, 7..12 black.
+
+    ``stream int8 [64]`` is scratch: the code of each piece by stream index (``sq ^ 56``); on the mirrored board
+    stream order is ascending square order."""
+    one = np.uint64(1)
+    for t in range(5):
+        for c in range(2):
+            rest = bb[t] & col[c]
+            while rest:
+                stream[_lsb(rest) ^ 56] = t + 1 + 6 * c
+                rest &= rest - one
+    rest = _flip((col[0] | col[1]) & ~bb[KING_T])
+    k = 0
+    while rest:
+        i = _lsb(rest)
+        rest &= rest - one
+        list_sq[row, k] = i ^ 56
+        list_code[row, k] = stream[i]
+        k += 1
+    list_sq[row, k] = _lsb(bb[KING_T] & col[0])
+    list_code[row, k] = KING_T + 1
+    list_sq[row, k + 1] = _lsb(bb[KING_T] & col[1])
+    list_code[row, k + 1] = KING_T + 7
+    for j in range(k + 2, list_sq.shape[1]):
+        list_sq[row, j] = 64
+        list_code[row, j] = 0
+
+
+@njit(cache=True)
+def _walk(buf: np.ndarray, sink: int, sfen: np.ndarray, list_sq: np.ndarray, list_code: np.ndarray,
+          turn: np.ndarray, drop: np.ndarray, filters: np.ndarray, score: np.ndarray, move: np.ndarray,
+          ply: np.ndarray, result: np.ndarray) -> tuple[int, int, int, int]:
+    """Walk one chunk ``buf uint8 [L]`` (stems and movetexts) and write every position into row ``n`` of the
+    output arrays (capacity ``C = len(score)``): ``score int16``, ``move uint16`` (``.bin`` code), ``ply
+    uint16``, ``result int8``, and by ``sink``: SINK_SFEN its packed sfen ``sfen uint8 [C, 32]``; SINK_LISTS its
+    piece lists ``list_sq/list_code int8 [C, 32]`` (see :func:`_lists`), ``turn int8 [C]`` (0 white) and
+    ``drop bool [C]`` (see :func:`_dropped`). Arrays of the other sink are not touched (may be empty).
 
     Returns ``(rows written, stems, status, chunk offset)``: status OK; FULL when ``C`` rows are not enough;
     BAD at the first malformed stem or movetext (offset of its stem).
@@ -381,7 +489,8 @@ def decode_chunk(buf: np.ndarray, sfen: np.ndarray, score: np.ndarray, move: np.
     stems = 0
     bb = np.zeros(6, np.uint64)
     col = np.zeros(2, np.uint64)
-    cap = sfen.shape[0]
+    stream = np.zeros(64, np.int8)
+    cap = score.shape[0]
     n = 0
     off = 0
     size = buf.shape[0]
@@ -407,8 +516,8 @@ def decode_chunk(buf: np.ndarray, sfen: np.ndarray, score: np.ndarray, move: np.
                 bin_move |= promo << 12
         if n >= cap:
             return n, stems, FULL, stem_at
-        _emit(sfen, n, bb, col, castle, stm, ep, rule50, p // 2 + 1)
-        score[n], move[n], ply[n], result[n] = s, bin_move, p, res
+        _store(sink, n, bb, col, castle, stm, ep, rule50, p, s, bin_move, res, sfen, list_sq, list_code, turn,
+               drop, filters, score, move, ply, result, stream)
         n += 1
         stems += 1
         off += 34
@@ -468,11 +577,47 @@ def decode_chunk(buf: np.ndarray, sfen: np.ndarray, score: np.ndarray, move: np.
                 return n, stems, BAD, stem_at
             s = int16(last + unsigned_to_signed(u & 0xFFFF))
             last = -s
-            _emit(sfen, n, bb, col, castle, stm, ep, rule50, p // 2 + 1)
-            score[n], move[n], ply[n], result[n] = s, bin_move, min(p, 0xFFFF), res
+            _store(sink, n, bb, col, castle, stm, ep, rule50, min(p, 0xFFFF), s, bin_move, res, sfen, list_sq,
+                   list_code, turn, drop, filters, score, move, ply, result, stream)
             n += 1
         off += (pos + 7) >> 3
     return n, stems, OK, off
+
+
+@njit(cache=True, inline="always")
+def _store(sink: int, n: int, bb: np.ndarray, col: np.ndarray, castle: np.uint64, stm: int, ep: int, rule50: int,
+           p: int, s: int, bin_move: int, res: int, sfen: np.ndarray, list_sq: np.ndarray, list_code: np.ndarray,
+           turn: np.ndarray, drop: np.ndarray, filters: np.ndarray, score: np.ndarray, move: np.ndarray,
+           ply: np.ndarray, result: np.ndarray, stream: np.ndarray) -> None:
+    """Row ``n`` of :func:`_walk`'s outputs for the current position (``p``: its ply, fullmove ``p // 2 + 1``)."""
+    if sink == SINK_SFEN:
+        _emit(sfen, n, bb, col, castle, stm, ep, rule50, p // 2 + 1)
+    else:
+        _lists(bb, col, n, list_sq, list_code, stream)
+        turn[n] = stm
+        drop[n] = _dropped(bb, col, stm, s, bin_move, p, filters)
+    score[n], move[n], ply[n], result[n] = s, bin_move, p, res
+
+
+@njit(cache=True)
+def decode_chunk(buf: np.ndarray, sfen: np.ndarray, score: np.ndarray, move: np.ndarray, ply: np.ndarray,
+                 result: np.ndarray) -> tuple[int, int, int, int]:
+    """Decode one chunk ``buf uint8 [L]`` into ``.bin`` record fields (``sfen uint8 [C, 32]``, ``score int16
+    [C]``, ``move uint16 [C]``, ``ply uint16 [C]``, ``result int8 [C]``); returns as :func:`_walk`."""
+    lists = np.zeros((0, 32), np.int8)
+    return _walk(buf, SINK_SFEN, sfen, lists, lists, np.zeros(0, np.int8), np.zeros(0, np.bool_),
+                 np.zeros(3, np.int64), score, move, ply, result)
+
+
+@njit(cache=True)
+def decode_chunk_lists(buf: np.ndarray, filters: np.ndarray, list_sq: np.ndarray, list_code: np.ndarray,
+                       turn: np.ndarray, drop: np.ndarray, score: np.ndarray, move: np.ndarray, ply: np.ndarray,
+                       result: np.ndarray) -> tuple[int, int, int, int]:
+    """Decode one chunk straight into the loader's per-position arrays (no packed sfen): piece lists, side to
+    move, the fixed filters' verdict ``drop`` (``filters int64 [3]``: early_ply_skip, skip_captures,
+    skip_in_check) and the labels; returns as :func:`_walk`."""
+    return _walk(buf, SINK_LISTS, np.zeros((0, 32), np.uint8), list_sq, list_code, turn, drop, filters, score,
+                 move, ply, result)
 
 
 # ---------------------------------------------------------------- encoding (``.bin`` records -> binpack)

@@ -4,8 +4,12 @@ batches.
 Pipeline (one chunk at a time: ``chunk_size`` records of a ``.bin`` or text file, or one whole ``.binpack``
 chunk; in worker processes when ``num_workers > 0``):
 read raw records -> vectorized decode -> filters (like nnue-pytorch: random skipping, early-ply skip,
-best move is a capture, side to move in check, VALUE_NONE scores) -> shuffle inside the chunk -> feature
-indices. Chunks are visited in a seeded random order each epoch, so shuffling spans the files at chunk
+best move is a capture, side to move in check, VALUE_NONE scores) -> shuffle inside the chunk -> piece lists and
+labels of the kept positions in served order (:func:`take_rows`); each served batch then gets its feature
+indices (:func:`rows_to_batch`, compiled per block). A ``.binpack`` chunk skips the ``.bin`` records: one compiled
+pass walks its movetext into piece lists, labels and the fixed filters' verdict
+(:func:`boardnet.nnue.data.binpack.read_chunk_lists`), with the same random draws, so the batches are the same.
+Chunks are visited in a seeded random order each epoch, so shuffling spans the files at chunk
 granularity and fully inside a chunk (``chunk_size`` is the shuffle buffer). Chunk ``i`` of an epoch goes to
 DDP rank ``i % world_size``.
 
@@ -28,7 +32,7 @@ from pydantic import AfterValidator, Field
 from boardnet.core.config import ComponentConfig
 from boardnet.core.errors import BoardnetError, FormatError, TrainingError
 from boardnet.nnue.data.bin import RECORD_DTYPE, Decoded, count_records, decode_records, read_raw
-from boardnet.nnue.data.binpack import binpack_blocks, chunk_offsets, read_chunk
+from boardnet.nnue.data.binpack import ChunkLists, binpack_blocks, chunk_offsets, read_chunk, read_chunk_lists
 from boardnet.nnue.data.features import in_check, sparse_batch
 from boardnet.nnue.data.text import TEXT_SUFFIXES, read_text
 from boardnet.nnue.features import check_feature_name
@@ -63,18 +67,32 @@ def keep_mask(dec: Decoded, filters: Filters, rng: np.random.Generator) -> np.nd
     return keep
 
 
-def to_batch(dec: Decoded, features: str, rows: np.ndarray | None = None) -> dict[str, np.ndarray]:
-    """Model inputs and targets of decoded records (keys in the module docstring); ``X^`` emits X's indices.
+# per-position fields a processed chunk keeps (in served order); features are built per served batch
+ROW_FIELDS = ("list_sq", "list_code", "turn", "score", "result", "ply")
 
-    ``rows``: optional ``[B]`` index array of the records to emit, in order (only the fields a batch needs
-    are gathered; the boards are not copied).
-    """
-    pick = (lambda a: a) if rows is None else (lambda a: a.take(rows, axis=0))  # take: faster than a[rows]
-    batch = sparse_batch(pick(dec.list_sq), pick(dec.list_code), pick(dec.turn), features)
-    batch["score"] = pick(dec.score).astype(np.float32)
-    batch["outcome"] = (pick(dec.result).astype(np.float32) + 1) / 2
-    batch["ply"] = pick(dec.ply).astype(np.int64)
+
+def take_rows(dec: Decoded | ChunkLists, rows: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """The :data:`ROW_FIELDS` of the records ``rows`` (``[B]`` index array, in order; None: all), copied: piece
+    lists ``[B,32] int8``, turn, score, result, ply (64 + 8 bytes a position, the form a chunk waits in)."""
+    if rows is None:
+        return {k: np.asarray(getattr(dec, k)) for k in ROW_FIELDS}
+    return {k: getattr(dec, k).take(rows, axis=0) for k in ROW_FIELDS}  # take: faster than a[rows]
+
+
+def rows_to_batch(rows: dict[str, np.ndarray], features: str) -> dict[str, np.ndarray]:
+    """Model inputs and targets (keys in the module docstring) of :func:`take_rows` fields; ``X^`` emits X's
+    indices."""
+    batch = sparse_batch(rows["list_sq"], rows["list_code"], rows["turn"], features)
+    batch["score"] = rows["score"].astype(np.float32)
+    batch["outcome"] = (rows["result"].astype(np.float32) + 1) / 2
+    batch["ply"] = rows["ply"].astype(np.int64)
     return batch
+
+
+def to_batch(dec: Decoded | ChunkLists, features: str, rows: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """Model inputs and targets of decoded records (keys in the module docstring), optionally of the records
+    ``rows`` only (``[B]`` index array, in order)."""
+    return rows_to_batch(take_rows(dec, rows), features)
 
 
 _TEXT_CACHE: dict[str, np.ndarray] = {}  # text files are parsed once per process, then sliced like .bin
@@ -180,15 +198,31 @@ class ChunkStream(torch.utils.data.IterableDataset):
             epoch, skip = epoch + 1, 0
 
     def process(self, epoch: int, j: int, chunk: tuple[str, int, int]) -> dict[str, np.ndarray]:
+        """Chunk ``j`` of ``epoch``: filtered, shuffled (seeded by epoch, index and rank), as :func:`take_rows`
+        fields (plus ``epoch``); :class:`NnueData` builds the features of each batch it serves from them.
+
+        A ``.binpack`` chunk takes the one-pass path (:func:`read_chunk_lists`: piece lists, labels and the
+        fixed filters straight from the movetext); the same random draws then give the same batch as decoding
+        its ``.bin`` records (the path every other file, and a chunk that kernel refuses, takes).
+        """
         path, start, count = chunk
         rng = np.random.default_rng([self.seed, epoch, j, self.rank])
-        raw = read_records(path, start, count, skip_bad=self.skip_bad)
-        first = 0 if count == BINPACK_CHUNK else start  # record index for error messages
-        dec, _ = decode_records(raw, path=path, first_index=first, skip_bad=self.skip_bad)
-        kept = np.flatnonzero(keep_mask(dec, self.filters, rng))
-        batch = to_batch(dec, self.features, kept[rng.permutation(len(kept))])  # shuffled kept records
-        batch["epoch"] = np.array([epoch, j + 1], dtype=np.int64)  # position marker for resuming
-        return batch
+        f = self.filters
+        fast = (read_chunk_lists(path, start, f.early_ply_skip, f.skip_captures, f.skip_in_check)
+                if count == BINPACK_CHUNK else None)
+        if fast is not None:
+            keep = ~fast.drop
+            if f.random_skip:
+                keep &= rng.random(len(fast)) >= f.random_skip
+            kept, dec = np.flatnonzero(keep), fast
+        else:
+            raw = read_records(path, start, count, skip_bad=self.skip_bad)
+            first = 0 if count == BINPACK_CHUNK else start  # record index for error messages
+            dec, _ = decode_records(raw, path=path, first_index=first, skip_bad=self.skip_bad)
+            kept = np.flatnonzero(keep_mask(dec, f, rng))
+        chunk = take_rows(dec, kept[rng.permutation(len(kept))])  # shuffled kept records, features built later
+        chunk["epoch"] = np.array([epoch, j + 1], dtype=np.int64)  # position marker for resuming
+        return chunk
 
     def __iter__(self) -> Iterator[dict[str, np.ndarray]]:
         info = torch.utils.data.get_worker_info()
@@ -300,30 +334,31 @@ class NnueData(DataSource):
             self.epoch, self.done = int(marker[0]), int(marker[1])
             chunk = {k: np.asarray(v) for k, v in chunk.items()}
             skip, self.resume_offset = self.resume_offset, 0
-            if len(chunk["bucket"]) > skip:
+            if len(chunk["score"]) > skip:
                 if not self.pending:
                     self.offset = skip
                 self.pending.append(((self.epoch, self.done - 1), chunk))
-                self.n_pending += len(chunk["bucket"]) - skip
+                self.n_pending += len(chunk["score"]) - skip
                 empty = 0
             elif (empty := empty + 1) >= self._chunks_per_pass():
                 raise TrainingError(f"{', '.join(self.cfg.paths)}: a full pass over the training data kept no "
                                     "position (all filtered out: early_ply_skip, skip_captures, skip_in_check, "
                                     "random_skip, skip_bad)")
-        # rows are served as views of the pending chunks (self.offset rows of the first one are used up);
-        # only a batch that spans two chunks is copied
+        # rows are taken as views of the pending chunks (self.offset rows of the first one are used up; only a
+        # batch that spans two chunks is copied), then its features are built (batch-sized buffers: reused
+        # memory, no chunk-sized index array)
         parts, need = [], batch_size
         while need:
             head = self.pending[0][1]
-            size = min(need, len(head["bucket"]) - self.offset)
+            size = min(need, len(head["score"]) - self.offset)
             parts.append({k: v[self.offset : self.offset + size] for k, v in head.items()})
             self.offset += size
             need -= size
-            if self.offset == len(head["bucket"]):
+            if self.offset == len(head["score"]):
                 self.pending.pop(0)
                 self.offset = 0
         merged = parts[0] if len(parts) == 1 else {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
-        batch = {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in merged.items()}
+        batch = {k: torch.from_numpy(v) for k, v in rows_to_batch(merged, self.cfg.features).items()}
         self.n_pending -= batch_size
         self.positions += batch_size
         self.wait_s += time.perf_counter() - t0

@@ -20,6 +20,7 @@ from functools import cached_property
 import chess
 import numpy as np
 import torch
+from numba import njit
 
 from boardnet.core.errors import ConfigError
 
@@ -106,43 +107,44 @@ def piece_square_batch(index_table: Callable[[], np.ndarray]) -> BatchBuilder:
 
     ``index_table() -> int [2, 64, 13, 64]``: feature index by (perspective 0 white / 1 black, that side's king
     square, piece code 0..12, square), -1 = no feature. Built once on first use; a batch is then one gather per
-    (position, perspective, list slot), in cache-sized row blocks.
+    (position, perspective, list slot), compiled.
     """
     cache: list[np.ndarray] = []
 
     def batch(list_sq: np.ndarray, list_code: np.ndarray, turn: np.ndarray) -> np.ndarray:
-        if not cache:  # flat int64 copy: ``take`` then yields int64 indices directly
-            cache.append(np.ascontiguousarray(index_table(), dtype=np.int64).ravel())
+        if not cache:  # flat int32 copy (half the cache footprint of int64)
+            cache.append(np.ascontiguousarray(index_table(), dtype=np.int32).ravel())
         return gather_piece_squares(cache[0], list_sq, list_code, turn)
 
     return batch
-
-
-# Rows per step of the feature gather: its ``[rows,2,32] int64`` offsets buffer (4 MiB) stays in the cache.
-_GATHER_ROWS = 8192
 
 
 def gather_piece_squares(table: np.ndarray, list_sq: np.ndarray, list_code: np.ndarray,
                          turn: np.ndarray) -> np.ndarray:
     """``int64 [N, 2, 32]``: flat ``[2*64*13*64]`` index table gathered at (perspective, king, code, square) of
     every list slot, for (side to move, side not to move). The lists end with the white then the black king."""
-    n = len(turn)
-    count = np.count_nonzero(list_code, axis=1)
-    rows = np.arange(n)
-    king_sq = np.stack([list_sq[rows, count - 2], list_sq[rows, count - 1]], 1).astype(np.int64)  # [N,2]
-    persp = np.stack([turn, 1 - turn], 1).astype(np.int64)  # [N,2] stm, nstm colour
-    base = ((persp * 64 + np.take_along_axis(king_sq, persp, 1)) * 13) << 6
-    pieces = (list_code.astype(np.int16) << 6) | (list_sq & 63)  # code << 6 | square (pad: square 64 -> 0)
-    width = list_code.shape[1]
-    indices = np.empty((n, 2, width), dtype=np.int64)
-    buf = np.empty((min(n, _GATHER_ROWS), 2, width), dtype=np.int64)
-    for start in range(0, n, _GATHER_ROWS):
-        stop = min(n, start + _GATHER_ROWS)
-        offsets = buf[: stop - start]
-        np.add(base[start:stop, :, None], pieces[start:stop, None, :], out=offsets)
-        # offsets are in range by construction; "clip" skips numpy's bounds pass and output buffering
-        table.take(offsets, out=indices[start:stop], mode="clip")
-    return indices
+    out = np.empty((len(turn), 2, list_code.shape[1]), dtype=np.int64)
+    _gather_kernel(table, np.ascontiguousarray(list_sq, np.int8), np.ascontiguousarray(list_code, np.int8),
+                   np.ascontiguousarray(turn, np.int8), out)
+    return out
+
+
+@njit(cache=True, nogil=True)
+def _gather_kernel(table: np.ndarray, list_sq: np.ndarray, list_code: np.ndarray, turn: np.ndarray,
+                   out: np.ndarray) -> None:
+    """Fill ``out [N, 2, W]`` for :func:`gather_piece_squares` (one compiled pass; padding slots: code 0)."""
+    n, width = list_code.shape
+    for i in range(n):
+        count = 0
+        for j in range(width):
+            count += list_code[i, j] != 0
+        stm = np.int64(turn[i])  # kings: white at slot count - 2, black at count - 1
+        base_stm = ((stm * 64 + np.int64(list_sq[i, count - 2 + stm])) * 13) << 6
+        base_nstm = (((1 - stm) * 64 + np.int64(list_sq[i, count - 1 - stm])) * 13) << 6
+        for j in range(width):
+            piece = (np.int64(list_code[i, j]) << 6) | (np.int64(list_sq[i, j]) & 63)  # padding: code 0
+            out[i, 0, j] = table[base_stm + piece]
+            out[i, 1, j] = table[base_nstm + piece]
 
 
 def factor_rows(idx: torch.Tensor, fmap: torch.Tensor) -> torch.Tensor:

@@ -7,9 +7,9 @@ import math
 
 import pytest
 
-from boardnet.alphazero.elo import elo_from_pairs
 from boardnet.alphazero.gauntlet import COLUMNS
 from boardnet.cli import main
+from boardnet.core.elo import elo_from_pairs
 
 
 @pytest.fixture(scope="module")

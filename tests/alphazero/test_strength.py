@@ -7,13 +7,13 @@ import re
 import numpy as np
 import pytest
 
-from boardnet.alphazero.elo import Sprt, elo_from_pairs
 from boardnet.alphazero.games.gomoku import Gomoku
 from boardnet.alphazero.mcts import MctsSettings
 from boardnet.alphazero.players import MCTSPlayer, pair_counts, play_match
 from boardnet.alphazero.pure_mcts import rollout_evaluator
 from boardnet.alphazero.strength import parse_sprt, random_openings, read_openings, run_match, start_positions
 from boardnet.cli import main
+from boardnet.core.elo import Sprt, elo_from_pairs
 from boardnet.core.errors import ConfigError
 
 

@@ -1,5 +1,5 @@
 """Strength in Elo: matches of colour-alternated pairs from an opening set, their Elo with a 95% interval and the
-SPRT (the arithmetic is :mod:`boardnet.alphazero.elo`'s).
+SPRT (the arithmetic is :mod:`boardnet.core.elo`'s).
 
 A pair is two games from the same start position with the colours swapped (games ``2k`` and ``2k + 1`` of
 :func:`~boardnet.alphazero.players.play_match`), so an opening that favours one colour favours both players
@@ -16,9 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-from boardnet.alphazero.elo import EloEstimate, Sprt, elo_from_pairs, elo_from_wdl
 from boardnet.alphazero.game import Game
 from boardnet.alphazero.players import Player, pair_counts, play_match
+from boardnet.core.elo import EloEstimate, Sprt, elo_from_pairs, elo_from_wdl
 from boardnet.core.errors import ConfigError
 
 Opening = list[int]  # actions from the initial state

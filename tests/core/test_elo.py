@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from boardnet.alphazero.elo import Sprt, elo_from_pairs, elo_from_score, elo_from_wdl, score_from_elo
+from boardnet.core.elo import Sprt, elo_from_pairs, elo_from_score, elo_from_wdl, score_from_elo
 
 
 def test_elo_of_known_scores() -> None:

@@ -9,12 +9,13 @@ import pytest
 
 from boardnet.alphazero.games.gomoku import Gomoku
 from boardnet.alphazero.mcts import MctsSettings
-from boardnet.alphazero.players import MCTSPlayer, pair_counts, play_match
+from boardnet.alphazero.players import MCTSPlayer, play_match
 from boardnet.alphazero.pure_mcts import rollout_evaluator
-from boardnet.alphazero.strength import parse_sprt, random_openings, read_openings, run_match, start_positions
+from boardnet.alphazero.strength import random_openings, read_openings, run_match, start_positions
 from boardnet.cli import main
 from boardnet.core.elo import Sprt, elo_from_pairs
 from boardnet.core.errors import ConfigError
+from boardnet.core.match import pair_counts
 
 
 def pure(game, playouts, seed):
@@ -31,13 +32,6 @@ class Recorder:
     def moves(self, boards, last):
         self.seen += [b.copy() for b in boards]
         return self.inner.moves(boards, last)
-
-
-def test_pair_counts():
-    # pairs: (A won, A won) -> 4 half-points, (A won, B won) -> 2, (draw, B won) -> 1, (B, B) -> 0
-    assert pair_counts([1, 1, 1, 2, 0, 2, 2, 2]) == [1, 1, 1, 0, 1]
-    with pytest.raises(ValueError, match="even number"):
-        pair_counts([1, 2, 1])
 
 
 def test_read_openings(tmp_path):
@@ -90,9 +84,6 @@ def test_run_match_elo_and_sprt_stop():
     assert "H1 accepted (elo >= 100)" in text and f"pairs (A scored 0, 1/2, 1, 3/2, 2 of 2): {rep.pairs}" in text
     with pytest.raises(ConfigError, match="positive even number"):
         run_match(game, strong, weak, 3)
-    assert parse_sprt("0,5,0.1,0.2") == Sprt(0, 5, 0.1, 0.2)
-    with pytest.raises(ConfigError, match="--sprt"):
-        parse_sprt("5,0")
 
 
 def test_arena_command_reports_elo_with_openings(tmp_path, capsys):

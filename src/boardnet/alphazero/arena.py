@@ -87,7 +87,7 @@ class ArenaEvaluator(Evaluator):
 
 def elo_metrics(winners: list[int]) -> dict[str, float]:
     """``eval/elo``, ``eval/elo_low``, ``eval/elo_high`` of the net (player 1 in ``winners``), the finite ones."""
-    from boardnet.alphazero.strength import MatchReport
+    from boardnet.core.match import MatchReport
 
     est = MatchReport(winners=list(winners)).elo
     figures = {"eval/elo": est.elo, "eval/elo_low": est.low, "eval/elo_high": est.high}

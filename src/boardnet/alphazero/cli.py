@@ -175,8 +175,9 @@ def run_arena(args: argparse.Namespace) -> int:
 
     import numpy as np
 
-    from boardnet.alphazero.strength import parse_sprt, random_openings, read_openings, run_match
+    from boardnet.alphazero.strength import random_openings, read_openings, run_match
     from boardnet.core.errors import ConfigError
+    from boardnet.core.match import parse_sprt
     from boardnet.train.progress import Progress
 
     if args.games <= 0 or args.games % 2 or args.playouts <= 0:

@@ -18,7 +18,7 @@ from boardnet.alphazero.game import Game
 from boardnet.alphazero.players import Player, play_match
 from boardnet.core.elo import Sprt
 from boardnet.core.errors import ConfigError
-from boardnet.core.match import MatchReport
+from boardnet.core.match import MatchReport, play_pairs
 
 Opening = list[int]  # actions from the initial state
 MAX_OPENINGS_BYTES = 64 << 20
@@ -95,23 +95,19 @@ def run_match(game: Game, a: Player, b: Player, games: int, openings: list[Openi
     """Up to ``games`` games (an even number: pairs) of A vs B, ``pairs_per_round`` pairs in parallel per round
     (default: all at once), the openings used in turn. With ``sprt`` the match stops after the round in which
     the test decides. ``on_game(games finished so far, winner)`` follows the games."""
-    if games <= 0 or games % 2:
-        raise ConfigError("--games", f"must be a positive even number (colour-alternated pairs), got {games}")
-    report = MatchReport(sprt=sprt)
-    total_pairs = games // 2
-    per_round = min(pairs_per_round or total_pairs, total_pairs)
-    done, finished = 0, [0]
+    finished, moves = [0], [0]
 
     def seen(_: int, winner: int) -> None:
         finished[0] += 1
         if on_game is not None:
             on_game(finished[0], winner)
 
-    while done < total_pairs and report.verdict is None:
-        n = min(per_round, total_pairs - done)
-        starts = start_positions(game, openings, n, done) if openings else None
+    def play_round(first: int, n: int) -> list[int]:
+        starts = start_positions(game, openings, n, first) if openings else None
         res = play_match(game, a, b, 2 * n, starts, seen)
-        report.winners += res.winners
-        report.moves += res.moves
-        done += n
+        moves[0] += res.moves
+        return res.winners
+
+    report = play_pairs(play_round, games, sprt, pairs_per_round)
+    report.moves = moves[0]
     return report

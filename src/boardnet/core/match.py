@@ -7,6 +7,7 @@ Games ``2k`` and ``2k + 1`` form a pair: the same start position, colours swappe
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from boardnet.core.elo import EloEstimate, Sprt, elo_from_pairs, elo_from_wdl
@@ -85,3 +86,33 @@ def parse_sprt(text: str) -> Sprt:
         return Sprt(*values)
     except ValueError as e:
         raise ConfigError("--sprt", f"'{text}': {e}") from None
+
+
+def check_match_options(games: int, openings: str | None, random_openings: int | None) -> None:
+    """The arena's ``--games`` (a positive even number: pairs), ``--openings`` / ``--random-openings K`` (one of
+    them, K >= 0); ConfigError naming the option otherwise."""
+    if games <= 0 or games % 2:
+        raise ConfigError("--games", f"must be a positive even number (colour-alternated pairs), got {games}")
+    if openings and random_openings is not None:
+        raise ConfigError("--openings", "give --openings or --random-openings, not both")
+    if random_openings is not None and random_openings < 0:
+        raise ConfigError("--random-openings", f"must not be negative (got {random_openings})")
+
+
+def play_pairs(play_round: Callable[[int, int], list[int]], games: int, sprt: Sprt | None = None,
+               pairs_per_round: int | None = None) -> MatchReport:
+    """Up to ``games`` games (an even number: pairs) in rounds of ``pairs_per_round`` pairs (default: all at
+    once). ``play_round(first, n)`` plays pairs ``first .. first + n - 1`` (pair ``k`` from opening ``k``, in
+    turn) and returns their ``2 n`` winners (1 = A, 2 = B, 0 = draw; A has the side to move at the start of
+    even games). With ``sprt`` the match stops after the round in which the test decides."""
+    if games <= 0 or games % 2:
+        raise ConfigError("--games", f"must be a positive even number (colour-alternated pairs), got {games}")
+    report = MatchReport(sprt=sprt)
+    total_pairs = games // 2
+    per_round = min(pairs_per_round or total_pairs, total_pairs)
+    done = 0
+    while done < total_pairs and report.verdict is None:
+        n = min(per_round, total_pairs - done)
+        report.winners += play_round(done, n)
+        done += n
+    return report

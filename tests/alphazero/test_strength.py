@@ -37,7 +37,7 @@ class Recorder:
 def test_read_openings(tmp_path):
     game = Gomoku(6, 4)
     f = tmp_path / "open.txt"
-    f.write_text("# comment\nc3 d4   # two plies\n\n2,2 3,3 1,1\n")
+    f.write_text("# comment\nc3 d4   # two plies\n\nC3 d4 b2\n")
     assert read_openings(f, game) == [[2 * 6 + 2, 3 * 6 + 3], [2 * 6 + 2, 3 * 6 + 3, 1 * 6 + 1]]
     f.write_text("c3 d4\nc3 c3\n")
     with pytest.raises(ConfigError, match=r"open.txt:2.*move 'c3': 'c3' is taken"):
@@ -88,7 +88,7 @@ def test_run_match_elo_and_sprt_stop():
 
 def test_arena_command_reports_elo_with_openings(tmp_path, capsys):
     ops = tmp_path / "ops.txt"
-    ops.write_text("c3 d4\n2,2 3,3 1,1\n")
+    ops.write_text("c3 d4\nc3 d4 b2\n")
     assert main(["arena", "pure:60", "pure:2", "--games", "4", "--size", "6", "--n-in-row", "4",
                  "--openings", str(ops)]) == 0
     out = capsys.readouterr().out

@@ -277,44 +277,11 @@ def add_play_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run_play(args: argparse.Namespace, stdin=None, stdout=None) -> int:
-    inp, out = stdin or sys.stdin, stdout or sys.stdout
+    from boardnet.alphazero.play import play_session
+
     rng = np.random.default_rng(args.seed)
     game, ai = _players(args, [args.model], rng)
-    board, last = game.initial_state(1)
-    human = 1 if args.human_first else 2
-    print(f"{game}: you are {'X' if human == 1 else 'O'}; {game.move_help}", file=out)
-    ply = 0
-    while True:
-        colour = 1 if ply % 2 == 0 else 2
-        print(game.render(board[0], int(last[0])), file=out)
-        if colour == human:
-            while True:
-                print(f"your move ({'X' if human == 1 else 'O'}): ", end="", file=out, flush=True)
-                line = inp.readline()
-                if not line:
-                    print("\nbye", file=out)
-                    return 0
-                if line.strip().lower() in ("q", "quit", "exit"):
-                    return 0
-                try:
-                    move = game.parse_action(line, board[0])
-                except ValueError as e:
-                    print(e, file=out)
-                    continue
-                break
-        else:
-            move = int(ai.moves(board, last)[0])
-            print(f"{ai.name} plays {game.action_name(move)}", file=out)
-        board, last = game.play(board, last, np.array([move]))
-        ply += 1
-        result = game.outcome(board, last)[0]
-        if not np.isnan(result):
-            print(game.render(board[0], move), file=out)
-            if result == 0:
-                print("draw", file=out)
-            else:  # the side to move lost: whoever just moved won
-                print("you win!" if colour == human else f"{ai.name} wins", file=out)
-            return 0
+    return play_session(game, ai, 1 if args.human_first else 2, stdin or sys.stdin, stdout or sys.stdout)
 
 
 # --- pbrain ----------------------------------------------------------------------------------------------

@@ -25,8 +25,8 @@ MAX_OPENINGS_BYTES = 64 << 20
 
 
 def read_openings(path: str | Path, game: Game) -> list[Opening]:
-    """Openings from a text file: one per line, moves as ``game.parse_action`` reads them (Gomoku: ``c4`` or
-    ``row,col``), separated by spaces; blank lines and ``#`` comments skipped. A bad move or an opening that
+    """Openings from a text file: one per line, moves as ``game.parse_action`` reads them (Gomoku: ``c4``, the
+    board's labels), separated by spaces; blank lines and ``#`` comments skipped. A bad move or an opening that
     ends the game is a ConfigError naming ``file:line``."""
     openings = []
     try:

@@ -7,10 +7,10 @@ import math
 
 import pytest
 
-from boardnet.alphazero.elo import clip_shutout, elo_from_pairs, elo_from_score
 from boardnet.alphazero.gauntlet import COLUMNS, match_row, row_line, table_csv
-from boardnet.alphazero.strength import MatchReport
 from boardnet.cli import main
+from boardnet.core.elo import clip_shutout, elo_from_pairs, elo_from_score
+from boardnet.core.match import MatchReport
 
 
 @pytest.fixture(scope="module")

@@ -7,11 +7,11 @@ import pytest
 import torch
 
 from boardnet.alphazero.arena import ArenaEvaluator
-from boardnet.alphazero.elo import elo_from_score
 from boardnet.alphazero.replay import SelfPlayData
 from boardnet.core import registry
 from boardnet.core.build import build_network
 from boardnet.core.config import load_config
+from boardnet.core.elo import elo_from_score
 from boardnet.core.io import read_pt
 from boardnet.train.context import TrainContext
 

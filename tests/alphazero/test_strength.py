@@ -7,14 +7,15 @@ import re
 import numpy as np
 import pytest
 
-from boardnet.alphazero.elo import Sprt, elo_from_pairs
 from boardnet.alphazero.games.gomoku import Gomoku
 from boardnet.alphazero.mcts import MctsSettings
-from boardnet.alphazero.players import MCTSPlayer, pair_counts, play_match
+from boardnet.alphazero.players import MCTSPlayer, play_match
 from boardnet.alphazero.pure_mcts import rollout_evaluator
-from boardnet.alphazero.strength import parse_sprt, random_openings, read_openings, run_match, start_positions
+from boardnet.alphazero.strength import random_openings, read_openings, run_match, start_positions
 from boardnet.cli import main
+from boardnet.core.elo import Sprt, elo_from_pairs
 from boardnet.core.errors import ConfigError
+from boardnet.core.match import pair_counts
 
 
 def pure(game, playouts, seed):
@@ -33,17 +34,10 @@ class Recorder:
         return self.inner.moves(boards, last)
 
 
-def test_pair_counts():
-    # pairs: (A won, A won) -> 4 half-points, (A won, B won) -> 2, (draw, B won) -> 1, (B, B) -> 0
-    assert pair_counts([1, 1, 1, 2, 0, 2, 2, 2]) == [1, 1, 1, 0, 1]
-    with pytest.raises(ValueError, match="even number"):
-        pair_counts([1, 2, 1])
-
-
 def test_read_openings(tmp_path):
     game = Gomoku(6, 4)
     f = tmp_path / "open.txt"
-    f.write_text("# comment\nc3 d4   # two plies\n\n2,2 3,3 1,1\n")
+    f.write_text("# comment\nc3 d4   # two plies\n\nC3 d4 b2\n")
     assert read_openings(f, game) == [[2 * 6 + 2, 3 * 6 + 3], [2 * 6 + 2, 3 * 6 + 3, 1 * 6 + 1]]
     f.write_text("c3 d4\nc3 c3\n")
     with pytest.raises(ConfigError, match=r"open.txt:2.*move 'c3': 'c3' is taken"):
@@ -90,14 +84,11 @@ def test_run_match_elo_and_sprt_stop():
     assert "H1 accepted (elo >= 100)" in text and f"pairs (A scored 0, 1/2, 1, 3/2, 2 of 2): {rep.pairs}" in text
     with pytest.raises(ConfigError, match="positive even number"):
         run_match(game, strong, weak, 3)
-    assert parse_sprt("0,5,0.1,0.2") == Sprt(0, 5, 0.1, 0.2)
-    with pytest.raises(ConfigError, match="--sprt"):
-        parse_sprt("5,0")
 
 
 def test_arena_command_reports_elo_with_openings(tmp_path, capsys):
     ops = tmp_path / "ops.txt"
-    ops.write_text("c3 d4\n2,2 3,3 1,1\n")
+    ops.write_text("c3 d4\nc3 d4 b2\n")
     assert main(["arena", "pure:60", "pure:2", "--games", "4", "--size", "6", "--n-in-row", "4",
                  "--openings", str(ops)]) == 0
     out = capsys.readouterr().out

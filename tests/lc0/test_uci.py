@@ -171,6 +171,20 @@ def test_tree_is_reused_after_the_expected_reply(engine):
     assert fresh.info["nodes"] == 1
 
 
+def test_claimable_draws_at_the_root_still_get_a_move(engine):
+    # Threefold repetition and the 50-move rule only let a player claim a draw: the game goes on (an arena
+    # adjudicating by the rules asks for a move), so the engine answers one, as lc0 does.
+    moves = ("e4 c5 Nf3 Nc6 d4 cxd4 Nxd4 Nf6 Nc3 e5 Nxc6 bxc6 Bc4 Bb4 Bd2 O-O O-O d5 exd5 cxd5 Bb3 Ba6 Re1 d4 Ne4 "
+             "Bxd2 Qxd2 Nxe4 Rxe4 Bb7 Re5 Rc8 Rae1 Qd6 Rxe7 Bxg2 Kxg2 Qg6+ Kf1 Qa6+ Kg1 Qg6+ Kh1 Qc6+ Kg1 Qg6+ "
+             "Kf1 Qa6+ Kg1 Qg6+")
+    repeated, fifty = _board(moves), _board(fen="4k3/8/8/8/8/8/4P3/4K3 w - - 100 80")
+    assert repeated.can_claim_threefold_repetition() and fifty.can_claim_fifty_moves()
+    for board in (repeated, fifty):
+        assert not board.is_game_over()
+        result = engine.play(board, chess.engine.Limit(nodes=50), game=object())
+        assert result.move in board.legal_moves
+
+
 def test_game_over_positions_answer_no_move(engine):
     for board in (_board("f3 e5 g4 Qh4#"), _board(fen="7k/5Q2/6K1/8/8/8/8/8 b - - 0 1")):  # mated, stalemated
         assert board.is_game_over()

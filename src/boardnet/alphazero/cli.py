@@ -133,26 +133,33 @@ def _from_source(args: argparse.Namespace):
 def add_arena_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("arena", help="match two players in colour-alternated pairs: Elo with a 95%% interval, "
                        "optional SPRT")
-    p.add_argument("a", help="player A: a model file, pure:N (pure MCTS, N playouts) or pbrain:CMD[:timeout_ms] "
-                   "(a Gomocup engine)")
+    p.add_argument("a", help="player A: a model file, pure:N (pure MCTS, N playouts), pbrain:CMD[:timeout_ms] "
+                   "(a Gomocup engine); chess: an lc0 net file or uci:CMD[:nodes=N|depth=N|movetime=MS] (a UCI "
+                   "engine)")
     p.add_argument("b", help="player B: as A")
     p.add_argument("--games", type=int, default=10, help="games (even: pairs); with --sprt the most it plays")
-    p.add_argument("--playouts", type=int, default=400, help="MCTS playouts per move of model players")
+    p.add_argument("--playouts", type=int, default=400, help="MCTS playouts (chess: nodes) per move of model "
+                   "players")
     p.add_argument("--openings", help="a file of openings, one per line (moves as play reads them, spaces "
-                   "between), used in turn, each for one pair")
+                   "between; chess: a FEN or EPD), used in turn, each for one pair")
     p.add_argument("--random-openings", type=int, metavar="K", help="random openings of K plies (from --seed)")
     p.add_argument("--sprt", metavar="ELO0,ELO1[,ALPHA,BETA]", help="stop when the SPRT of H0: elo=ELO0 vs "
                    "H1: elo=ELO1 decides (alpha = beta = 0.05 unless given)")
     p.add_argument("--pairs-per-round", type=int, help="pairs played in parallel (default: all; with --sprt 4)")
-    add_game_arguments(p)
+    p.add_argument("--max-plies", type=int, help="chess: a game still going after this many plies is a draw "
+                   "(default 400)")
+    p.add_argument("--pgn", help="chess: write the games to this PGN file")
+    add_game_arguments(p, registry.ARENAS.names())
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-progress", action="store_true", help="no progress bar / lines")
     p.set_defaults(func=run_arena)
 
 
-def add_game_arguments(p: argparse.ArgumentParser) -> None:
-    """``--game``, and Gomoku's ``--size`` / ``--n-in-row`` (default: a model's board, 8x8 for pure MCTS)."""
-    p.add_argument("--game", default="gomoku", choices=registry.GAMES.names(), help="the game (default gomoku)")
+def add_game_arguments(p: argparse.ArgumentParser, more_games: list[str] | None = None) -> None:
+    """``--game`` (the board games, and ``more_games``), and Gomoku's ``--size`` / ``--n-in-row`` (default: a
+    model's board, 8x8 for pure MCTS)."""
+    p.add_argument("--game", choices=registry.GAMES.names() + (more_games or []),
+                   help="the game (default gomoku; the arena picks chess for chess players)")
     p.add_argument("--size", type=int, help="Gomoku board size (default: the net's, 8 for pure MCTS)")
     p.add_argument("--n-in-row", type=int, help="Gomoku stones in a row (default 4 on 6x6, else 5)")
 
@@ -161,12 +168,13 @@ def _players(args: argparse.Namespace, names: list[str], rng: np.random.Generato
     """The game and one :class:`MCTSPlayer` per name (model file or pure:N); a Gomoku model sets the board."""
     from boardnet.alphazero.loading import make_game, make_player
 
-    game = make_game(args.game, args.size, args.n_in_row) if args.size or args.game != "gomoku" else None
+    game_type = args.game or "gomoku"
+    game = make_game(game_type, args.size, args.n_in_row) if args.size or game_type != "gomoku" else None
     makers = []
     for name in names:
         make, game = make_player(name, game, args.playouts, rng, args.n_in_row)
         makers.append(make)
-    game = game or make_game(args.game, None, args.n_in_row)
+    game = game or make_game(game_type, None, args.n_in_row)
     return (game, *(make(game) for make in makers))
 
 
@@ -175,17 +183,20 @@ def run_arena(args: argparse.Namespace) -> int:
 
     import numpy as np
 
-    from boardnet.alphazero.strength import parse_sprt, random_openings, read_openings, run_match
+    from boardnet.alphazero.strength import random_openings, read_openings, run_match
     from boardnet.core.errors import ConfigError
+    from boardnet.core.match import check_match_options, parse_sprt
     from boardnet.train.progress import Progress
 
-    if args.games <= 0 or args.games % 2 or args.playouts <= 0:
-        raise ConfigError("--games/--playouts", "--games must be a positive even number (colour-alternated "
-                          "pairs) and --playouts positive")
-    if args.openings and args.random_openings is not None:
-        raise ConfigError("--openings", "give --openings or --random-openings, not both")
-    if args.random_openings is not None and args.random_openings < 0:
-        raise ConfigError("--random-openings", f"must not be negative (got {args.random_openings})")
+    for name in registry.ARENAS.names():  # another family's players (chess): its arena plays the match
+        arena = registry.ARENAS.get(name)
+        if args.game == name or (args.game is None and any(arena.claims(p) for p in (args.a, args.b))):
+            return arena.run(args)
+    check_match_options(args.games, args.openings, args.random_openings)
+    if args.max_plies is not None or args.pgn:
+        raise ConfigError("--max-plies/--pgn", "only chess matches take them")
+    if args.playouts <= 0:
+        raise ConfigError("--playouts", f"must be positive (got {args.playouts})")
     sprt = parse_sprt(args.sprt) if args.sprt else None
     rng = np.random.default_rng(args.seed)
     game, player_a, player_b = _players(args, [args.a, args.b], rng)
@@ -264,44 +275,11 @@ def add_play_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run_play(args: argparse.Namespace, stdin=None, stdout=None) -> int:
-    inp, out = stdin or sys.stdin, stdout or sys.stdout
+    from boardnet.alphazero.play import play_session
+
     rng = np.random.default_rng(args.seed)
     game, ai = _players(args, [args.model], rng)
-    board, last = game.initial_state(1)
-    human = 1 if args.human_first else 2
-    print(f"{game}: you are {'X' if human == 1 else 'O'}; {game.move_help}", file=out)
-    ply = 0
-    while True:
-        colour = 1 if ply % 2 == 0 else 2
-        print(game.render(board[0], int(last[0])), file=out)
-        if colour == human:
-            while True:
-                print(f"your move ({'X' if human == 1 else 'O'}): ", end="", file=out, flush=True)
-                line = inp.readline()
-                if not line:
-                    print("\nbye", file=out)
-                    return 0
-                if line.strip().lower() in ("q", "quit", "exit"):
-                    return 0
-                try:
-                    move = game.parse_action(line, board[0])
-                except ValueError as e:
-                    print(e, file=out)
-                    continue
-                break
-        else:
-            move = int(ai.moves(board, last)[0])
-            print(f"{ai.name} plays {game.action_name(move)}", file=out)
-        board, last = game.play(board, last, np.array([move]))
-        ply += 1
-        result = game.outcome(board, last)[0]
-        if not np.isnan(result):
-            print(game.render(board[0], move), file=out)
-            if result == 0:
-                print("draw", file=out)
-            else:  # the side to move lost: whoever just moved won
-                print("you win!" if colour == human else f"{ai.name} wins", file=out)
-            return 0
+    return play_session(game, ai, 1 if args.human_first else 2, stdin or sys.stdin, stdout or sys.stdout)
 
 
 # --- pbrain ----------------------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ compiled fast path (Gomoku does both): :meth:`Game.play_paths` (replay the searc
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
 
 import numpy as np
@@ -79,8 +79,14 @@ class Game(ABC):
 
     # ------------------------------------------------------------------ text, for ``boardnet play``
     @abstractmethod
-    def render(self, board: np.ndarray, last: int = -1) -> str:
-        """One board ``int8 [S]`` as text (X moves first, O second), the last move marked."""
+    def render(self, board: np.ndarray, last: int = -1, line: Collection[int] = ()) -> str:
+        """One board ``int8 [S]`` as text (X moves first, O second) with its coordinates as :meth:`parse_action`
+        reads them, the last move marked ``(X)`` and the cells of ``line`` (see :meth:`winning_line`) ``[X]``."""
+
+    @abstractmethod
+    def winning_line(self, board: np.ndarray, last: int) -> list[int]:
+        """The cells (indices into ``board int8 [S]``) of the line that ``last``, the move just played, completed;
+        ``[]`` when it completed none (the game goes on or is drawn)."""
 
     @abstractmethod
     def action_name(self, action: int) -> str:

@@ -6,7 +6,7 @@ previous checkpoint the Elo differences add up to a cumulative rating, the first
 has no match); against a fixed opponent each row is the checkpoint's Elo over that opponent. A match won or lost
 outright (a shut-out) has no finite Elo; its row takes the Elo of the score clipped to ``1 - 0.5 / games`` (or
 ``0.5 / games``), so the cumulative rating stays finite, and keeps an honest interval: open on the far side, the
-exact 95% bound on the other (:func:`boardnet.alphazero.elo.clip_shutout`). The row's line says so.
+exact 95% bound on the other (:func:`boardnet.core.elo.clip_shutout`). The row's line says so.
 """
 
 from __future__ import annotations
@@ -20,10 +20,11 @@ from pathlib import Path
 
 import numpy as np
 
-from boardnet.alphazero.elo import clip_shutout
-from boardnet.alphazero.strength import MatchReport, random_openings, run_match
+from boardnet.alphazero.strength import random_openings, run_match
 from boardnet.core import registry
+from boardnet.core.elo import clip_shutout
 from boardnet.core.errors import ConfigError
+from boardnet.core.match import MatchReport
 
 COLUMNS = ("iteration", "opponent", "games", "wins", "draws", "losses", "elo", "elo_low", "elo_high",
            "cumulative_elo")

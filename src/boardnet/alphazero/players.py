@@ -74,15 +74,3 @@ def play_match(game: Game, a: Player, b: Player, n_games: int,
                 on_game(int(g), int(result[g]))
         ply += 1
     return MatchResult(result.tolist(), ply)
-
-
-def pair_counts(winners: list[int]) -> list[int]:
-    """Pentanomial counts of A's points in the colour-alternated pairs ``(2k, 2k + 1)`` of ``winners`` (1 = A
-    won, 2 = B won, 0 = draw): ``counts[j]`` pairs where A scored ``j / 2`` points of 2."""
-    if len(winners) % 2:
-        raise ValueError(f"pairs need an even number of games, got {len(winners)}")
-    points = {1: 2, 0: 1, 2: 0}  # half-points of one game
-    counts = [0] * 5
-    for k in range(0, len(winners), 2):
-        counts[points[winners[k]] + points[winners[k + 1]]] += 1
-    return counts

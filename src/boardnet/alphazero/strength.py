@@ -1,5 +1,5 @@
 """Strength in Elo: matches of colour-alternated pairs from an opening set, their Elo with a 95% interval and the
-SPRT (the arithmetic is :mod:`boardnet.alphazero.elo`'s).
+SPRT (the report is :mod:`boardnet.core.match`'s, the arithmetic :mod:`boardnet.core.elo`'s).
 
 A pair is two games from the same start position with the colours swapped (games ``2k`` and ``2k + 1`` of
 :func:`~boardnet.alphazero.players.play_match`), so an opening that favours one colour favours both players
@@ -9,25 +9,24 @@ names separated by spaces, ``#`` comments) or are random: ``k`` uniformly random
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from boardnet.alphazero.elo import EloEstimate, Sprt, elo_from_pairs, elo_from_wdl
 from boardnet.alphazero.game import Game
-from boardnet.alphazero.players import Player, pair_counts, play_match
+from boardnet.alphazero.players import Player, play_match
+from boardnet.core.elo import Sprt
 from boardnet.core.errors import ConfigError
+from boardnet.core.match import MatchReport, play_pairs
 
 Opening = list[int]  # actions from the initial state
 MAX_OPENINGS_BYTES = 64 << 20
 
 
 def read_openings(path: str | Path, game: Game) -> list[Opening]:
-    """Openings from a text file: one per line, moves as ``game.parse_action`` reads them (Gomoku: ``c4`` or
-    ``row,col``), separated by spaces; blank lines and ``#`` comments skipped. A bad move or an opening that
+    """Openings from a text file: one per line, moves as ``game.parse_action`` reads them (Gomoku: ``c4``, the
+    board's labels), separated by spaces; blank lines and ``#`` comments skipped. A bad move or an opening that
     ends the game is a ConfigError naming ``file:line``."""
     openings = []
     try:
@@ -90,91 +89,25 @@ def start_positions(game: Game, openings: list[Opening], n_pairs: int, first: in
     return boards, last
 
 
-@dataclass
-class MatchReport:
-    """Results of A vs B: ``winners`` per game (1 = A, 2 = B, 0 = draw), pairs as consecutive games."""
-
-    winners: list[int] = field(default_factory=list)
-    moves: int = 0
-    sprt: Sprt | None = None
-
-    @property
-    def wdl(self) -> tuple[int, int, int]:
-        """A's wins, draws, losses."""
-        return self.winners.count(1), self.winners.count(0), self.winners.count(2)
-
-    @property
-    def pairs(self) -> list[int]:
-        return pair_counts(self.winners)
-
-    @property
-    def elo(self) -> EloEstimate:
-        """A's Elo over B: pentanomial (pairs) when the games form pairs, else game by game."""
-        if len(self.winners) % 2 == 0:
-            return elo_from_pairs(self.pairs)
-        return elo_from_wdl(*self.wdl)
-
-    @property
-    def llr(self) -> float:
-        if self.sprt is None:
-            return math.nan
-        return self.sprt.llr_pairs(self.pairs) if self.winners else 0.0
-
-    @property
-    def verdict(self) -> str | None:
-        return self.sprt.verdict(self.llr) if self.sprt else None
-
-    def lines(self, name_a: str, name_b: str) -> list[str]:
-        w, d, lost = self.wdl
-        out = [f"A {name_a}: {w} wins  B {name_b}: {lost} wins  draws: {d}  A score "
-               f"{(w + 0.5 * d) / max(len(self.winners), 1):.3f}"]
-        if len(self.winners) % 2 == 0 and self.winners:
-            out.append(f"pairs (A scored 0, 1/2, 1, 3/2, 2 of 2): {self.pairs}")
-        if self.winners:
-            out.append(f"A vs B: {self.elo}")
-        if self.sprt:
-            lo, hi = self.sprt.bounds
-            verdict = {"H1": f"H1 accepted (elo >= {self.sprt.elo1:g})", "H0": f"H0 accepted (elo <= "
-                       f"{self.sprt.elo0:g})"}.get(self.verdict or "", "undecided")
-            out.append(f"SPRT elo0={self.sprt.elo0:g} elo1={self.sprt.elo1:g} alpha={self.sprt.alpha:g} "
-                       f"beta={self.sprt.beta:g}: LLR {self.llr:.2f} in [{lo:.2f}, {hi:.2f}] -> {verdict}")
-        return out
-
-
-def parse_sprt(text: str) -> Sprt:
-    """``elo0,elo1[,alpha,beta]`` -> :class:`Sprt` (alpha = beta = 0.05 by default)."""
-    try:
-        values = [float(v) for v in text.split(",")]
-        if len(values) not in (2, 4):
-            raise ValueError("expected elo0,elo1 or elo0,elo1,alpha,beta")
-        return Sprt(*values)
-    except ValueError as e:
-        raise ConfigError("--sprt", f"'{text}': {e}") from None
-
-
 def run_match(game: Game, a: Player, b: Player, games: int, openings: list[Opening] | None = None,
               sprt: Sprt | None = None, pairs_per_round: int | None = None,
               on_game: Callable[[int, int], None] | None = None) -> MatchReport:
     """Up to ``games`` games (an even number: pairs) of A vs B, ``pairs_per_round`` pairs in parallel per round
     (default: all at once), the openings used in turn. With ``sprt`` the match stops after the round in which
     the test decides. ``on_game(games finished so far, winner)`` follows the games."""
-    if games <= 0 or games % 2:
-        raise ConfigError("--games", f"must be a positive even number (colour-alternated pairs), got {games}")
-    report = MatchReport(sprt=sprt)
-    total_pairs = games // 2
-    per_round = min(pairs_per_round or total_pairs, total_pairs)
-    done, finished = 0, [0]
+    finished, moves = [0], [0]
 
     def seen(_: int, winner: int) -> None:
         finished[0] += 1
         if on_game is not None:
             on_game(finished[0], winner)
 
-    while done < total_pairs and report.verdict is None:
-        n = min(per_round, total_pairs - done)
-        starts = start_positions(game, openings, n, done) if openings else None
+    def play_round(first: int, n: int) -> list[int]:
+        starts = start_positions(game, openings, n, first) if openings else None
         res = play_match(game, a, b, 2 * n, starts, seen)
-        report.winners += res.winners
-        report.moves += res.moves
-        done += n
+        moves[0] += res.moves
+        return res.winners
+
+    report = play_pairs(play_round, games, sprt, pairs_per_round)
+    report.moves = moves[0]
     return report

@@ -88,6 +88,9 @@ LOSSES = Registry(
         "lc0_mlh": "boardnet.lc0.losses:Lc0MovesLeftLoss",
     },
 )
+# ``boardnet arena`` for players that are not board-game players (alphazero's): each entry has
+# ``claims(player_spec) -> bool`` and ``run(args) -> exit status``, and its name is a ``--game`` choice.
+ARENAS = Registry("arena", {"chess": "boardnet.lc0.arena:ChessArena"})
 EVALUATORS = Registry(
     "evaluator",
     {

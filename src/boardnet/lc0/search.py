@@ -317,7 +317,9 @@ class Search:
                 gathered += 1
                 if leaf.moves is None:
                     moves = list(self.board.legal_moves)
-                    result = _terminal(self.board, moves, twofold)
+                    # The root is searched whenever it has moves (lc0: a draw by rule at the root is what the
+                    # search is asked to think about; the game goes on until someone claims it).
+                    result = _terminal(self.board, moves, twofold) if path or not moves else None
                     if result is None:
                         leaf.pending = True
                         leaves.append((path, leaf, moves, policy_indices(self.board, moves)))

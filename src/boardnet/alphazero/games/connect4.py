@@ -11,13 +11,14 @@ Net input ``float32 [3, 6, 7]`` (image row = board row): plane 0 the side to mov
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Literal
 
 import numpy as np
 from numba import njit
 
 from boardnet.alphazero.game import Game
-from boardnet.alphazero.games.lines import completes_line, grid_rows
+from boardnet.alphazero.games.lines import completes_line, grid_rows, line_cells
 from boardnet.core.config import ComponentConfig
 
 ROWS, COLUMNS, N_IN_ROW = 6, 7, 4
@@ -139,15 +140,16 @@ class ConnectFour(Game):
         return out
 
     # ------------------------------------------------------------------ text
-    def render(self, board: np.ndarray, last: int = -1) -> str:
-        """Top row first, columns numbered 1-7 under the board; the last stone dropped in ()."""
-        top = -1
-        if last >= 0:
-            filled = np.nonzero(board[last::COLUMNS] != 0)[0]
-            top = int(filled[-1]) * COLUMNS + last if len(filled) else -1
-        lines = grid_rows(board, ROWS, COLUMNS, top)
+    def render(self, board: np.ndarray, last: int = -1, line: Collection[int] = ()) -> str:
+        """Top row first, columns numbered 1-7 under the board (the numbers :meth:`parse_action` reads); the last
+        stone dropped in (), a winning ``line`` in []."""
+        lines = grid_rows(board, ROWS, COLUMNS, _top_cell(board, last), line)
         lines.append("".join(f" {c + 1} " for c in range(COLUMNS)))
         return "\n".join(lines)
+
+    def winning_line(self, board: np.ndarray, last: int) -> list[int]:
+        top = _top_cell(board, last)
+        return line_cells(board, top, ROWS, COLUMNS, N_IN_ROW) if top >= 0 else []
 
     def action_name(self, action: int) -> str:
         return f"column {action + 1}"
@@ -163,3 +165,12 @@ class ConnectFour(Game):
         if board[(ROWS - 1) * COLUMNS + col] != 0:
             raise ValueError(f"column {col + 1} is full")
         return col
+
+
+def _top_cell(board: np.ndarray, col: int) -> int:
+    """The cell of the highest stone in column ``col`` of ``board int8 [42]`` (the stone dropped last there),
+    -1 for an empty column or ``col < 0``."""
+    if col < 0:
+        return -1
+    filled = np.nonzero(board[col::COLUMNS] != 0)[0]
+    return int(filled[-1]) * COLUMNS + col if len(filled) else -1

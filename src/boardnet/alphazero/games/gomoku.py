@@ -8,6 +8,7 @@ is even. The hot paths of search (is the game over, replaying selected paths, th
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Literal
 
 import numpy as np
@@ -15,7 +16,7 @@ from numba import njit
 from pydantic import Field, model_validator
 
 from boardnet.alphazero.game import Game
-from boardnet.alphazero.games.lines import DIRECTIONS, completes_line, grid_rows
+from boardnet.alphazero.games.lines import DIRECTIONS, completes_line, grid_rows, line_cells
 from boardnet.core.config import ComponentConfig
 
 
@@ -89,7 +90,6 @@ class Gomoku(Game):
             return self
 
     planes = 4
-    move_help = "moves as row,col (row 0 = bottom) or like c4"
 
     def __init__(self, size: int = 8, n_in_row: int = 5) -> None:
         if n_in_row > size or size < 2 or n_in_row < 2:
@@ -186,33 +186,43 @@ class Gomoku(Game):
         return np.where(winner == 0, 0.0, np.where(winner == to_move, 1.0, -1.0)).astype(np.float32)
 
     # ------------------------------------------------------------------ text
-    def render(self, board: np.ndarray, last: int = -1) -> str:
-        """Top row first; columns a, b, c..., rows 1.. from the bottom (row index 0); the last move in ()."""
+    @property
+    def move_help(self) -> str:  # type: ignore[override]
+        return f"type moves as the board labels them, like c4 ({self._ranges})"
+
+    @property
+    def _ranges(self) -> str:
+        return f"column a-{self._letter(self.size - 1)}, row 1-{self.size}"
+
+    @staticmethod
+    def _letter(col: int) -> str:
+        return chr(ord("a") + col)
+
+    def render(self, board: np.ndarray, last: int = -1, line: Collection[int] = ()) -> str:
+        """Top row first; columns a, b, c... under the board, rows numbered 1.. from the bottom (row index 0) on
+        the left: the names :meth:`parse_action` reads. The last move in (), a winning ``line`` in []."""
         s = self.size
-        lines = [f"{s - i:>2} {row}" for i, row in enumerate(grid_rows(board, s, s, last))]
-        lines.append("   " + "".join(f" {chr(ord('a') + c)} " for c in range(s)))
+        lines = [f"{s - i:>2} {row}" for i, row in enumerate(grid_rows(board, s, s, last, line))]
+        lines.append("   " + "".join(f" {self._letter(c)} " for c in range(s)))
         return "\n".join(lines)
 
+    def winning_line(self, board: np.ndarray, last: int) -> list[int]:
+        return line_cells(board, last, self.size, self.size, self.n_in_row) if last >= 0 else []
+
     def action_name(self, action: int) -> str:
-        """``c4``-style name (column letter, 1-based row from the bottom), then AZG's ``(row,col)``."""
+        """The point as the board labels it: column letter, row number from the bottom (``c4``)."""
         r, c = divmod(action, self.size)
-        return f"{chr(ord('a') + c)}{r + 1} ({r},{c})"
+        return f"{self._letter(c)}{r + 1}"
 
     def parse_action(self, text: str, board: np.ndarray) -> int:
-        """``row,col`` (0-based, row 0 = bottom, AZG's human_play) or ``c4`` (column letter, 1-based row)."""
+        """A point as the board labels it, ``c4``: column letter, then row number (1 = the bottom row)."""
         t = text.strip().lower().replace(" ", "")
         s = self.size
-        if "," in t:
-            parts = t.split(",")
-            if len(parts) != 2 or not all(p.isdigit() for p in parts):
-                raise ValueError(f"cannot read '{text.strip()}': type row,col like 2,3 or a square like c4")
-            r, c = int(parts[0]), int(parts[1])
-        elif len(t) >= 2 and t[0].isalpha() and t[1:].isdigit():
-            c, r = ord(t[0]) - ord("a"), int(t[1:]) - 1
-        else:
-            raise ValueError(f"cannot read '{text.strip()}': type row,col like 2,3 or a square like c4")
+        if not (len(t) >= 2 and t[0].isalpha() and t[0].isascii() and t[1:].isdigit()):
+            raise ValueError(f"cannot read '{text.strip()}': type a point like c4 ({self._ranges})")
+        c, r = ord(t[0]) - ord("a"), int(t[1:]) - 1
         if not (0 <= r < s and 0 <= c < s):
-            raise ValueError(f"'{text.strip()}' is off the {s}x{s} board")
+            raise ValueError(f"'{text.strip()}' is off the {s}x{s} board ({self._ranges})")
         if board[r * s + c] != 0:
             raise ValueError(f"'{text.strip()}' is taken")
         return r * s + c

@@ -6,6 +6,8 @@ Compiled (numba): it runs on every leaf of every search round. Cells are ``row *
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 import numpy as np
 from numba import njit
 
@@ -41,11 +43,34 @@ def completes_line(board: np.ndarray, cell: int, height: int, width: int, n_in_r
 STONES = {0: ".", 1: "X", 2: "O"}  # X moves first
 
 
-def grid_rows(board: np.ndarray, height: int, width: int, mark: int = -1) -> list[str]:
-    """Text rows of a ``height x width`` board (cells row-major, row 0 at the bottom), top row first; the cell
-    ``mark`` (the last move) is shown in parentheses."""
+def line_cells(board: np.ndarray, cell: int, height: int, width: int, n_in_row: int) -> list[int]:
+    """The cells of the longest run of same-coloured stones through ``cell`` along one direction, if it has at
+    least ``n_in_row`` stones (the winning line the stone on ``cell`` completed), else ``[]``. For display: plain
+    Python, called once a game."""
+    owner = int(board[cell])
+    best: list[int] = []
+    if owner == 0:
+        return best
+    r0, c0 = divmod(cell, width)
+    for dr, dc in DIRECTIONS:
+        run = [cell]
+        for sgn in (1, -1):
+            r, c = r0 + sgn * dr, c0 + sgn * dc
+            while 0 <= r < height and 0 <= c < width and board[r * width + c] == owner:
+                run.append(r * width + c)
+                r, c = r + sgn * dr, c + sgn * dc
+        if len(run) >= n_in_row and len(run) > len(best):
+            best = sorted(run)
+    return best
+
+
+def grid_rows(board: np.ndarray, height: int, width: int, mark: int = -1, line: Collection[int] = ()) -> list[str]:
+    """Text rows of a ``height x width`` board (cells row-major, row 0 at the bottom), top row first, three
+    characters a cell: the cell ``mark`` (the last move) in parentheses, the cells of ``line`` (a winning line)
+    in brackets, ``[X]``."""
     rows = []
     for r in range(height - 1, -1, -1):
         cells = (STONES[int(board[r * width + c])] for c in range(width))
-        rows.append("".join(f"({ch})" if r * width + c == mark else f" {ch} " for c, ch in enumerate(cells)))
+        rows.append("".join(f"[{ch}]" if r * width + c in line else f"({ch})" if r * width + c == mark
+                            else f" {ch} " for c, ch in enumerate(cells)))
     return rows

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from boardnet.alphazero.elo import (
+from boardnet.core.elo import (
     Sprt,
     clip_shutout,
     elo_from_pairs,

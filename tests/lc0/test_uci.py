@@ -276,3 +276,20 @@ def test_policy_indices_match_lc0(lc0_reference):
         board = chess.Board(str(fen))
         moves = [chess.Move.from_uci(u) for u in str(ucis).split()]
         assert policy_indices(board, moves) == [int(i) for i in idx[: len(moves)]]
+
+
+@pytest.mark.slow  # a second engine process (torch import, ONNX export of the transformer)
+def test_attention_body_net_plays_as_a_uci_engine():
+    """An lc0 transformer (the BT4-like fixture net: PE_DENSE, smolgen, relu² FFN) is a UCI engine too."""
+    net = fixture_path("lc0_transformer", "bt-c-pedense-bt4like.pb.gz")
+    eng = chess.engine.SimpleEngine.popen_uci([sys.executable, "-m", "boardnet", "uci", str(net)],
+                                              timeout=START_TIMEOUT, cwd=ROOT)
+    try:
+        board = chess.Board()
+        for _ in range(4):
+            result = eng.play(board, chess.engine.Limit(nodes=24), info=chess.engine.INFO_ALL)
+            assert result.move in board.legal_moves
+            assert result.info["nodes"] >= 1 and result.info["pv"][0] == result.move
+            board.push(result.move)
+    finally:
+        eng.quit()

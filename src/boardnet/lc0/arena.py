@@ -34,6 +34,7 @@ import numpy as np
 from boardnet.core.elo import Sprt
 from boardnet.core.errors import BoardnetError, ConfigError, FormatError
 from boardnet.core.match import MatchReport, check_match_options, parse_sprt, play_pairs
+from boardnet.lc0.evaluator import LC0_FAMILIES
 
 DEFAULT_MOVETIME_MS = 1000
 DEFAULT_MAX_PLIES = 400
@@ -163,7 +164,7 @@ def claims(spec: str) -> bool:
     from boardnet.core.convert import read_net
 
     try:
-        return read_net(spec).spec.family == "lc0"
+        return read_net(spec).spec.family in LC0_FAMILIES
     except BoardnetError:
         return False
 

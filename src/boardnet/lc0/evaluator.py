@@ -1,6 +1,6 @@
 """Batched evaluation of an lc0 net for search: planes in, policy logits and W/D/L out.
 
-Backends: ``onnxruntime`` (the net exported in memory with lc0's ONNX names, or an ``.onnx`` file such as lc0's
+Residual and attention-body (transformer) nets alike. Backends: ``onnxruntime`` (the net exported in memory with lc0's ONNX names, or an ``.onnx`` file such as lc0's
 own ``leela2onnx`` export, run as is) when the package is installed, else PyTorch (:class:`~boardnet.lc0.net.
 Lc0Net`). Input ``planes [B, 112, 8, 8]`` float32 (shared/specs/lc0.md §6); output ``logits [B, 1858]`` raw,
 ``q [B]`` = W − L and ``d [B]`` = D, side to move, float32.
@@ -19,6 +19,8 @@ import numpy as np
 from boardnet.core.errors import ConversionError, FormatError
 
 BACKENDS = ("onnxruntime", "torch")
+LC0_FAMILIES = ("lc0", "lc0_transformer")  # residual (classic) and attention-body nets; a multi-head net plays its
+# main heads (vanilla policy, winner value), the ones its ONNX export names /output/policy and /output/wdl
 
 
 def default_backend() -> str:
@@ -107,7 +109,7 @@ def _read(path: Path) -> Any:
     from boardnet.core.convert import read_net
 
     nf = read_net(path)
-    if nf.spec.family != "lc0":
+    if nf.spec.family not in LC0_FAMILIES:
         raise ConversionError(f"{path} holds a {nf.spec.family} network, not an lc0 net")
     return nf
 
@@ -135,7 +137,7 @@ def evaluate_once(path: str | os.PathLike[str], planes: np.ndarray) -> tuple[np.
     from boardnet.core.convert import read_net
 
     nf = read_net(path)
-    if nf.spec.family not in ("lc0", "lc0_transformer"):
+    if nf.spec.family not in LC0_FAMILIES:
         raise ConversionError(f"{path} holds a {nf.spec.family} network, not an lc0 net")
     net = load_net(nf)
     with torch.no_grad():

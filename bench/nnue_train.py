@@ -1,4 +1,4 @@
-"""Training throughput at batch 16384 on CPU (one thread): positions/s and the loader's share of the time.
+"""Training throughput on CPU (one thread): positions/s and the loader's share of the time.
 
 Ours: ``NnueData`` (vectorized .bin pipeline) feeding NnueNet + NnueWdlLoss + Ranger (the shipped config's
 optimizer) + clip_weights. Baseline in the same run: the same training step fed by a straightforward
@@ -6,6 +6,7 @@ python-chess loader (records -> Board -> filters -> ``FeatureSet.board_batch``),
 batch size.
 
     python bench/nnue_train.py [--steps 3] [--l1 128 --binpack]   # --l1 128 --binpack: the nnue-sf17-small config
+    python bench/nnue_train.py --sf18 [--batch 1024]   # the nnue-sf18 config: Full_Threats+HalfKAv2_hm^ 1024, .binpack
 """
 
 from __future__ import annotations
@@ -34,9 +35,10 @@ from boardnet.train.context import TrainContext  # noqa: E402
 from boardnet.train.ranger import Ranger  # noqa: E402
 
 BATCH = 16384
+SF18_FEATURES = "Full_Threats+HalfKAv2_hm^"
 
 
-def naive_batch(path: Path, n: int) -> dict[str, torch.Tensor]:
+def naive_batch(path: Path, n: int, features: str) -> dict[str, torch.Tensor]:
     dec, _ = read_bin(path, count=int(n * 1.4))
     boards, scores, outcomes = [], [], []
     for i in range(len(dec)):
@@ -48,7 +50,7 @@ def naive_batch(path: Path, n: int) -> dict[str, torch.Tensor]:
         outcomes.append((int(dec.result[i]) + 1) / 2)
         if len(boards) == n:
             break
-    idx, bucket = get_feature_set("HalfKAv2_hm").board_batch(boards)
+    idx, bucket = get_feature_set(features).board_batch(boards)
     return {"indices": torch.tensor(idx), "bucket": torch.tensor(bucket), "score": torch.tensor(scores),
             "outcome": torch.tensor(outcomes)}
 
@@ -58,10 +60,16 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=3)
     ap.add_argument("--l1", type=int, default=1024, help="FT width (128: the nnue-sf17-small config)")
     ap.add_argument("--binpack", action="store_true", help="train from .binpack (the data converted)")
+    ap.add_argument("--sf18", action="store_true", help=f"the nnue-sf18 net: {SF18_FEATURES}, L1 1024, .binpack")
+    ap.add_argument("--batch", type=int, default=BATCH)
     args = ap.parse_args()
+    features = SF18_FEATURES if args.sf18 else "HalfKAv2_hm^"
+    if args.sf18:
+        args.l1, args.binpack = 1024, True
+    batch_size = args.batch
     torch.set_num_threads(1)
     torch.manual_seed(0)
-    net = NnueNet(l1=args.l1)
+    net = NnueNet(features=features, l1=args.l1)
     opt = Ranger(net.parameters(), lr=8.75e-4, eps=1e-7)
     loss_fn = NnueWdlLoss(NnueWdlLoss.Config())
 
@@ -74,30 +82,30 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "bench.bin"
-        make_file(path, BATCH * (args.steps + 3))
+        make_file(path, batch_size * (args.steps + 3))
         data = path
         if args.binpack:
             data = path.with_suffix(".binpack")
             convert_data(path, data)
-        cfg = NnueData.Config(type="nnue", paths=[str(data)], chunk_size=BATCH)
+        cfg = NnueData.Config(type="nnue", paths=[str(data)], chunk_size=batch_size, features=features)
         src = NnueData(cfg, TrainContext(cfg=None, run_dir=Path(tmp), device="cpu"))
-        train_step(src.next_batch(BATCH))  # warm up
+        train_step(src.next_batch(batch_size))  # warm up
         load_s = step_s = 0.0
         for _ in range(args.steps):
             t0 = time.perf_counter()
-            batch = src.next_batch(BATCH)
+            batch = src.next_batch(batch_size)
             t1 = time.perf_counter()
             train_step(batch)
             load_s += t1 - t0
             step_s += time.perf_counter() - t1
         t0 = time.perf_counter()
-        nb = naive_batch(path, BATCH)
+        nb = naive_batch(path, batch_size, features)
         naive_load = time.perf_counter() - t0
-    ours = args.steps * BATCH / (load_s + step_s)
+    ours = args.steps * batch_size / (load_s + step_s)
     per_step = step_s / args.steps
-    base = BATCH / (naive_load + per_step)
-    print(f"ours (L1 {args.l1}, {'.binpack' if args.binpack else '.bin'}): {ours:,.0f} positions/s at batch {BATCH} (loader {load_s / (load_s + step_s):.1%} of time, "
-          f"train step {per_step:.2f} s)")
+    base = batch_size / (naive_load + per_step)
+    print(f"ours ({features} L1 {args.l1}, {'.binpack' if args.binpack else '.bin'}): {ours:,.0f} positions/s at "
+          f"batch {batch_size} (loader {load_s / (load_s + step_s):.1%} of time, train step {per_step:.2f} s)")
     print(f"python-chess loader + same step: {base:,.0f} positions/s (loader {naive_load / (naive_load + per_step):.1%})")
     print(f"ratio: {ours / base:.1f}x")
     del nb

@@ -80,11 +80,12 @@ def random_boards(n: int, seed: int = 0, plies: tuple[int, int] = (2, 120), quie
 
 
 def nnue_batch(boards: list[chess.Board], features: str) -> tuple[torch.Tensor, torch.Tensor]:
-    """``indices [B, 2, 32]`` real indices (stm, nstm; -1 pad), ``bucket [B]``: the NNUE loader's batch layout."""
+    """``indices [B, 2, A]`` real indices (stm, nstm; -1 pad; A = the set's ``max_active``, 32 for one piece-square
+    block), ``bucket [B]``: the NNUE loader's batch layout."""
     from boardnet.nnue.features import get_feature_set
 
     fs = get_feature_set(features)
-    idx = torch.full((len(boards), 2, 32), -1, dtype=torch.int64)
+    idx = torch.full((len(boards), 2, fs.max_active), -1, dtype=torch.int64)
     for i, b in enumerate(boards):
         for j, a in enumerate(fs.active_pair(b)):
             idx[i, j, : len(a)] = torch.tensor(a)

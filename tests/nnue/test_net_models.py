@@ -13,7 +13,7 @@ from boardnet.core.errors import ConversionError
 from boardnet.core.io import read_pt, write_pt
 from boardnet.core.spec import NetFile
 from boardnet.nnue import file as nnue
-from boardnet.nnue.eval import evaluate
+from boardnet.nnue.eval import evaluate, evaluate_many
 from boardnet.nnue.features import get_feature_set
 from boardnet.nnue.net import NnueHalfKP, NnueNet, dequantize
 from tests.conftest import nnue_batch, random_boards, stockfish_binary
@@ -118,3 +118,58 @@ def test_large_batch_fold_path_equals_gather_path(cls, features: str, plain: str
         grads.append(model.ft_weight.grad.clone() / n)
     assert torch.allclose(outs[0], outs[1], atol=1e-5)
     assert torch.allclose(grads[0], grads[1], atol=1e-5) and grads[0][get_feature_set(features).num_real:].abs().sum() > 0
+
+
+THREAT_SET = "Full_Threats+HalfKAv2_hm^"
+
+
+def test_threat_model_factorized_clipped_and_ordered() -> None:
+    """Full_Threats+HalfKAv2_hm^: threat rows first and plain, piece rows factorized; coalescing keeps the outputs;
+    clip_weights keeps the threat rows in int8 range at FT 1.0 = 255; Full_Threats elsewhere is refused."""
+    torch.manual_seed(2)
+    model = NnueNet(features=THREAT_SET, l1=16)
+    fs = get_feature_set(THREAT_SET)
+    assert model.threat_rows == 79856 and model.ft_one == 255 and model.ft_weight.shape == (fs.num_rows, 16)
+    with torch.no_grad():
+        model.ft_weight.add_(torch.randn_like(model.ft_weight))  # far outside the int8 range, virtual rows too
+    model.clip_weights()
+    threat = model.ft_weight[:79856]
+    assert threat.min() == -128 / 255 and threat.max() == 127 / 255
+    assert model.ft_weight[79856:].abs().max() > 1  # piece rows are int16: not clipped
+    boards = [b for b in random_boards(30, seed=3) if not b.is_check()]
+    idx, bucket = nnue_batch(boards, "Full_Threats+HalfKAv2_hm")
+    assert idx.shape[2] == 160 and bool((idx[:, :, 0] < 79856).all())  # threats first
+    with torch.no_grad():
+        ref = model(idx, bucket)
+        plain = model.coalesced()
+        out = plain(idx, bucket)
+        model.ft_weight[:79856] = 0
+        no_threats = model(idx, bucket)
+    assert plain.features == "Full_Threats+HalfKAv2_hm" and plain.ft_weight.shape[0] == 102384
+    assert torch.allclose(out, ref, atol=1e-4), (out - ref).abs().max()
+    assert (no_threats - ref).abs().min() > 0  # every position has active threats that count
+    with pytest.raises(ConversionError, match="Full_Threats must be the first block"):
+        NnueNet(features="HalfKAv2_hm^+Full_Threats", l1=16)
+
+
+@pytest.mark.slow
+def test_sf18_big_net_dequantize_quantize_byte_exact(modern_nets: dict[str, Path], tmp_path: Path) -> None:
+    """Stockfish 18's own big net -> float Full_Threats+HalfKAv2_hm^ model -> .nnue gives back its bytes (FT 1.0
+    = 255, int8 threat rows), clipping leaves it unchanged, and the float output tracks the engine's integers."""
+    q = nnue.read_net(modern_nets["sf18-big"])
+    model = dequantize(q, THREAT_SET)
+    assert model.features == THREAT_SET and not model.ft_weight[102384:].any()
+    before = model.ft_weight[:79856].clone()
+    model.clip_weights()
+    assert torch.equal(before, model.ft_weight[:79856])
+    del before
+    out = tmp_path / "rt.nnue"
+    nnue.write_net(model.quantize(), out)
+    assert out.read_bytes() == modern_nets["sf18-big"].read_bytes()
+    boards = [b for b in random_boards(30, seed=7) if not b.is_check()]
+    idx, bucket = nnue_batch(boards, "Full_Threats+HalfKAv2_hm")
+    with torch.no_grad():
+        flt = model(idx, bucket).double() * 600
+    ev = evaluate_many(q, boards, engine="sf18")
+    ints = torch.tensor([e.psqt + e.positional for e in ev], dtype=torch.float64) / 16
+    assert ints.abs().mean() > 100 and (flt - ints).abs().max() < 0.02 * ints.abs().max() + 20, (flt, ints)

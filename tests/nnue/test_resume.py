@@ -1,5 +1,7 @@
 """NNUE training resumes exactly: a run killed (SIGKILL) inside a partly used data chunk and resumed ends with the
-weights of a run never interrupted (mirrors tests/train/test_trainer.py's Gomoku test)."""
+weights of a run never interrupted (mirrors tests/train/test_trainer.py's Gomoku test); also for the shipped
+``.binpack`` configs nnue-sf17-small and nnue-sf18 (the latter at FT width 16: the full 1024 writes a 1.7 GB
+checkpoint each time, the threat rows, clipping and 160-wide batches are the same)."""
 
 from __future__ import annotations
 
@@ -19,6 +21,11 @@ from tests.train.helpers import kill_and_resume
 
 BOARDNET = [sys.executable, "-m", "boardnet"]
 ITERATIONS = 60
+NATIVE = Path(__file__).parent / "fixtures" / "native"
+# the shipped configs on the native fixture's 3,000-position .binpack (one chunk, so every checkpoint lies in it)
+SHIPPED = [f"data.paths=[{NATIVE / 'train.binpack'}]", "data.num_workers=0", "data.early_ply_skip=0",
+           "train.iterations=30", "train.batch_size=32", "train.checkpoint_every=2", "train.threads=1",
+           "train.progress=false", "train.tensorboard=false", "train.plot=false", "evaluators=[]"]
 
 
 def tiny_nnue_config(tmp_path: Path) -> Path:
@@ -64,3 +71,19 @@ def test_sigkill_mid_chunk_and_resume_gives_the_same_weights(tmp_path: Path) -> 
     for key in a:
         assert torch.equal(a[key], b[key]), key
     assert 32 * done % 150, "the resumed checkpoint lies inside a chunk"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("name", "extra"), [("nnue-sf17-small", []), ("nnue-sf18", ["networks.net.l1=16"])])
+def test_shipped_binpack_config_killed_and_resumed_gives_the_same_weights(name: str, extra: list[str],
+                                                                           tmp_path: Path) -> None:
+    overrides = [*SHIPPED, *extra]
+    whole = tmp_path / "whole"
+    Trainer(load_config(name, overrides), run_dir=whole).run()
+    killed = tmp_path / "killed"
+    done = kill_and_resume(["train", name, *overrides], killed, kill_at=6, total=30)
+    assert done >= 6
+    a, b = final_weights(whole), final_weights(killed)
+    assert a.keys() == b.keys() and "ft_weight" in a
+    for key in a:
+        assert torch.equal(a[key], b[key]), key

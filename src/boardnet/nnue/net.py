@@ -1,12 +1,14 @@
 """Float NNUE models (spec ``nnue.md`` §3, §4, §8) with optional factorized feature sets (§6.2, §6.4, §6.5).
 
-- :class:`NnueNet`: SF15.1 SFNNv5, HalfKAv2_hm[^] 1024x2 + PSQT8, 8 layer stacks 16-32-1 chosen by piece count.
+- :class:`NnueNet`: SF15.1 SFNNv5, HalfKAv2_hm[^] 1024x2 + PSQT8, 8 layer stacks 16-32-1 chosen by piece count;
+  the same stack at L1 1536 (SF16), 3072 / 128 (SF17.1 big / small), and with ``Full_Threats+HalfKAv2_hm[^]``
+  at L1 1024, SF18's big net (threat rows first, int8 in the file, FT 1.0 = 255, see ``quantize.THREAT_FT_ONE``).
 - :class:`NnueHalfKP`: SF12 HalfKP[^] 256x2-32-32-1.
 
 Batch (what the data loader emits; the ForwardInjector passes ``in: [indices, bucket]``):
 
 - ``indices [B, 2, A] int64``: REAL feature indices for (side to move, side not to move), padded with -1
-  (A = 32 covers both feature sets). A factorized model adds the virtual rows itself via the feature set's
+  (A = 32 for one piece-square block; 128 + 32 with Full_Threats). A factorized model adds the virtual rows itself via the feature set's
   factor map, so the same data trains ``HalfKP`` and ``HalfKP^``.
 - ``bucket [B] int64``: layer-stack / PSQT bucket ``(piece_count_including_kings - 1) // 4``; ignored by HalfKP.
 
@@ -31,6 +33,7 @@ from boardnet.core.errors import ConversionError
 from boardnet.core.spec import ModelSpec, NetFile
 from boardnet.nnue.features import FeatureSet, check_feature_name, get_feature_set, plain_name
 from boardnet.nnue.features.block import coalesce_rows, factor_rows
+from boardnet.nnue.features.full_threats import NAME as THREATS
 from boardnet.nnue.quantize import (
     BIAS_SCALE,
     FT_ONE,
@@ -40,6 +43,9 @@ from boardnet.nnue.quantize import (
     OUT_B_SCALE,
     OUT_CLIP,
     OUT_W_SCALE,
+    PAIR_SCALE,
+    THREAT_CLIP,
+    THREAT_FT_ONE,
     to_int,
 )
 
@@ -48,9 +54,13 @@ HALFKP_ARCH = "halfkp_256x2-32-32"
 SFNN_L1 = (1024, 1536, 3072, 128)
 
 
-def sfnn_arch(l1: int) -> str:
-    """``.nnue`` arch name (``boardnet.nnue.file.ARCHS``) of a HalfKAv2_hm net with FT width ``l1``."""
-    return f"halfkav2_hm_{l1}x2-16-32x8"
+THREATS_L1 = 1024  # Full_Threats+HalfKAv2_hm: SF18 big
+
+
+def sfnn_arch(l1: int, threats: bool = False) -> str:
+    """``.nnue`` arch name (``boardnet.nnue.file.ARCHS``) of a HalfKAv2_hm (+ Full_Threats) net with FT width
+    ``l1``."""
+    return ("full_threats+" if threats else "") + f"halfkav2_hm_{l1}x2-16-32x8"
 
 
 SFNNV5_ARCH = sfnn_arch(1024)
@@ -66,12 +76,15 @@ class _SparseFT(nn.Module):
     fc1: nn.Linear
     fc2: nn.Linear
 
-    def _init_ft(self, features: str, l1: int, psqt: int) -> None:
+    def _init_ft(self, features: str, l1: int, psqt: int, init_std: float = 0.01) -> None:
         self.features = features
         self.fs = get_feature_set(features)
         self.description: str | None = None  # .nnue description to write; None = the format's default
+        self.threat_rows = self._threat_rows()
+        # FT 1.0 in the file's int16 units: 255 for a threat net (SF18 big), else 127 (§8)
+        self.ft_one = THREAT_FT_ONE if self.threat_rows else FT_ONE
         rows = self.fs.num_rows
-        w = torch.randn(rows, l1) * 0.01
+        w = torch.randn(rows, l1) * init_std
         w[self.fs.num_real:] = 0  # virtual rows start at zero (§6.5)
         self.ft_weight = nn.Parameter(w)
         self.ft_bias = nn.Parameter(torch.full((l1,), 0.3))
@@ -81,6 +94,17 @@ class _SparseFT(nn.Module):
             self.ft_psqt = nn.Parameter(init[:, None].repeat(1, psqt))
         # factor map as a non-persistent buffer so it follows .to(device) and stays out of the state dict
         self.register_buffer("factor_map", self.fs.factor_table(), persistent=False)
+
+    def _threat_rows(self) -> int:
+        """Full_Threats rows at the start of the FT (SF18's order: threat rows, then piece rows); 0 without
+        threats. Full_Threats anywhere but first is refused: no engine reads that layout."""
+        names = [b.plain for b in self.fs.blocks]
+        if THREATS not in names:
+            return 0
+        if names[0] != THREATS:
+            raise ConversionError(f"feature set {self.fs.name}: {THREATS} must be the first block "
+                                  f"(Stockfish 18 order, e.g. {THREATS}+HalfKAv2_hm^)")
+        return self.fs.blocks[0].num_real
 
     def ft_bags(self, idx: torch.Tensor, tables: list[torch.Tensor]) -> list[torch.Tensor]:
         """``sum`` of each table's rows for real indices ``idx [N, A]``, factor rows included -> ``[N, D]`` each.
@@ -114,6 +138,8 @@ class _SparseFT(nn.Module):
         self.fc0.weight.clamp_(-HIDDEN_CLIP, HIDDEN_CLIP)
         self.fc1.weight.clamp_(-HIDDEN_CLIP, HIDDEN_CLIP)
         self.fc2.weight.clamp_(-OUT_CLIP, OUT_CLIP)
+        if self.threat_rows:  # int8 threat weights: round(x*255) in -128..127 (``quantize.THREAT_CLIP``)
+            self.ft_weight[: self.threat_rows].clamp_(*THREAT_CLIP)
 
     def coalesced_ft(self) -> dict[str, torch.Tensor]:
         """FT tensors with virtual rows folded in (§6.5): ``ft_weight [num_real, L1]`` (+ ``ft_psqt``)."""
@@ -123,13 +149,32 @@ class _SparseFT(nn.Module):
         return out
 
     def quantized_ft(self) -> dict[str, torch.Tensor]:
-        """Coalesced FT tensors in ``.nnue`` integers (§8): ``ft.bias``/``ft.weight`` int16, ``ft.psqt`` int32."""
+        """Coalesced FT tensors in ``.nnue`` integers (§8): ``ft.bias``/``ft.weight`` int16, ``ft.psqt`` int32,
+        scaled by :attr:`ft_one`; a threat net's first rows go to ``ft.threat_weight`` int8 and
+        ``ft.threat_psqt`` int32 (the layout of ``boardnet.nnue.file``)."""
         ft = self.coalesced_ft()
-        sd = {"ft.bias": to_int(ft["ft_bias"], FT_ONE, torch.int16),
-              "ft.weight": to_int(ft["ft_weight"], FT_ONE, torch.int16)}
+        t = self.threat_rows
+        sd = {"ft.bias": to_int(ft["ft_bias"], self.ft_one, torch.int16),
+              "ft.weight": to_int(ft["ft_weight"][t:], self.ft_one, torch.int16)}
+        if t:
+            sd["ft.threat_weight"] = to_int(ft["ft_weight"][:t], self.ft_one, torch.int8)
         if "ft_psqt" in ft:
-            sd["ft.psqt"] = to_int(ft["ft_psqt"], OUT_B_SCALE, torch.int32)
+            sd["ft.psqt"] = to_int(ft["ft_psqt"][t:], OUT_B_SCALE, torch.int32)
+            if t:
+                sd["ft.threat_psqt"] = to_int(ft["ft_psqt"][:t], OUT_B_SCALE, torch.int32)
         return sd
+
+    def load_quantized_ft(self, sd: dict[str, torch.Tensor]) -> None:
+        """Float FT weights from ``.nnue`` integers (inverse of :meth:`quantized_ft`; zero virtual rows)."""
+        f32 = {k: v.to(torch.float32) for k, v in sd.items() if k.startswith("ft.")}
+        weight, psqt = f32["ft.weight"], f32.get("ft.psqt")
+        if self.threat_rows:
+            weight = torch.cat([f32["ft.threat_weight"], weight])
+            psqt = torch.cat([f32["ft.threat_psqt"], psqt])
+        self.ft_weight.copy_(self.fs.expand(weight / self.ft_one))
+        self.ft_bias.copy_(f32["ft.bias"] / self.ft_one)
+        if psqt is not None:
+            self.ft_psqt.copy_(self.fs.expand(psqt / OUT_B_SCALE))
 
     def coalesced(self) -> nn.Module:
         """The same network on the plain feature set (virtual rows folded in): same float outputs."""
@@ -164,9 +209,13 @@ class NnueNet(_SparseFT):
 
     Args:
         features: feature set name, ``"HalfKAv2_hm^"`` (factorized, A 768 virtual rows) or ``"HalfKAv2_hm"`` for
-            the SF15.1 ``.nnue`` layout.
+            the SF15.1 ``.nnue`` layout; ``"Full_Threats+HalfKAv2_hm^"`` for SF18's big net (79,856 threat rows
+            before the 22,528 piece rows).
         l1: feature transformer width per perspective; l2: first stack layer outputs minus the skip output;
         l3: second stack layer width; stacks: layer stacks; psqt: PSQT buckets.
+        ft_init_std: standard deviation of the normal init of the real FT rows (0: they start at zero, the net
+            at its biases and PSQT material values; rows no training position touches then stay zero).
+            Not part of the architecture (``spec``).
     """
 
     class Config(ComponentConfig):
@@ -177,12 +226,14 @@ class NnueNet(_SparseFT):
         l3: int = Field(32, gt=0)
         stacks: int = Field(8, gt=0)
         psqt: int = Field(8, gt=0)
+        ft_init_std: float = Field(0.01, ge=0)
 
     def __init__(self, features: str = "HalfKAv2_hm^", l1: int = 1024, l2: int = 15, l3: int = 32,
-                 stacks: int = 8, psqt: int = 8) -> None:
+                 stacks: int = 8, psqt: int = 8, ft_init_std: float = 0.01) -> None:
         super().__init__()
         self.l1, self.l2, self.l3, self.stacks, self.psqt = l1, l2, l3, stacks, psqt
-        self._init_ft(features, l1, psqt)
+        self._init_ft(features, l1, psqt, ft_init_std)
+        self.pair_scale = PAIR_SCALE[self.ft_one]  # pairwise product of 1.0 * 1.0 in hidden-layer floats
         self.fc0 = nn.Linear(l1, (l2 + 1) * stacks)
         self.fc1 = nn.Linear(2 * l2, l3 * stacks)
         self.fc2 = nn.Linear(l3, stacks)
@@ -200,7 +251,7 @@ class NnueNet(_SparseFT):
         psq = psq.gather(2, bucket.view(b, 1, 1).expand(b, 2, 1))[..., 0]
         a = acc.clamp(0, 1)
         half = self.l1 // 2
-        u = (a[..., :half] * a[..., half:] * (127 / 128)).reshape(b, self.l1)
+        u = (a[..., :half] * a[..., half:] * self.pair_scale).reshape(b, self.l1)
         sel = torch.arange(b, device=indices.device)
         y0 = self.fc0(u).view(b, self.stacks, -1)[sel, bucket]
         x1 = torch.cat([(y0[:, : self.l2] ** 2 * (127 / 128)).clamp(0, 1), y0[:, : self.l2].clamp(0, 1)], 1)
@@ -225,17 +276,21 @@ class NnueNet(_SparseFT):
             sd[f"stacks.{k}.l2.bias"] = to_int(b1[k], BIAS_SCALE, torch.int32)
             sd[f"stacks.{k}.out.weight"] = to_int(self.fc2.weight[k: k + 1], OUT_W_SCALE, torch.int8)
             sd[f"stacks.{k}.out.bias"] = to_int(self.fc2.bias[k: k + 1], OUT_B_SCALE, torch.int32)
-        arch = sfnn_arch(self.l1 if self.l1 in SFNN_L1 else 1024)  # other widths: the file writer names the misfit
-        return NetFile(_quantized_spec(arch, self.fs.plain_name, description or self.description), sd)
+        return NetFile(_quantized_spec(self.arch_name(), self.fs.plain_name, description or self.description), sd)
+
+    def arch_name(self) -> str:
+        """The ``.nnue`` arch this net exports to, picked by FT width and threat block (another width gets the
+        nearest name and the file writer names the misfit)."""
+        if self.threat_rows:
+            return sfnn_arch(THREATS_L1, threats=True)
+        return sfnn_arch(self.l1 if self.l1 in SFNN_L1 else 1024)
 
     @torch.no_grad()
     def load_quantized(self, net: NetFile) -> None:
         """Set float weights from integer ``.nnue`` tensors (inverse of :meth:`quantize`; zero virtual rows)."""
         sd = net.state_dict
         f32 = {k: v.to(torch.float32) for k, v in sd.items()}
-        self.ft_weight.copy_(self.fs.expand(f32["ft.weight"] / FT_ONE))
-        self.ft_bias.copy_(f32["ft.bias"] / FT_ONE)
-        self.ft_psqt.copy_(self.fs.expand(f32["ft.psqt"] / OUT_B_SCALE))
+        self.load_quantized_ft(sd)
         ks = range(self.stacks)
         self.fc0.weight.copy_(torch.cat([f32[f"stacks.{k}.l1.weight"] for k in ks]) / HIDDEN_SCALE)
         self.fc0.bias.copy_(torch.cat([f32[f"stacks.{k}.l1.bias"] for k in ks]) / BIAS_SCALE)
@@ -295,8 +350,7 @@ class NnueHalfKP(_SparseFT):
     def load_quantized(self, net: NetFile) -> None:
         """Float weights from integer SF12 ``.nnue`` tensors (zero virtual rows)."""
         f32 = {k: v.to(torch.float32) for k, v in net.state_dict.items()}
-        self.ft_weight.copy_(self.fs.expand(f32["ft.weight"] / FT_ONE))
-        self.ft_bias.copy_(f32["ft.bias"] / FT_ONE)
+        self.load_quantized_ft(net.state_dict)
         for name, fc, last in (("l1", self.fc0, False), ("l2", self.fc1, False), ("out", self.fc2, True)):
             fc.weight.copy_(f32[f"stacks.0.{name}.weight"] / (OUT_W_SCALE if last else HIDDEN_SCALE))
             fc.bias.copy_(f32[f"stacks.0.{name}.bias"] / (OUT_B_SCALE if last else BIAS_SCALE))
@@ -310,7 +364,8 @@ def _quantized_spec(arch: str, features: str, description: str | None) -> ModelS
 
 
 _BY_ARCH: dict[str, tuple[type[_SparseFT], dict[str, int]]] = {
-    HALFKP_ARCH: (NnueHalfKP, {}), **{sfnn_arch(l1): (NnueNet, {"l1": l1}) for l1 in SFNN_L1}}
+    HALFKP_ARCH: (NnueHalfKP, {}), **{sfnn_arch(l1): (NnueNet, {"l1": l1}) for l1 in SFNN_L1},
+    sfnn_arch(THREATS_L1, threats=True): (NnueNet, {"l1": THREATS_L1})}
 
 
 def dequantize(net: NetFile, features: str | None = None) -> NnueNet | NnueHalfKP:

@@ -14,6 +14,15 @@ OUT_B_SCALE = NNUE2SCORE * OUT_SCALE  # 9600: output bias and PSQT weights, roun
 OUT_CLIP = FT_ONE * FT_ONE / OUT_B_SCALE  # +-1.680: the float range of an int8 output weight
 BIAS_SCALE = HIDDEN_SCALE * FT_ONE  # 8128: hidden biases, round(x*8128)
 OUT_W_SCALE = OUT_B_SCALE / FT_ONE  # 9600 / 127: output weights
+# FT 1.0 (bias, piece and threat weights) of a Full_Threats net: Stockfish 18's big net does not double its FT
+# on load and clamps at 255 before the pairwise product >> 9 (sf_18 nnue_feature_transformer.h);
+# nnue-pytorch 2026-01 (024b206, model/quantize.py ``ft_quantized_one``) quantizes with round(x*255)
+THREAT_FT_ONE = 255
+# float range of an int8 threat weight: nnue-pytorch 024b206 ``clip_threat_weights`` clamps to [-128/255, 127/255]
+THREAT_CLIP = (-128 / THREAT_FT_ONE, 127 / THREAT_FT_ONE)
+# float value of the pairwise product of two FT outputs at 1.0 (hidden 1.0 = 127), by FT one: 127 -> 127*127 >> 7
+# = 126.0 (SF15.1/16; SF17's doubled 254*254 >> 9 is the same), 255 -> 255*255 >> 9 = 127.0 (SF18 big)
+PAIR_SCALE = {FT_ONE: FT_ONE * FT_ONE / 128 / FT_ONE, THREAT_FT_ONE: THREAT_FT_ONE * THREAT_FT_ONE / 512 / FT_ONE}
 
 
 def to_int(x: torch.Tensor, scale: float, dtype: torch.dtype) -> torch.Tensor:

@@ -54,7 +54,7 @@ def run_selfplay(args: argparse.Namespace) -> int:
     from boardnet.alphazero.selfplay import merge_results, self_play
     from boardnet.alphazero.workers import SelfPlayPool
     from boardnet.core.errors import ConfigError
-    from boardnet.train.progress import Progress
+    from boardnet.core.progress import Progress
 
     if args.games <= 0 or (args.playouts is not None and args.playouts <= 0):
         raise ConfigError("--games/--playouts", "must be positive")
@@ -187,7 +187,7 @@ def run_arena(args: argparse.Namespace) -> int:
     from boardnet.alphazero.strength import random_openings, read_openings, run_match
     from boardnet.core.errors import ConfigError
     from boardnet.core.match import check_match_options, parse_sprt
-    from boardnet.train.progress import Progress
+    from boardnet.core.progress import Progress
 
     for name in registry.ARENAS.names():  # another family's players (chess): its arena plays the match
         arena = registry.ARENAS.get(name)

@@ -306,7 +306,7 @@ class ChessArena:
 
     @staticmethod
     def run(args: argparse.Namespace) -> int:
-        from boardnet.train.progress import Progress
+        from boardnet.core.progress import Progress
 
         check_match_options(args.games, args.openings, args.random_openings)
         if args.playouts <= 0:

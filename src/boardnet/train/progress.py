@@ -2,8 +2,7 @@
 honours after the current iteration (checkpoint, message, clean exit); a second one stops at once.
 
 What a run prints while it goes (a rich bar on a terminal, periodic plain lines elsewhere) is
-:class:`boardnet.core.progress.Progress`, shared with the conversion commands; it is named here too for the
-commands that import it from ``train``.
+:class:`boardnet.core.progress.Progress`, shared with the conversion commands.
 """
 
 from __future__ import annotations
@@ -14,9 +13,7 @@ from collections.abc import Callable
 from types import FrameType
 from typing import Any
 
-from boardnet.core.progress import Progress
-
-__all__ = ["GracefulStop", "Progress"]
+__all__ = ["GracefulStop"]
 
 
 class GracefulStop:

@@ -116,7 +116,7 @@ def run_convert(args: argparse.Namespace) -> int:
         with bar.busy(f"writing {args.output} ({dst.name})"):
             write_net(net, args.output, dst.name, **write_opts)
         bar.update(steps - 1 if slots_out is not None else 2, info="written")
-        n_params = sum(t.numel() for t in net.state_dict.values())
+        n_params = net.n_parameters
         print(f"wrote {args.output} ({dst.name}) from {args.input} ({src.name}): {net.spec.family}, "
               f"{n_params:,} parameters")
         if write_slots is not None and slots_out is not None:

@@ -164,7 +164,7 @@ def inspect_file(path: str | os.PathLike[str], fmt: str | None = None) -> str:
 
 def describe_netfile(net: NetFile, path: str | os.PathLike[str], fmt: Format) -> str:
     """Generic report: format, family, config, parameter count and tensors."""
-    n_params = sum(t.numel() for t in net.state_dict.values())
+    n_params = net.n_parameters
     lines = [f"file: {path}", f"format: {fmt.name} ({fmt.description})", f"family: {net.spec.family}",
              f"parameters: {n_params:,}"]
     lines += [f"config.{k}: {v}" for k, v in net.spec.config.items()]

@@ -11,6 +11,7 @@ from typing import Any
 
 import torch
 
+BATCHNORM_STATISTICS = ("running_mean", "running_var", "num_batches_tracked")  # state-dict suffixes: not learned
 
 @dataclass
 class ModelSpec:
@@ -33,3 +34,9 @@ class NetFile:
 
     spec: ModelSpec
     state_dict: dict[str, torch.Tensor]
+
+    @property
+    def n_parameters(self) -> int:
+        """Learned values in :attr:`state_dict`: every tensor but batch-norm statistics (running mean/var,
+        batch counters), the count ``inspect`` and ``convert`` print."""
+        return sum(t.numel() for k, t in self.state_dict.items() if not k.endswith(BATCHNORM_STATISTICS))

@@ -453,5 +453,5 @@ def describe(nf: NetFile) -> list[str]:
                      f"hidden {head['hidden']}")
     lines.append(f"moves-left: {cfg['mlh_channels']} channels/square, hidden {cfg['mlh_hidden']}"
                  if cfg.get("moves_left") else "moves-left: none")
-    lines.append(f"parameters: {sum(t.numel() for t in nf.state_dict.values()):,}")
+    lines.append(f"parameters: {nf.n_parameters:,}")
     return lines

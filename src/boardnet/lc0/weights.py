@@ -406,8 +406,7 @@ def inspect_file(path: str | os.PathLike[str]) -> str:
 
         return "\n".join([f"lc0 net {path}", *describe(nf)])
     cfg = nf.spec.config
-    params = sum(t.numel() for k, t in nf.state_dict.items() if not k.endswith(("running_mean", "running_var",
-                                                                                  "num_batches_tracked")))
+    params = nf.n_parameters
     lines = [f"lc0 net {path}",
              f"body: {cfg['blocks']} blocks x {cfg['filters']} filters, "
              f"SE {cfg['se_channels'] or 'none'}, activation {cfg['activation']}, input format {cfg['input_format']}",

@@ -281,8 +281,10 @@ PGN_CACHE_PART = 50_000  # records per cached part (~420 MB inflated, under MAX_
 def cached_pgn_records(path: Path, cache_dir: Path) -> np.ndarray:
     """:func:`pgn_records`, converted once: the records are kept as gzip V6 parts (``part-NNNNN.chunk``, not
     ``.gz``, so a data directory holding the run is not picked up twice) in ``cache_dir/<stem>-<key>/``, the key
-    hashing the PGN's path, size and mtime; later epochs read them back (~10x faster than python-chess's
-    conversion). A cache that fails to read is dropped and rebuilt."""
+    hashing the PGN's path, size and mtime; later epochs read them back instead of converting again. Since the
+    compiled PGN reader landed, that is no faster: inflating and checking the parts ran at 14,000-18,000
+    positions/s of CPU here against 21,000-30,000 for converting the PGN again (300-game fixture). A cache that
+    fails to read is dropped and rebuilt."""
     try:
         st = path.stat()
     except OSError:

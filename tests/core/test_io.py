@@ -313,3 +313,70 @@ def test_written_files_get_the_usual_mode(tmp_path: Path) -> None:
     atomic_write(tmp_path / "t.txt", lambda tmp: Path(tmp).write_text("x"))
     for name in ("n.safetensors", "t.txt"):
         assert stat.S_IMODE(os.stat(tmp_path / name).st_mode) == expected, name
+
+
+# ------------------------------------------------------------------------------------------ atomic_folder
+
+
+def test_atomic_folder_swaps_in_whole_and_keeps_the_old_one_on_failure(tmp_path: Path) -> None:
+    from boardnet.core.io import atomic_folder
+
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "stale.bin").write_bytes(b"old")
+
+    def fill(tmp: Path) -> int:
+        (tmp / "sub").mkdir()
+        (tmp / "a.bin").write_bytes(b"a")
+        (tmp / "sub" / "b.bin").write_bytes(b"b")
+        return 2
+
+    assert atomic_folder(out, fill) == 2
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*")) == ["a.bin", "sub", "sub/b.bin"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]  # neither temp nor old folder left
+
+    def fail(tmp: Path) -> None:
+        (tmp / "half.bin").write_bytes(b"h")
+        raise OSError(28, "No space left on device")  # ENOSPC
+
+    with pytest.raises(FormatError, match="cannot write: no space left on device") as err:
+        atomic_folder(out, fail)
+    assert err.value.path == str(out)
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*")) == ["a.bin", "sub", "sub/b.bin"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+    atomic_folder(tmp_path / "new" / "deeper", fill)  # parents are made
+    assert (tmp_path / "new" / "deeper" / "sub" / "b.bin").read_bytes() == b"b"
+
+
+def test_sigterm_while_filling_a_folder_leaves_no_temp_folder(tmp_path: Path) -> None:
+    import os
+    import signal
+    import time
+
+    from boardnet.core.io import atomic_folder
+
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "old.bin").write_bytes(b"old")
+    started = tmp_path / "started"
+
+    def slow_fill(tmp: Path) -> None:
+        (tmp / "partial.bin").write_bytes(b"partial")
+        started.touch()
+        time.sleep(60)
+
+    pid = os.fork()
+    if pid == 0:
+        try:
+            atomic_folder(out, slow_fill)
+        finally:
+            os._exit(3)
+    deadline = time.monotonic() + 30
+    while not started.exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert (tmp_path / f".out.tmp{pid}" / "partial.bin").exists()
+    os.kill(pid, signal.SIGTERM)
+    _, status = os.waitpid(pid, 0)
+    assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGTERM
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "started"]
+    assert (out / "old.bin").read_bytes() == b"old"

@@ -20,6 +20,7 @@ from boardnet.lc0.chunks import (
     RECORD_SIZE,
     V6_DTYPE,
     Lc0ChunkData,
+    chunk_name,
     game_records,
     pgn_records,
     read_chunk,
@@ -277,25 +278,26 @@ def test_pgn2chunks_output_is_swapped_whole(tmp_path: Path, capsys: pytest.Captu
     # a folder of an earlier run with more games: replaced as a whole (no stale chunks)
     out.mkdir()
     for i in range(5):
-        (out / f"g-{i + 1:06d}.gz").write_bytes(b"stale")
+        (out / chunk_name(i + 1)).write_bytes(b"stale")
     assert _run(["lc0", "pgn2chunks", str(pgn), str(out)], capsys)[0] == 0
     first = {p.name: p.read_bytes() for p in out.iterdir()}
-    assert sorted(first) == ["g-000001.gz", "g-000002.gz"] and b"stale" not in first.values()
+    assert sorted(first) == ["game_000001.gz", "game_000002.gz"] and b"stale" not in first.values()
     # failing on game 2 (here: the disk filling up) leaves the earlier output as it was, no temp folder
+    import errno
+
     import boardnet.lc0.chunks as lc0c
-    from boardnet.core.errors import FormatError
 
-    real, calls = lc0c.write_chunk, []
+    real, calls = lc0c.chunk_bytes, []
 
-    def fail_second(path: Path, records: np.ndarray) -> None:
-        calls.append(path)
+    def fail_second(records: np.ndarray) -> bytes:
+        calls.append(len(records))
         if len(calls) == 2:
-            raise FormatError(path, "cannot write: no space left on device")
-        real(path, records)
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(records)
 
-    monkeypatch.setattr(lc0c, "write_chunk", fail_second)
+    monkeypatch.setattr(lc0c, "chunk_bytes", fail_second)
     rc, _, err = _run(["lc0", "pgn2chunks", str(pgn), str(out)], capsys)
-    assert rc == 2 and len(err) == 1 and "no space left" in err[0]
+    assert rc == 2 and len(err) == 1 and "no space left" in err[0] and str(out) in err[0]
     assert {p.name: p.read_bytes() for p in out.iterdir()} == first
     assert sorted(p.name for p in tmp_path.iterdir()) == ["file", "g.pgn", "out"]
     # a folder holding other things is never replaced
@@ -378,7 +380,7 @@ def test_fast_reader_equals_python_chess_on_random_games(tmp_path: Path, capsys:
     assert rc == 0 and len(list((tmp_path / "out").iterdir())) == len(used)
     for i, game in enumerate(used):
         write_chunk(tmp_path / "want.gz", ref.game_records(game))
-        assert (tmp_path / "out" / f"r-{i + 1:06d}.gz").read_bytes() == (tmp_path / "want.gz").read_bytes()
+        assert (tmp_path / "out" / chunk_name(i + 1)).read_bytes() == (tmp_path / "want.gz").read_bytes()
 
 
 def test_fast_reader_refuses_what_python_chess_refuses(tmp_path: Path) -> None:

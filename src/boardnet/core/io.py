@@ -21,16 +21,18 @@ import json
 import math
 import os
 import pickle
+import shutil
 import signal
 import stat
 import struct
 import threading
 import tokenize
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, TypeVar
 
 import numpy as np
 import torch
@@ -186,7 +188,7 @@ def checked_netfile(spec: ModelSpec, state_dict: dict[str, torch.Tensor], path: 
 
 # ------------------------------------------------------------------------------------------------ writing
 
-_LIVE_TEMPS: set[Path] = set()  # temp files of atomic writes in progress, removed on SIGTERM/SIGHUP
+_LIVE_TEMPS: set[Path] = set()  # temp files (and folders) of atomic writes in progress, removed on SIGTERM/SIGHUP
 _SIGNALS = tuple(getattr(signal, n) for n in ("SIGTERM", "SIGHUP") if hasattr(signal, n))
 _saved_handlers: dict[int, Any] = {}
 _lock = threading.Lock()
@@ -196,7 +198,10 @@ def _remove_temps_and_die(signum: int, frame: Any) -> None:
     """Signal handler: remove the temp files of writes in progress, then die of the signal as before."""
     for tmp in list(_LIVE_TEMPS):
         with suppress(OSError):
-            tmp.unlink()
+            if tmp.is_dir() and not tmp.is_symlink():
+                shutil.rmtree(tmp)
+            else:
+                tmp.unlink()
     _LIVE_TEMPS.clear()
     previous = _saved_handlers.get(signum, signal.SIG_DFL)
     if callable(previous):
@@ -286,6 +291,61 @@ def atomic_write(path: str | os.PathLike[str], write: Any) -> None:
             raise
         raise FormatError(path, "cannot write (disk full or file size limit?): "
                           f"{str(err).strip().splitlines()[-1][:160]}") from None
+
+
+T = TypeVar("T")
+FSYNC_THREADS = 16  # concurrent fsyncs: the file system commits them together (one pass, not one wait per file)
+
+
+def _fsync_path(path: str | os.PathLike[str]) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def fsync_folder(folder: Path) -> None:
+    """Make every file under ``folder`` (and the folders themselves) durable: one pass of concurrent fsyncs."""
+    files, dirs = [], [folder]
+    for root, subdirs, names in os.walk(folder):
+        files += [os.path.join(root, n) for n in names]
+        dirs += [Path(root, d) for d in subdirs]
+    with ThreadPoolExecutor(min(FSYNC_THREADS, max(1, len(files)))) as pool:
+        list(pool.map(_fsync_path, files))  # re-raises the first OSError
+    for d in reversed(dirs):
+        _fsync_path(d)
+
+
+def atomic_folder(path: str | os.PathLike[str], fill: Callable[[Path], T]) -> T:
+    """Call ``fill(tmp)`` on a fresh temp folder beside ``path``, make it durable, then swap it in for ``path``.
+
+    ``fill`` writes plain files (no per-file temp names or fsyncs: nothing is visible under ``path`` until all of
+    it is); then every file is fsynced in one concurrent pass (:func:`fsync_folder`), an existing ``path`` folder
+    is renamed aside, the new one renamed in and the old one removed. A failure (an exception in ``fill``,
+    SIGINT/SIGTERM/SIGHUP) leaves ``path`` as it was and no temp folder. OS errors are one FormatError naming
+    ``path``. Returns what ``fill`` returns.
+    """
+    out = Path(path)
+    tmp = out.with_name(f".{out.name}.tmp{os.getpid()}")
+    old = out.with_name(f".{out.name}.old{os.getpid()}")
+    try:
+        with _temp_registered(tmp):
+            try:
+                shutil.rmtree(tmp, ignore_errors=True)  # left by a killed process that had our pid
+                tmp.mkdir(parents=True)
+                result = fill(tmp)
+                fsync_folder(tmp)
+                if out.exists():
+                    out.rename(old)
+                tmp.rename(out)
+                _fsync_path(out.parent)
+            finally:
+                shutil.rmtree(tmp, ignore_errors=True)
+                shutil.rmtree(old, ignore_errors=True)
+    except OSError as err:
+        raise FormatError(out, f"cannot write: {os_error_message(err)}") from None
+    return result
 
 
 def _torch_reason(err: BaseException) -> str:

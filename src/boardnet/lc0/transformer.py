@@ -34,9 +34,12 @@ VALUE_FORMATS = ("wdl", "classical")
 
 
 def relu2(x: torch.Tensor) -> torch.Tensor:
-    """lc0 ``ACTIVATION_RELU_2``: ``max(x, 0)²``."""
-    r = F.relu(x)
-    return r * r
+    """lc0 ``ACTIVATION_RELU_2``: ``max(x, 0)²``; in place when no gradient is wanted (inference: the input is a
+    dense layer's fresh output, and two passes over it without new buffers are what this costs)."""
+    if torch.is_grad_enabled() and x.requires_grad:
+        r = F.relu(x)
+        return r * r
+    return x.relu_().square_()
 
 
 def identity(x: torch.Tensor) -> torch.Tensor:
@@ -49,8 +52,8 @@ ACTIVATIONS = {"relu": F.relu, "mish": F.mish, "swish": F.silu, "relu2": relu2, 
 
 
 def ln_skip(ln: nn.LayerNorm, x: torch.Tensor, alpha: float, skip: torch.Tensor) -> torch.Tensor:
-    """lc0 ``LayerNorm2DWithSkipConnection``: ``LN(alpha·x + skip)`` (alpha 1 is skipped, as in lc0)."""
-    return ln(x * alpha + skip if alpha != 1.0 else x + skip)
+    """lc0 ``LayerNorm2DWithSkipConnection``: ``LN(alpha·x + skip)`` (one pass: ``torch.add``'s ``alpha``)."""
+    return ln(torch.add(skip, x, alpha=alpha))
 
 
 class Embedding(nn.Module):
@@ -96,7 +99,7 @@ class Embedding(nn.Module):
         if self.pe_dense:
             h = self.ln(h)
         if self.gating:
-            h = h * self.mult_gate.t() + self.add_gate.t()
+            h = torch.addcmul(self.add_gate.t(), h, self.mult_gate.t())  # h·mult + add in one pass
         if self.pe_dense:
             h = ln_skip(self.ffn_ln, self.ffn(h), self.alpha, h)
         return h
@@ -114,7 +117,8 @@ class FeedForward(nn.Module):
 
 
 class Smolgen(nn.Module):
-    """Per-position attention biases ``[B, H, 64, 64]``: ``compress`` (no bias, ``E -> Hc``) per token,
+    """Per-position attention biases ``[B, H, 64, 64]``: ``compress`` (no bias, ``E -> Hc``) per token (run by
+    :meth:`MultiHeadAttention.projections`),
     flattened square-major (``64·Hc``), ``LN1(act(dense1))`` ``-> S``, ``LN2(act(dense2))`` ``-> H·G`` (both
     eps 1e-3), then each head's ``G`` values through the net-wide ``weight_gen`` (``G -> 4096``, no bias)."""
 
@@ -127,17 +131,23 @@ class Smolgen(nn.Module):
         self.dense2 = nn.Linear(hidden, heads * gen)
         self.ln2 = nn.LayerNorm(heads * gen, eps=SMOLGEN_LN_EPS)
 
-    def forward(self, x: torch.Tensor, weight_gen: nn.Linear) -> torch.Tensor:
-        b = x.shape[0]
-        c = self.compress(x).reshape(b, -1)  # [B, 64·Hc]
-        c = self.ln1(self.act(self.dense1(c)))
+    def biases(self, compressed: torch.Tensor, weight_gen: nn.Linear) -> torch.Tensor:
+        """Compressed tokens ``[B, 64, Hc]`` (``compress(x)``, computed with the attention's q/k/v) ->
+        ``[B, H, 64, 64]``."""
+        b = compressed.shape[0]
+        c = self.ln1(self.act(self.dense1(compressed.reshape(b, -1))))  # [B, 64·Hc] -> [B, S]
         c = self.ln2(self.act(self.dense2(c)))
         return weight_gen(c.reshape(b, self.heads, -1)).reshape(b, self.heads, SQUARES, SQUARES)
 
 
 class MultiHeadAttention(nn.Module):
     """lc0 MHA over tokens ``[B, 64, E]``: q/k/v ``E -> D`` split into ``heads`` contiguous chunks of
-    ``dk = D/H``; ``softmax(q·kᵀ/sqrt(dk) + smolgen)`` over keys; heads concatenated; ``dense`` ``D -> E``."""
+    ``dk = D/H``; ``softmax(q·kᵀ/sqrt(dk) + smolgen)`` over keys; heads concatenated; ``dense`` ``D -> E``.
+
+    q, k, v and smolgen's ``compress`` (it reads the same tokens) run as one matrix product on their
+    concatenated weights (one pass over the tokens, one larger GEMM); the parameters stay one ``nn.Linear`` per
+    ``net.proto`` layer.
+    """
 
     def __init__(self, size: int, d_model: int, heads: int, smolgen: Smolgen | None) -> None:
         super().__init__()
@@ -147,16 +157,26 @@ class MultiHeadAttention(nn.Module):
         self.smolgen = smolgen
         self.scale = 1.0 / math.sqrt(d_model // heads)
 
+    def projections(self, x: torch.Tensor) -> torch.Tensor:
+        """``[B, 64, E]`` -> ``[B, 64, 3·D (+ Hc)]``: q, k, v (and smolgen's compressed tokens) side by side."""
+        weights, biases = [self.q.weight, self.k.weight, self.v.weight], [self.q.bias, self.k.bias, self.v.bias]
+        if self.smolgen is not None:
+            weights.append(self.smolgen.compress.weight)
+            biases.append(x.new_zeros(self.smolgen.compress.out_features))  # compress has no bias
+        return F.linear(x, torch.cat(weights), torch.cat(biases))
+
     def forward(self, x: torch.Tensor, weight_gen: nn.Linear | None) -> torch.Tensor:
-        b = x.shape[0]
+        b, d = x.shape[0], self.q.out_features
+        proj = self.projections(x)
 
-        def split(t: torch.Tensor) -> torch.Tensor:  # [B, 64, D] -> [B, H, 64, dk]
-            return t.reshape(b, SQUARES, self.heads, -1).transpose(1, 2)
+        def split(i: int) -> torch.Tensor:  # the i-th D columns -> [B, H, 64, dk]
+            return proj[..., i * d:(i + 1) * d].reshape(b, SQUARES, self.heads, -1).transpose(1, 2)
 
-        q, k, v = split(self.q(x)), split(self.k(x)), split(self.v(x))
-        bias = self.smolgen(x, weight_gen) if self.smolgen is not None else None  # [B, H, 64 query, 64 key]
-        out = F.scaled_dot_product_attention(q, k, v, attn_mask=bias, scale=self.scale)  # [B, H, 64, dk]
-        return self.dense(out.transpose(1, 2).reshape(b, SQUARES, -1))
+        bias = None  # [B, H, 64 query, 64 key]
+        if self.smolgen is not None:
+            bias = self.smolgen.biases(proj[..., 3 * d:], weight_gen)
+        out = F.scaled_dot_product_attention(split(0), split(1), split(2), attn_mask=bias, scale=self.scale)
+        return self.dense(out.transpose(1, 2).reshape(b, SQUARES, -1))  # [B, H, 64, dk] -> [B, 64, D] -> E
 
 
 class EncoderLayer(nn.Module):

@@ -195,29 +195,6 @@ def test_data_source_batches_split_and_resume(tmp_path: Path) -> None:
     assert data.stats()["epoch"] >= 1
 
 
-def test_pgn_is_converted_once_per_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The first epoch converts a PGN and caches it under <run>/pgn-cache; later reads give the same records
-    without converting; a damaged cache is rebuilt; the cache is not picked up as training data."""
-    import boardnet.lc0.chunks as lc0c
-
-    data_dir, run = tmp_path / "data", tmp_path / "run"
-    data_dir.mkdir()
-    (data_dir / "g.pgn").write_text(PGN)
-    want = pgn_records(data_dir / "g.pgn")
-    ctx = TrainContext(cfg=None, run_dir=run, device=torch.device("cpu"), rng=np.random.default_rng(1))
-    source = Lc0ChunkData(Lc0ChunkData.Config(paths=[str(data_dir)], shuffle_buffer=4), ctx)
-    first = source._next_file()
-    assert first.tobytes() == want.tobytes()
-    parts = list((run / "pgn-cache").glob("g-*/part-*.chunk"))
-    assert len(parts) == 1
-    converted = []
-    monkeypatch.setattr(lc0c, "pgn_records", lambda p: converted.append(p) or want)
-    assert source._next_file().tobytes() == want.tobytes() and not converted
-    parts[0].write_bytes(parts[0].read_bytes()[:20])  # truncated cache part
-    assert source._next_file().tobytes() == want.tobytes() and len(converted) == 1
-    assert lc0c.find_files([str(run)]) == []  # cached parts are not chunk files to train on
-
-
 # ------------------------------------------------------------------------------------- pgn2chunks safety
 
 

@@ -14,9 +14,6 @@ count, not chunkparser's count/99.
 from __future__ import annotations
 
 import gzip
-import hashlib
-import os
-import shutil
 import zlib
 from collections.abc import Callable
 from pathlib import Path
@@ -279,46 +276,10 @@ def find_files(paths: list[str]) -> list[Path]:
     return found
 
 
-PGN_CACHE_PART = 50_000  # records per cached part (~420 MB inflated, under MAX_CHUNK_BYTES)
-
-
-def cached_pgn_records(path: Path, cache_dir: Path) -> np.ndarray:
-    """:func:`pgn_records`, converted once: the records are kept as gzip V6 parts (``part-NNNNN.chunk``, not
-    ``.gz``, so a data directory holding the run is not picked up twice) in ``cache_dir/<stem>-<key>/``, the key
-    hashing the PGN's path, size and mtime; later epochs read them back instead of converting again. Since the
-    compiled PGN reader landed, that is no faster: inflating and checking the parts ran at 14,000-18,000
-    positions/s of CPU here against 21,000-30,000 for converting the PGN again (300-game fixture). A cache that
-    fails to read is dropped and rebuilt."""
-    try:
-        st = path.stat()
-    except OSError:
-        return pgn_records(path)  # names the file in its error
-    key = hashlib.sha256(f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}".encode()).hexdigest()[:16]
-    where = cache_dir / f"{path.stem}-{key}"
-    if where.is_dir():
-        try:
-            parts = [read_chunk(p) for p in sorted(where.glob("part-*.chunk"))]
-            return np.concatenate(parts) if parts else np.zeros(0, V6_DTYPE)
-        except FormatError:
-            shutil.rmtree(where, ignore_errors=True)
-    records = pgn_records(path)
-    tmp = cache_dir / f".{where.name}.tmp{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    for i in range(0, len(records), PGN_CACHE_PART):
-        write_chunk(tmp / f"part-{i // PGN_CACHE_PART:05d}.chunk", records[i:i + PGN_CACHE_PART])
-    try:
-        tmp.rename(where)  # whole or not at all
-    except OSError:  # another process (DDP rank) finished first
-        shutil.rmtree(tmp, ignore_errors=True)
-    return records
-
-
-def read_positions(path: Path, pgn_cache: Path | None = None) -> np.ndarray:
-    """``[N]`` V6 records of a chunk file or a PGN file (converted, through ``pgn_cache`` when given)."""
-    if path.suffix != ".pgn":
-        return read_chunk(path)
-    return cached_pgn_records(path, pgn_cache) if pgn_cache is not None else pgn_records(path)
+def read_positions(path: Path) -> np.ndarray:
+    """``[N]`` V6 records of a chunk file or a PGN file (converted each time it is read: the compiled PGN reader
+    is faster than inflating a cached conversion)."""
+    return pgn_records(path) if path.suffix == ".pgn" else read_chunk(path)
 
 
 def records_to_batch(records: np.ndarray) -> dict[str, torch.Tensor]:
@@ -337,8 +298,7 @@ class Lc0ChunkData(DataSource):
     Files are split into training and validation files (the last ``validation_fraction`` of them, sorted by
     name); training files are visited in a new random order each epoch, sharded by DDP rank. Each batch draws
     positions at random from a buffer of ``shuffle_buffer`` positions, refilled from the files (lczero-training's
-    shuffle buffer; it decorrelates the positions of one game). A PGN file is converted once per run and read
-    back from ``<run>/pgn-cache/`` afterwards.
+    shuffle buffer; it decorrelates the positions of one game). A PGN file is converted each time it is read.
     """
 
     class Config(ComponentConfig):
@@ -359,7 +319,6 @@ class Lc0ChunkData(DataSource):
         self.files = files[: len(files) - n_val][ctx.rank::ctx.world_size]
         if not self.files:
             raise FormatError(", ".join(cfg.paths), f"no training files for rank {ctx.rank}")
-        self.pgn_cache = ctx.run_dir / "pgn-cache"  # PGN files are converted once per run (see cached_pgn_records)
         self.order = ctx.rng.permutation(len(self.files))
         self.file_cursor = 0
         self.epoch = 0
@@ -375,7 +334,7 @@ class Lc0ChunkData(DataSource):
             self.epoch += 1
         path = self.files[int(self.order[self.file_cursor])]
         self.file_cursor += 1
-        return read_positions(path, self.pgn_cache)
+        return read_positions(path)
 
     def _fill(self, want: int) -> None:
         """Top the buffer up to ``max(shuffle_buffer, want)`` positions."""
@@ -426,7 +385,7 @@ class Lc0ChunkData(DataSource):
             for path in self.val_files:
                 if have >= self.cfg.validation_positions:
                     break
-                recs = read_positions(path, self.pgn_cache)[: self.cfg.validation_positions - have]
+                recs = read_positions(path)[: self.cfg.validation_positions - have]
                 parts.append(recs)
                 have += len(recs)
             recs = np.concatenate(parts) if parts else np.zeros(0, V6_DTYPE)

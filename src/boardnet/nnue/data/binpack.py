@@ -51,11 +51,11 @@ from typing import BinaryIO
 import chess
 import numpy as np
 
+from boardnet.core.chess_moves import bits_for as _bits_for
 from boardnet.core.errors import FormatError
 from boardnet.core.io import atomic_write
 from boardnet.nnue.data import binpack_kernel as kernel
 from boardnet.nnue.data.bin import RECORD_DTYPE, SFEN_PIECE_CODE, STREAM_SQUARES
-from boardnet.nnue.data.binpack_kernel import bits_for as _bits_for
 from boardnet.nnue.data.binpack_kernel import int16 as _int16
 from boardnet.nnue.data.binpack_kernel import signed_to_unsigned, unsigned_to_signed
 

@@ -307,14 +307,14 @@ def _stem_move_ok(bb: np.ndarray, col: np.ndarray, mail: np.ndarray, castle: np.
 
 # what ``_walk`` writes per position besides score, move, ply, result
 SINK_SFEN, SINK_LISTS = 0, 1
-# ``filters`` of ``_walk`` (SINK_LISTS): early_ply_skip, skip_captures, skip_in_check
+# ``filters`` of ``_walk`` (SINK_LISTS; a tuple): early_ply_skip, skip_captures, skip_in_check
 VALUE_NONE = 32002  # Stockfish "no score" marker
 MOVE_EP_KIND, MOVE_CASTLING_KIND = 2, 3  # .bin move kinds (bits 14-15)
 
 
 @njit(cache=True, inline="always")
 def _dropped(bb: np.ndarray, col: np.ndarray, stm: int, score: int, bin_move: int, ply: int,
-             filters: np.ndarray) -> bool:
+             filters: tuple[int, int, int]) -> bool:
     """The loader's fixed filters (``loader.keep_mask`` without random skipping) for one position: no score
     (VALUE_NONE), ply not above ``filters[0]`` (when it is > 0), a capturing move (``filters[1]``), side to move
     in check (``filters[2]``)."""
@@ -346,20 +346,20 @@ def _lists(bb: np.ndarray, col: np.ndarray, mail: np.ndarray, row: int, list_sq:
 
     On the mirrored board (square ``sq ^ 56``) stream order is ascending square order."""
     rest = _flip((col[0] | col[1]) & ~bb[KING])
+    sq_row, code_row = list_sq[row], list_code[row]
     k = 0
     while rest:
         sq = lsb(rest) ^ 56
         rest &= rest - np.uint64(1)
-        list_sq[row, k] = sq
-        list_code[row, k] = mail[sq]
+        sq_row[k] = sq
+        code_row[k] = mail[sq]
         k += 1
-    list_sq[row, k] = lsb(bb[KING] & col[0])
-    list_code[row, k] = KING + 1
-    list_sq[row, k + 1] = lsb(bb[KING] & col[1])
-    list_code[row, k + 1] = KING + 7
-    for j in range(k + 2, list_sq.shape[1]):
-        list_sq[row, j] = 64
-        list_code[row, j] = 0
+    sq_row[k] = lsb(bb[KING] & col[0])
+    code_row[k] = KING + 1
+    sq_row[k + 1] = lsb(bb[KING] & col[1])
+    code_row[k + 1] = KING + 7
+    sq_row[k + 2:] = 64
+    code_row[k + 2:] = 0
 
 
 @njit(cache=True, inline="always")
@@ -383,8 +383,8 @@ def _take(acc: np.uint64, avail: int, n: int) -> tuple[int, np.uint64, int]:
 
 @njit(cache=True)
 def _walk(buf: np.ndarray, sink: int, sfen: np.ndarray, list_sq: np.ndarray, list_code: np.ndarray,
-          turn: np.ndarray, drop: np.ndarray, filters: np.ndarray, score: np.ndarray, move: np.ndarray,
-          ply: np.ndarray, result: np.ndarray) -> tuple[int, int, int, int]:
+          turn: np.ndarray, drop: np.ndarray, filters: tuple[int, int, int], score: np.ndarray,
+          move: np.ndarray, ply: np.ndarray, result: np.ndarray) -> tuple[int, int, int, int]:
     """Walk one chunk ``buf uint8 [L]`` (stems and movetexts) and write every position into row ``n`` of the
     output arrays (capacity ``C = len(score)``): ``score int16``, ``move uint16`` (``.bin`` code), ``ply
     uint16``, ``result int8``, and by ``sink``: SINK_SFEN its packed sfen ``sfen uint8 [C, 32]``; SINK_LISTS its
@@ -499,7 +499,7 @@ def _walk(buf: np.ndarray, sink: int, sfen: np.ndarray, list_sq: np.ndarray, lis
 @njit(cache=True, inline="always")
 def _store(sink: int, n: int, bb: np.ndarray, col: np.ndarray, mail: np.ndarray, castle: np.uint64, stm: int,
            ep: int, rule50: int, p: int, s: int, bin_move: int, res: int, sfen: np.ndarray, list_sq: np.ndarray,
-           list_code: np.ndarray, turn: np.ndarray, drop: np.ndarray, filters: np.ndarray, score: np.ndarray,
+           list_code: np.ndarray, turn: np.ndarray, drop: np.ndarray, filters: tuple[int, int, int], score: np.ndarray,
            move: np.ndarray, ply: np.ndarray, result: np.ndarray) -> None:
     """Row ``n`` of :func:`_walk`'s outputs for the current position (``p``: its ply, fullmove ``p // 2 + 1``)."""
     if sink == SINK_SFEN:
@@ -518,7 +518,7 @@ def decode_chunk(buf: np.ndarray, sfen: np.ndarray, score: np.ndarray, move: np.
     [C]``, ``move uint16 [C]``, ``ply uint16 [C]``, ``result int8 [C]``); returns as :func:`_walk`."""
     lists = np.zeros((0, 32), np.int8)
     return _walk(buf, SINK_SFEN, sfen, lists, lists, np.zeros(0, np.int8), np.zeros(0, np.bool_),
-                 np.zeros(3, np.int64), score, move, ply, result)
+                 (0, 0, 0), score, move, ply, result)
 
 
 @njit(cache=True)
@@ -528,7 +528,8 @@ def decode_chunk_lists(buf: np.ndarray, filters: np.ndarray, list_sq: np.ndarray
     """Decode one chunk straight into the loader's per-position arrays (no packed sfen): piece lists, side to
     move, the fixed filters' verdict ``drop`` (``filters int64 [3]``: early_ply_skip, skip_captures,
     skip_in_check) and the labels; returns as :func:`_walk`."""
-    return _walk(buf, SINK_LISTS, np.zeros((0, 32), np.uint8), list_sq, list_code, turn, drop, filters, score,
+    fixed = (np.int64(filters[0]), np.int64(filters[1]), np.int64(filters[2]))  # a tuple: kept in registers
+    return _walk(buf, SINK_LISTS, np.zeros((0, 32), np.uint8), list_sq, list_code, turn, drop, fixed, score,
                  move, ply, result)
 
 

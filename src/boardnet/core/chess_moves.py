@@ -87,7 +87,7 @@ def _bit_count_intrinsic(name: str) -> Callable[..., Any]:
     return intrinsic(typer)
 
 
-popcount = _bit_count_intrinsic("ctpop")  # set bits of a uint64
+_ctpop = _bit_count_intrinsic("ctpop")
 _cttz = _bit_count_intrinsic("cttz")
 _ctlz = _bit_count_intrinsic("ctlz")
 
@@ -96,6 +96,12 @@ _ctlz = _bit_count_intrinsic("ctlz")
 def bit(sq: int) -> np.uint64:
     """Bitboard of square ``sq``."""
     return np.uint64(1) << np.uint64(sq)
+
+
+@njit(cache=True, inline="always")
+def popcount(x: np.uint64) -> int:
+    """Set bits of ``x``."""
+    return _ctpop(x)
 
 
 @njit(cache=True, inline="always")

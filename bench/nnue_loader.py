@@ -151,7 +151,7 @@ def binpack_bench(given: Path | None, repeat: int, games: int, positions: int) -
         n = len(read_binpack(path))
         positions = min(positions, n)
         print(f".binpack: {n:,} positions, {path.stat().st_size / n:.2f} bytes/position, no filters; "
-              f"{positions:,} served per figure")
+              f"at least {positions:,} served per figure (whole chunks, from a fresh source)")
         one, one_wall = served_rate(path, "HalfKAv2_hm^", True, positions)
         two, two_wall = served_rate(path, "HalfKAv2_hm^", False, positions)
         base = python_chess_features(path, 3000, "HalfKAv2_hm^")

@@ -17,8 +17,13 @@ rights are clean, and stay so.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import numpy as np
-from numba import njit
+from llvmlite import ir
+from numba import njit, types
+from numba.extending import intrinsic
 
 PAWN, KNIGHT, BISHOP, ROOK, QUEEN, KING = 0, 1, 2, 3, 4, 5  # bitboard rows; python-chess piece type = row + 1
 WHITE_ROW, BLACK_ROW, CASTLE_ROW = 6, 7, 8
@@ -54,6 +59,8 @@ def _ray_table() -> np.ndarray:
     return out
 
 
+# Bitboard helpers shared by the compiled chess code (this module, nnue's binpack decoder): step-attack tables,
+# sliding attacks along rays, bit scans. Square = file + 8 * rank (a1 = 0).
 KNIGHT_ATTACKS = _step_table(((1, 2), (2, 1), (2, -1), (1, -2), (-1, -2), (-2, -1), (-2, 1), (-1, 2)))
 KING_ATTACKS = _step_table(((1, 0), (1, 1), (0, 1), (-1, 1), (-1, 0), (-1, -1), (0, -1), (1, -1)))
 PAWN_ATTACKS = np.stack([_step_table(((-1, 1), (1, 1))), _step_table(((-1, -1), (1, -1)))])  # [colour, sq]
@@ -62,75 +69,127 @@ FILES = np.array([0x0101010101010101 << f for f in range(8)], np.uint64)
 RANKS = np.array([0xFF << (8 * r) for r in range(8)], np.uint64)
 BACKRANKS = np.uint64(0xFF000000000000FF)
 ALL = np.uint64(0xFFFFFFFFFFFFFFFF)
-_DEBRUIJN = np.uint64(0x03F79D71B4CB0A89)
-_DEBRUIJN_INDEX = np.zeros(64, np.int64)
-for _i in range(64):
-    _DEBRUIJN_INDEX[((1 << _i) * 0x03F79D71B4CB0A89 % (1 << 64)) >> 58] = _i
+
+
+def _bit_count_intrinsic(name: str) -> Callable[..., Any]:
+    """A numba intrinsic ``uint64 -> int64`` calling LLVM's ``name`` (``ctpop``, ``cttz`` or ``ctlz``; the scans
+    give 64 for 0): one instruction where the CPU has it (popcnt, tzcnt, lzcnt), LLVM's expansion elsewhere."""
+
+    def typer(typingctx: Any, x: Any) -> tuple[Any, Callable[..., Any]]:
+        def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+            if name == "ctpop":
+                return builder.ctpop(args[0])
+            return getattr(builder, name)(args[0], ir.Constant(ir.IntType(1), 0))
+
+        return types.int64(types.uint64), codegen
+
+    typer.__name__ = f"_llvm_{name}"
+    return intrinsic(typer)
+
+
+_ctpop = _bit_count_intrinsic("ctpop")
+_cttz = _bit_count_intrinsic("cttz")
+_ctlz = _bit_count_intrinsic("ctlz")
 
 
 @njit(cache=True, inline="always")
-def _bit(sq: int) -> np.uint64:
+def bit(sq: int) -> np.uint64:
+    """Bitboard of square ``sq``."""
     return np.uint64(1) << np.uint64(sq)
 
 
 @njit(cache=True, inline="always")
-def _lsb(x: np.uint64) -> int:
-    """Lowest set square of a non-empty ``x``."""
-    return _DEBRUIJN_INDEX[((x & (~x + np.uint64(1))) * _DEBRUIJN) >> np.uint64(58)]
+def popcount(x: np.uint64) -> int:
+    """Set bits of ``x``."""
+    return _ctpop(x)
 
 
 @njit(cache=True, inline="always")
-def _msb(x: np.uint64) -> int:
+def lsb(x: np.uint64) -> int:
+    """Lowest set square of ``x`` (64 for 0)."""
+    return _cttz(x)
+
+
+@njit(cache=True, inline="always")
+def msb(x: np.uint64) -> int:
     """Highest set square of a non-empty ``x``."""
-    n = 0
-    for shift in (32, 16, 8, 4, 2, 1):
-        if x >> np.uint64(shift):
-            x >>= np.uint64(shift)
-            n += shift
-    return n
+    return 63 - _ctlz(x)
 
 
 @njit(cache=True, inline="always")
-def _ray(d: int, sq: int, occ: np.uint64) -> np.uint64:
-    """Squares a slider on ``sq`` reaches in direction ``d``, up to and including the first occupied one."""
-    ray = RAYS[d, sq]
-    blockers = ray & occ
+def bits_for(n: int) -> int:
+    """Bits to code an index below ``n`` (``(n-1).bit_length()``, 0 for n <= 1)."""
+    return 64 - _ctlz(np.uint64(max(n - 1, 0)))
+
+
+# SELECT_IN_BYTE[byte | k << 8]: position of the k-th set bit (from 0, ascending) of ``byte`` (8 if none)
+SELECT_IN_BYTE = np.full(256 * 8, 8, np.int64)
+for _b in range(256):
+    for _k, _sq in enumerate(sq for sq in range(8) if _b >> sq & 1):
+        SELECT_IN_BYTE[_b | _k << 8] = _sq
+_L8, _H8 = np.uint64(0x0101010101010101), np.uint64(0x8080808080808080)
+
+
+@njit(cache=True, inline="always")
+def nth_bit(x: np.uint64, n: int) -> int:
+    """Square of the ``n``-th set bit (from 0, ascending) of ``x``; ``n`` below ``popcount(x)``. Branch-free
+    broadword select (Vigna, "Broadword implementation of rank/select queries"): per-byte bit counts, their
+    running sums, the byte holding the bit, then a table for the bit inside that byte."""
+    c = x - ((x >> np.uint64(1)) & np.uint64(0x5555555555555555))
+    c = (c & np.uint64(0x3333333333333333)) + ((c >> np.uint64(2)) & np.uint64(0x3333333333333333))
+    sums = (((c + (c >> np.uint64(4))) & np.uint64(0x0F0F0F0F0F0F0F0F)) * _L8)  # byte k: bits in bytes 0..k
+    k = np.uint64(n)
+    below = ((((k * _L8) | _H8) - sums) & _H8) >> np.uint64(7)  # 1 in each byte whose running sum is <= n
+    place = ((below * _L8) >> np.uint64(53)) & ~np.uint64(7)  # 8 * (bytes wholly before the n-th bit)
+    rank = n - np.int64(((sums << np.uint64(8)) >> place) & np.uint64(0xFF))
+    return np.int64(place) + SELECT_IN_BYTE[np.int64((x >> place) & np.uint64(0xFF)) | (rank << 8)]
+
+
+@njit(cache=True, inline="always")
+def ray(d: int, sq: int, occ: np.uint64) -> np.uint64:
+    """Squares a slider on ``sq`` reaches in direction ``d`` (see ``RAYS``), up to and including the first
+    occupied one."""
+    r = RAYS[d, sq]
+    blockers = r & occ
     if blockers:
-        ray ^= RAYS[d, _lsb(blockers) if d < 4 else _msb(blockers)]
-    return ray
+        r ^= RAYS[d, lsb(blockers) if d < 4 else msb(blockers)]
+    return r
 
 
 @njit(cache=True, inline="always")
-def _rook(sq: int, occ: np.uint64) -> np.uint64:
-    return _ray(0, sq, occ) | _ray(2, sq, occ) | _ray(4, sq, occ) | _ray(6, sq, occ)
+def rook_attacks(sq: int, occ: np.uint64) -> np.uint64:
+    """Rook attacks from ``sq`` with ``occ`` occupied."""
+    return ray(0, sq, occ) | ray(2, sq, occ) | ray(4, sq, occ) | ray(6, sq, occ)
 
 
 @njit(cache=True, inline="always")
-def _bishop(sq: int, occ: np.uint64) -> np.uint64:
-    return _ray(1, sq, occ) | _ray(3, sq, occ) | _ray(5, sq, occ) | _ray(7, sq, occ)
+def bishop_attacks(sq: int, occ: np.uint64) -> np.uint64:
+    """Bishop attacks from ``sq`` with ``occ`` occupied."""
+    return ray(1, sq, occ) | ray(3, sq, occ) | ray(5, sq, occ) | ray(7, sq, occ)
 
 
 @njit(cache=True)
-def _attacked(pos: np.ndarray, sq: int, them: int, their: np.uint64, occ: np.uint64) -> bool:
-    """Whether colour ``them`` (its pieces = ``their``) attacks ``sq`` with occupancy ``occ``."""
+def attacked(pos: np.ndarray, sq: int, them: int, their: np.uint64, occ: np.uint64) -> bool:
+    """Whether colour ``them`` (its pieces = ``their``) attacks ``sq`` with occupancy ``occ``; ``pos[0..5]``: the
+    pawn..king bitboards (a position row, or any array that starts with them)."""
     if KNIGHT_ATTACKS[sq] & pos[KNIGHT] & their or KING_ATTACKS[sq] & pos[KING] & their:
         return True
     if PAWN_ATTACKS[1 - them, sq] & pos[PAWN] & their:
         return True
     lines = (pos[ROOK] | pos[QUEEN]) & their
-    if lines and _rook(sq, occ) & lines:
+    if lines and rook_attacks(sq, occ) & lines:
         return True
     diagonals = (pos[BISHOP] | pos[QUEEN]) & their
-    return bool(diagonals and _bishop(sq, occ) & diagonals)
+    return bool(diagonals and bishop_attacks(sq, occ) & diagonals)
 
 
 @njit(cache=True)
 def _add_if_legal(pos: np.ndarray, stm: int, king: int, frm: int, to: int, captured: int, promo: int,
                   out: np.ndarray, n: int) -> int:
     """Append the move to ``out`` (at ``n``) unless it leaves our king attacked; returns the new count."""
-    ours = pos[WHITE_ROW + stm] ^ _bit(frm) ^ _bit(to)
-    their = pos[WHITE_ROW + 1 - stm] & ~_bit(captured)
-    if _attacked(pos, to if frm == king else king, 1 - stm, their, ours | their):
+    ours = pos[WHITE_ROW + stm] ^ bit(frm) ^ bit(to)
+    their = pos[WHITE_ROW + 1 - stm] & ~bit(captured)
+    if attacked(pos, to if frm == king else king, 1 - stm, their, ours | their):
         return n
     out[n] = frm | (to << 6) | (promo << 12)
     return n + 1
@@ -142,24 +201,24 @@ def legal_moves(pos: np.ndarray, stm: int, ep: int, out: np.ndarray) -> int:
     The same set as python-chess's ``Board.legal_moves`` for standard chess."""
     ours, theirs = pos[WHITE_ROW + stm], pos[WHITE_ROW + 1 - stm]
     occ = ours | theirs
-    king = _lsb(pos[KING] & ours)
+    king = lsb(pos[KING] & ours)
     n = 0
     fwd = 8 if stm == 0 else -8
     last = 7 if stm == 0 else 0
     pawns = pos[PAWN] & ours
     while pawns:
-        frm = _lsb(pawns)
+        frm = lsb(pawns)
         pawns &= pawns - np.uint64(1)
         targets = PAWN_ATTACKS[stm, frm] & theirs
         one = frm + fwd
-        if not occ & _bit(one):
-            targets |= _bit(one)
-            if (frm >> 3) == (1 if stm == 0 else 6) and not occ & _bit(one + fwd):
-                targets |= _bit(one + fwd)
-        if ep > 0 and PAWN_ATTACKS[stm, frm] & _bit(ep) and not occ & _bit(ep):
+        if not occ & bit(one):
+            targets |= bit(one)
+            if (frm >> 3) == (1 if stm == 0 else 6) and not occ & bit(one + fwd):
+                targets |= bit(one + fwd)
+        if ep > 0 and PAWN_ATTACKS[stm, frm] & bit(ep) and not occ & bit(ep):
             n = _add_if_legal(pos, stm, king, frm, ep, ep - fwd, 0, out, n)
         while targets:
-            to = _lsb(targets)
+            to = lsb(targets)
             targets &= targets - np.uint64(1)
             if (to >> 3) == last:
                 for promo in (5, 4, 3, 2):
@@ -169,7 +228,7 @@ def legal_moves(pos: np.ndarray, stm: int, ep: int, out: np.ndarray) -> int:
     for pt in (KNIGHT, BISHOP, ROOK, QUEEN, KING):
         pieces = pos[pt] & ours
         while pieces:
-            frm = _lsb(pieces)
+            frm = lsb(pieces)
             pieces &= pieces - np.uint64(1)
             if pt == KNIGHT:
                 targets = KNIGHT_ATTACKS[frm]
@@ -178,12 +237,12 @@ def legal_moves(pos: np.ndarray, stm: int, ep: int, out: np.ndarray) -> int:
             else:
                 targets = np.uint64(0)
                 if pt != ROOK:
-                    targets |= _bishop(frm, occ)
+                    targets |= bishop_attacks(frm, occ)
                 if pt != BISHOP:
-                    targets |= _rook(frm, occ)
+                    targets |= rook_attacks(frm, occ)
             targets &= ~ours
             while targets:
-                to = _lsb(targets)
+                to = lsb(targets)
                 targets &= targets - np.uint64(1)
                 n = _add_if_legal(pos, stm, king, frm, to, to, 0, out, n)
     return _castlings(pos, stm, king, out, n)
@@ -195,24 +254,24 @@ def _castlings(pos: np.ndarray, stm: int, king: int, out: np.ndarray, n: int) ->
     corners): the squares between king and rook empty, the king's square and path not attacked."""
     backrank = RANKS[0 if stm == 0 else 7]
     rights = pos[CASTLE_ROW] & backrank
-    if not rights or not _bit(king) & backrank:
+    if not rights or not bit(king) & backrank:
         return n
     occ = pos[WHITE_ROW] | pos[BLACK_ROW]
     their = pos[WHITE_ROW + 1 - stm]
     base = king & 56
     for rook in (base + 7, base):  # python-chess scans the rook squares from the highest
-        if not rights & _bit(rook):
+        if not rights & bit(rook):
             continue
         short = rook > king
         king_to, rook_to, path = (base + 6, base + 5, base + 5) if short else (base + 2, base + 3, base + 3)
-        rook_path = _bit(base + 6) if short else _bit(base + 1) | _bit(base + 2)
-        others = occ ^ _bit(king) ^ _bit(rook)
-        if others & (_bit(path) | rook_path | _bit(king_to) | _bit(rook_to)):
+        rook_path = bit(base + 6) if short else bit(base + 1) | bit(base + 2)
+        others = occ ^ bit(king) ^ bit(rook)
+        if others & (bit(path) | rook_path | bit(king_to) | bit(rook_to)):
             continue
-        without_king = occ ^ _bit(king)
-        if _attacked(pos, king, 1 - stm, their, without_king) or _attacked(pos, path, 1 - stm, their, without_king):
+        without_king = occ ^ bit(king)
+        if attacked(pos, king, 1 - stm, their, without_king) or attacked(pos, path, 1 - stm, their, without_king):
             continue
-        if _attacked(pos, king_to, 1 - stm, their, without_king ^ _bit(rook) ^ _bit(rook_to)):
+        if attacked(pos, king_to, 1 - stm, their, without_king ^ bit(rook) ^ bit(rook_to)):
             continue
         out[n] = king | (king_to << 6) | (1 << 15)
         n += 1
@@ -220,9 +279,10 @@ def _castlings(pos: np.ndarray, stm: int, king: int, out: np.ndarray, n: int) ->
 
 
 @njit(cache=True)
-def _piece_at(pos: np.ndarray, sq: int) -> int:
+def piece_at(pos: np.ndarray, sq: int) -> int:
+    """Piece type (bitboard row 0..5) on ``sq`` of ``pos[0..5]``, -1 when empty."""
     for pt in range(6):
-        if pos[pt] & _bit(sq):
+        if pos[pt] & bit(sq):
             return pt
     return -1
 
@@ -233,10 +293,10 @@ def _push(pos: np.ndarray, state: np.ndarray, move: int, nxt: np.ndarray, nxt_st
     stm, ep, clock = state[0], state[1], state[2]
     frm, to, promo = move & 63, (move >> 6) & 63, (move >> 12) & 7
     nxt[:] = pos
-    pt = _piece_at(pos, frm)
-    captured = _piece_at(pos, to)
+    pt = piece_at(pos, frm)
+    captured = piece_at(pos, to)
     back_ours = RANKS[0 if stm == 0 else 7]
-    fb, tb = _bit(frm), _bit(to)
+    fb, tb = bit(frm), bit(to)
     nxt[CASTLE_ROW] &= ~fb & ~tb
     if pt == KING:
         nxt[CASTLE_ROW] &= ~back_ours
@@ -251,15 +311,15 @@ def _push(pos: np.ndarray, state: np.ndarray, move: int, nxt: np.ndarray, nxt_st
         if to - frm == 16 or frm - to == 16:
             new_ep = (frm + to) // 2
         elif to == ep and captured < 0 and (frm & 7) != (to & 7):
-            victim = _bit(to - 8 if stm == 0 else to + 8)
+            victim = bit(to - 8 if stm == 0 else to + 8)
             nxt[PAWN] &= ~victim
             nxt[WHITE_ROW + 1 - stm] &= ~victim
     if move & CASTLING_FLAG:
         short = to > frm
         rook_from, rook_to = (frm + 3, frm + 1) if short else (frm - 4, frm - 1)
-        nxt[ROOK] &= ~_bit(rook_from)
-        nxt[ROOK] |= _bit(rook_to)
-        nxt[WHITE_ROW + stm] = (nxt[WHITE_ROW + stm] & ~_bit(rook_from)) | _bit(rook_to)
+        nxt[ROOK] &= ~bit(rook_from)
+        nxt[ROOK] |= bit(rook_to)
+        nxt[WHITE_ROW + stm] = (nxt[WHITE_ROW + stm] & ~bit(rook_from)) | bit(rook_to)
     nxt[pt if promo == 0 else promo - 1] |= tb
     nxt[WHITE_ROW + stm] |= tb
     nxt_state[0] = 1 - stm
@@ -279,9 +339,9 @@ def _resolve(pos: np.ndarray, stm: int, san: np.ndarray, moves: np.ndarray, n: i
         return -1
     if kind == SQUARES:  # "e2e4": find_move, python-chess's fully specified moves
         frm = file + 8 * rank
-        if promo == 0 and pos[PAWN] & _bit(frm) and _bit(to) & BACKRANKS:
+        if promo == 0 and pos[PAWN] & bit(frm) and bit(to) & BACKRANKS:
             return -1  # python-chess: "missing promotion piece type"
-        if promo == 0 and pos[KING] & _bit(frm) and (frm == 4 or frm == 60):
+        if promo == 0 and pos[KING] & bit(frm) and (frm == 4 or frm == 60):
             if to == frm + 3:
                 to = frm + 2
             elif to == frm - 4:
@@ -306,7 +366,7 @@ def _resolve(pos: np.ndarray, stm: int, san: np.ndarray, moves: np.ndarray, n: i
     found = -1
     for i in range(n):
         m = moves[i]
-        if m & CASTLING_FLAG or (m >> 6) & 63 != to or (m >> 12) & 7 != promo or not from_mask & _bit(m & 63):
+        if m & CASTLING_FLAG or (m >> 6) & 63 != to or (m >> 12) & 7 != promo or not from_mask & bit(m & 63):
             continue
         if found >= 0:
             return -1  # ambiguous
@@ -359,7 +419,7 @@ def play_game(start: np.ndarray, start_state: np.ndarray, sans: np.ndarray
         ep_key[i] = -1
         if ep >= 0:
             for k in range(n):
-                if (scratch[k] >> 6) & 63 == ep and _bit(scratch[k] & 63) & pos[i, PAWN]:
+                if (scratch[k] >> 6) & 63 == ep and bit(scratch[k] & 63) & pos[i, PAWN]:
                     ep_key[i] = ep
                     break
         if state[i, 2] == 0:

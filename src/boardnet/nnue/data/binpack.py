@@ -51,11 +51,11 @@ from typing import BinaryIO
 import chess
 import numpy as np
 
+from boardnet.core.chess_moves import bits_for as _bits_for
 from boardnet.core.errors import FormatError
 from boardnet.core.io import atomic_write
 from boardnet.nnue.data import binpack_kernel as kernel
 from boardnet.nnue.data.bin import RECORD_DTYPE, SFEN_PIECE_CODE, STREAM_SQUARES
-from boardnet.nnue.data.binpack_kernel import bits_for as _bits_for
 from boardnet.nnue.data.binpack_kernel import int16 as _int16
 from boardnet.nnue.data.binpack_kernel import signed_to_unsigned, unsigned_to_signed
 
@@ -494,14 +494,40 @@ class ChunkLists:
     def __len__(self) -> int:
         return len(self.turn)
 
+    @classmethod
+    def empty(cls, n: int) -> ChunkLists:
+        """Uninitialised arrays for ``n`` positions."""
+        return cls(np.empty((n, 32), np.int8), np.empty((n, 32), np.int8), np.empty(n, np.int8), np.empty(n, np.bool_),
+                   np.empty(n, np.int16), np.empty(n, np.uint16), np.empty(n, np.uint16), np.empty(n, np.int8))
+
+    def head(self, n: int) -> ChunkLists:
+        """The first ``n`` positions (views)."""
+        return ChunkLists(*(getattr(self, k)[:n] for k in ChunkLists.__dataclass_fields__))
+
+
+class ChunkBuffers:
+    """Output arrays that :func:`read_chunk_lists` reuses from chunk to chunk (grown when a chunk needs more), so
+    a stream of ~1 MiB chunks does not allocate and page in ~70 MB per chunk."""
+
+    def __init__(self) -> None:
+        self._lists: ChunkLists | None = None
+
+    def at_least(self, n: int) -> ChunkLists:
+        """Arrays for at least ``n`` positions (the same ones as last time when they are large enough)."""
+        if self._lists is None or len(self._lists) < n:
+            self._lists = ChunkLists.empty(n)
+        return self._lists
+
 
 def read_chunk_lists(
-    path: str | os.PathLike[str], offset: int, early_ply_skip: int, skip_captures: bool, skip_in_check: bool
+    path: str | os.PathLike[str], offset: int, early_ply_skip: int, skip_captures: bool, skip_in_check: bool,
+    buffers: ChunkBuffers | None = None,
 ) -> ChunkLists | None:
     """The chunk whose header is at file ``offset``, decoded in one compiled pass into piece lists, labels and
     the fixed filters' verdict (``drop``: score VALUE_NONE, ply <= ``early_ply_skip``, a capturing move when
     ``skip_captures``, side to move in check when ``skip_in_check``), no ``.bin`` records in between.
 
+    With ``buffers`` the result's arrays are views of them, overwritten by the next call that uses them.
     None when the kernel finds the chunk malformed: :func:`read_chunk` then raises the Python reader's
     FormatError naming the offset (or returns what that reader makes of it). Bad headers raise here.
     """
@@ -509,13 +535,11 @@ def read_chunk_lists(
     buf = np.frombuffer(data, dtype=np.uint8)
     filters = np.array([early_ply_skip, skip_captures, skip_in_check], np.int64)
     for cap in _capacities(len(data)):
-        lists = ChunkLists(np.empty((cap, 32), np.int8), np.empty((cap, 32), np.int8), np.empty(cap, np.int8),
-                           np.empty(cap, np.bool_), np.empty(cap, np.int16), np.empty(cap, np.uint16),
-                           np.empty(cap, np.uint16), np.empty(cap, np.int8))
+        lists = ChunkLists.empty(cap) if buffers is None else buffers.at_least(cap)
         n, _, status, _ = kernel.decode_chunk_lists(buf, filters, lists.list_sq, lists.list_code, lists.turn,
                                                     lists.drop, lists.score, lists.move, lists.ply, lists.result)
         if status == kernel.OK:
-            return ChunkLists(*(getattr(lists, k)[:n] for k in ChunkLists.__dataclass_fields__))
+            return lists.head(n)
         if status == kernel.BAD:
             break
     return None

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from boardnet.nnue.data.binpack_kernel import KING, KNIGHT, PAWN_ATTACKS
+from boardnet.core.chess_moves import KING_ATTACKS, KNIGHT_ATTACKS, PAWN_ATTACKS
 from boardnet.nnue.features import get_feature_set, layer_stack_bucket
 
 _SQ = np.arange(64)
@@ -63,7 +63,7 @@ def _bitboards(table: np.ndarray) -> np.ndarray:
     return np.bitwise_or.reduce(bits.astype(np.uint64), axis=-1)
 
 
-# Step attacks are the binpack decoder's tables: knight and king [64]; pawns [colour, 64], the squares a pawn of
+# Step attacks are core/chess_moves' tables: knight and king [64]; pawns [colour, 64], the squares a pawn of
 # that colour attacks = the squares enemy pawns attack a king of that colour from. Rays [4, 64] per slider
 # direction: rays in +square directions find their nearest blocker as the lowest set bit, the others as the
 # highest.
@@ -100,8 +100,8 @@ def in_check(pieces: np.ndarray, turn: np.ndarray) -> np.ndarray:
     rel = pieces - (6 * (1 - turn)).astype(pieces.dtype)[:, None]
     king = np.argmax(pieces == (6 + 6 * turn).astype(pieces.dtype)[:, None], 1)
     occupied = _packed(pieces != 0)
-    check = (KNIGHT.take(king) & _packed(rel == 2)) != 0
-    check |= (KING.take(king) & _packed(rel == 6)) != 0
+    check = (KNIGHT_ATTACKS.take(king) & _packed(rel == 2)) != 0
+    check |= (KING_ATTACKS.take(king) & _packed(rel == 6)) != 0
     check |= (PAWN_ATTACKS.ravel().take(stm * 64 + king) & _packed(rel == 1)) != 0
     queens = rel == 5
     rook_like = _packed(queens | (rel == 4))

@@ -32,7 +32,14 @@ from pydantic import AfterValidator, Field
 from boardnet.core.config import ComponentConfig
 from boardnet.core.errors import BoardnetError, FormatError, TrainingError
 from boardnet.nnue.data.bin import RECORD_DTYPE, Decoded, count_records, decode_records, read_raw
-from boardnet.nnue.data.binpack import ChunkLists, binpack_blocks, chunk_offsets, read_chunk, read_chunk_lists
+from boardnet.nnue.data.binpack import (
+    ChunkBuffers,
+    ChunkLists,
+    binpack_blocks,
+    chunk_offsets,
+    read_chunk,
+    read_chunk_lists,
+)
 from boardnet.nnue.data.features import in_check, sparse_batch
 from boardnet.nnue.data.text import TEXT_SUFFIXES, read_text
 from boardnet.nnue.features import check_feature_name
@@ -186,6 +193,7 @@ class ChunkStream(torch.utils.data.IterableDataset):
         self.chunks, self.features, self.filters = chunks, features, filters
         self.seed, self.rank, self.world_size = seed, rank, world_size
         self.epoch, self.skip, self.skip_bad = epoch, skip, skip_bad
+        self.buffers = ChunkBuffers()  # the one-pass reader's output, reused chunk after chunk
 
     def schedule(self) -> Iterator[tuple[int, int, tuple[str, int, int]]]:
         """``(epoch, index_in_epoch, chunk)`` for this rank, forever."""
@@ -208,7 +216,7 @@ class ChunkStream(torch.utils.data.IterableDataset):
         path, start, count = chunk
         rng = np.random.default_rng([self.seed, epoch, j, self.rank])
         f = self.filters
-        fast = (read_chunk_lists(path, start, f.early_ply_skip, f.skip_captures, f.skip_in_check)
+        fast = (read_chunk_lists(path, start, f.early_ply_skip, f.skip_captures, f.skip_in_check, self.buffers)
                 if count == BINPACK_CHUNK else None)
         if fast is not None:
             keep = ~fast.drop
@@ -220,7 +228,8 @@ class ChunkStream(torch.utils.data.IterableDataset):
             first = 0 if count == BINPACK_CHUNK else start  # record index for error messages
             dec, _ = decode_records(raw, path=path, first_index=first, skip_bad=self.skip_bad)
             kept = np.flatnonzero(keep_mask(dec, f, rng))
-        chunk = take_rows(dec, kept[rng.permutation(len(kept))])  # shuffled kept records, features built later
+        # shuffled kept records (copies: ``fast`` lives in the reused buffers), features built later
+        chunk = take_rows(dec, kept[rng.permutation(len(kept))])
         chunk["epoch"] = np.array([epoch, j + 1], dtype=np.int64)  # position marker for resuming
         return chunk
 

@@ -106,7 +106,7 @@ def piece_square_batch(index_table: Callable[[], np.ndarray]) -> BatchBuilder:
     """Batch builder of a block whose index depends only on (perspective, own king square, piece, square).
 
     ``index_table() -> int [2, 64, 13, 64]``: feature index by (perspective 0 white / 1 black, that side's king
-    square, piece code 0..12, square), -1 = no feature. Built once on first use; a batch is then one gather per
+    square, piece code 0..12, square), -1 = no feature (always for code 0, the lists' padding). Built once on first use; a batch is then one gather per
     (position, perspective, list slot), compiled.
     """
     cache: list[np.ndarray] = []
@@ -132,19 +132,22 @@ def gather_piece_squares(table: np.ndarray, list_sq: np.ndarray, list_code: np.n
 @njit(cache=True, nogil=True)
 def _gather_kernel(table: np.ndarray, list_sq: np.ndarray, list_code: np.ndarray, turn: np.ndarray,
                    out: np.ndarray) -> None:
-    """Fill ``out [N, 2, W]`` for :func:`gather_piece_squares` (one compiled pass; padding slots: code 0)."""
+    """Fill ``out [N, 2, W]`` for :func:`gather_piece_squares` (one compiled pass; padding slots, code 0: -1)."""
     n, width = list_code.shape
     for i in range(n):
+        sq_row, code_row, o_stm, o_nstm = list_sq[i], list_code[i], out[i, 0], out[i, 1]
         count = 0
         for j in range(width):
-            count += list_code[i, j] != 0
+            count += code_row[j] != 0
         stm = np.int64(turn[i])  # kings: white at slot count - 2, black at count - 1
-        base_stm = ((stm * 64 + np.int64(list_sq[i, count - 2 + stm])) * 13) << 6
-        base_nstm = (((1 - stm) * 64 + np.int64(list_sq[i, count - 1 - stm])) * 13) << 6
-        for j in range(width):
-            piece = (np.int64(list_code[i, j]) << 6) | (np.int64(list_sq[i, j]) & 63)  # padding: code 0
-            out[i, 0, j] = table[base_stm + piece]
-            out[i, 1, j] = table[base_nstm + piece]
+        base_stm = ((stm * 64 + np.int64(sq_row[count - 2 + stm])) * 13) << 6
+        base_nstm = (((1 - stm) * 64 + np.int64(sq_row[count - 1 - stm])) * 13) << 6
+        for j in range(count):
+            piece = (np.int64(code_row[j]) << 6) | np.int64(sq_row[j])
+            o_stm[j] = table[base_stm + piece]
+            o_nstm[j] = table[base_nstm + piece]
+        o_stm[count:] = -1
+        o_nstm[count:] = -1
 
 
 def factor_rows(idx: torch.Tensor, fmap: torch.Tensor) -> torch.Tensor:

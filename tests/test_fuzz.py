@@ -248,13 +248,13 @@ def _prepare_output(out: Path | None) -> None:
 
 
 @pytest.fixture(scope="module")
-def server(seeds: dict[str, list[Path]]) -> Any:
+def server(seeds: dict[str, list[Path]], tmp_path_factory: pytest.TempPathFactory) -> Any:
     srv = FuzzServer(ROOT)
+    d = tmp_path_factory.mktemp("warm")  # never beside a seed: most seeds are shared fixtures
     warm = []
     for cls, (job, out_name, _) in CLASSES.items():
-        for seed in seeds[cls]:
-            out = seed.parent / f"warm-{cls}-{out_name}" if out_name else seed.parent / "unused"
-            warm.append(job(seed, out))
+        for i, seed in enumerate(seeds[cls]):
+            warm.append(job(seed, d / f"{cls}-{i}-{out_name or 'unused'}"))
     srv.ask({"warm": warm})
     yield srv
     srv.close()

@@ -24,7 +24,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import FIXTURES, ROOT
-from tests.fuzzing import OLD, FuzzServer, mutate, mutate_gzip_payload
+from tests.fuzzing import OLD, FuzzServer, mutate, mutate_gzip_payload, write_zero_npz
 
 LONG = os.environ.get("BOARDNET_FUZZ", "").lower() == "long"
 N = int(os.environ.get("BOARDNET_FUZZ_N", "10000" if LONG else "10"))
@@ -179,6 +179,9 @@ def _bombs(cls: str, seed: Path, d: Path) -> list[tuple[str, Path]]:
         with zipfile.ZipFile(p, "w") as z:
             z.writestr("states.npy", _npy_with_shape(1 << 40))
         out.append(("shape-2^40", p))
+        p = d / "zeros.npz"
+        write_zero_npz(p, (1 << 30) if LONG else (96 << 20))
+        out.append(("honest-zeros-bomb", p))
     if cls == "keras":
         p = d / "external.weights.h5"
         if _external_h5(seed, p):

@@ -159,6 +159,26 @@ def test_npz_bad_crc(tmp_path: Path) -> None:
         read_npz(path)
 
 
+def test_npz_zip_bomb_refused_before_inflating(tmp_path: Path) -> None:
+    """An honest array of zeros deflating ~1000x (above 64 MiB) is refused by the ratio cap, before anything of
+    its size is allocated; raising max_ratio lets the absolute cap (max_bytes) decide; npz data configs take both."""
+    from boardnet.core.io import NPZ_MAX_RATIO, read_npz
+    from boardnet.train.npz import NpzData, load_npz_arrays
+    from tests.fuzzing import write_zero_npz
+
+    path = tmp_path / "zeros.npz"
+    write_zero_npz(path, 96 << 20)
+    assert path.stat().st_size < (96 << 20) / NPZ_MAX_RATIO
+    with pytest.raises(FormatError, match=r"zeros.npz: field zeros.npy: inflates [\d,]+ compressed bytes to "
+                                          r"100,663,424 \([\d,]+x; the limit is 200x above 64 MiB\)"):
+        read_npz(path)
+    with pytest.raises(FormatError, match=r"field zeros.npy: the arrays read hold 100,663,424 bytes or more; "
+                                          r"the limit is 67,108,864"):
+        load_npz_arrays(str(path), None, max_bytes=64 << 20, max_ratio=2000)
+    cfg = NpzData.Config(path=str(path), max_bytes=1 << 20, max_ratio=1e4)
+    assert (cfg.max_bytes, cfg.max_ratio) == (1 << 20, 1e4)
+
+
 def test_npz_mutations_never_escape_as_tracebacks(tmp_path: Path) -> None:
     import numpy as np
 

@@ -391,14 +391,23 @@ def _tensor_dict(data: Any, path: str | os.PathLike[str]) -> dict[str, torch.Ten
 # ------------------------------------------------------------------------------------------------- .npz
 
 _DEFLATE_MAX_RATIO = 1100  # deflate cannot expand data by more than ~1032x: a bigger claim is a lie
+NPZ_MAX_BYTES = 4 << 30  # all arrays of one .npz read together, decompressed
+NPZ_MAX_RATIO = 200.0  # decompressed : compressed, for a member above NPZ_RATIO_FLOOR bytes
+NPZ_RATIO_FLOOR = 64 << 20  # members up to this size may compress any (honest) amount
 
 
-def read_npz(path: str | os.PathLike[str], names: list[str] | None = None) -> dict[str, np.ndarray]:
+def read_npz(path: str | os.PathLike[str], names: list[str] | None = None, max_bytes: int = NPZ_MAX_BYTES,
+             max_ratio: float = NPZ_MAX_RATIO) -> dict[str, np.ndarray]:
     """Arrays of a user ``.npz`` (no pickles), every one bounded before it is allocated.
 
     Each member's ``.npy`` header (shape, dtype) must describe exactly the bytes the archive declares for
     it, and that declared size must be possible for the bytes really stored (compression ratio); zip
     damage (bad CRC, truncation, bad headers) is one :class:`FormatError` naming the member.
+
+    Limits (checked on the sizes the archive declares, before anything is inflated): the arrays read
+    together hold at most ``max_bytes``; a compressed member above :data:`NPZ_RATIO_FLOOR` (64 MiB)
+    inflates to at most ``max_ratio`` times its compressed size (a 1 GiB array of zeros deflates to ~1 MB:
+    a zip bomb, honest or not). Self-play and reference data compress 1-130x.
     """
     with open_user_file(path) as fh:
         try:
@@ -407,7 +416,9 @@ def read_npz(path: str | os.PathLike[str], names: list[str] | None = None) -> di
                 missing = [n for n in names or [] if n not in infos]
                 if missing:
                     raise FormatError(path, f"no array '{missing[0]}' (has: {', '.join(infos)})", field=missing[0])
-                return {name: _read_npz_member(zf, infos[name], path) for name in (names or list(infos))}
+                chosen = [infos[name] for name in names or list(infos)]
+                _check_npz_sizes(chosen, path, max_bytes, max_ratio)
+                return {name: _read_npz_member(zf, info, path) for name, info in zip(names or list(infos), chosen)}
         except FormatError:
             raise
         except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError, KeyError, SyntaxError,
@@ -416,10 +427,27 @@ def read_npz(path: str | os.PathLike[str], names: list[str] | None = None) -> di
             raise FormatError(path, f"not a readable .npz file: {first}") from None
 
 
+def _check_npz_sizes(infos: list[zipfile.ZipInfo], path: str | os.PathLike[str], max_bytes: int,
+                     max_ratio: float) -> None:
+    """Refuse members whose declared (decompressed) sizes break :func:`read_npz`'s limits."""
+    total = 0
+    for info in infos:
+        field, size, packed = info.filename, info.file_size, info.compress_size
+        if info.compress_type != zipfile.ZIP_STORED:
+            if size > (packed + 64) * _DEFLATE_MAX_RATIO:
+                raise FormatError(path, f"claims {size:,} bytes from {packed:,} compressed", field=field)
+            if size > NPZ_RATIO_FLOOR and size > packed * max_ratio:
+                raise FormatError(path, f"inflates {packed:,} compressed bytes to {size:,} ({size / max(packed, 1):,.0f}"
+                                  f"x; the limit is {max_ratio:g}x above {NPZ_RATIO_FLOOR >> 20} MiB): refused as a "
+                                  "zip bomb (raise max_ratio to read it)", field=field)
+        total += size
+        if total > max_bytes:
+            raise FormatError(path, f"the arrays read hold {total:,} bytes or more; the limit is {max_bytes:,} "
+                              "(raise max_bytes to read them)", field=field)
+
+
 def _read_npz_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, path: str | os.PathLike[str]) -> np.ndarray:
     field = info.filename
-    if info.compress_type != zipfile.ZIP_STORED and info.file_size > (info.compress_size + 64) * _DEFLATE_MAX_RATIO:
-        raise FormatError(path, f"claims {info.file_size:,} bytes from {info.compress_size:,} compressed", field=field)
     with zf.open(info) as member:
         try:
             version = np.lib.format.read_magic(member)

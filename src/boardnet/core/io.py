@@ -1,10 +1,14 @@
 """boardnet's own network files: ``.safetensors`` and ``.pt``, each a :class:`NetFile` (spec + tensors).
 
-- ``.safetensors``: tensors plus metadata ``{"boardnet.core.spec": <json ModelSpec>}``.
-- ``.pt``: ``{"format": "boardnet-net", "spec": {...}, "state_dict": {...}}``; a training checkpoint
-  (``{"format": "boardnet-checkpoint", "nets": {name: {"spec", "state_dict"}}, ...}``) is read too,
-  choosing the net named by ``net`` (default: the only one, else the first) and its EMA weights with
-  ``ema=True``.
+- ``.safetensors``: tensors plus metadata ``{"boardnet.core.spec": <json ModelSpec>, "boardnet.core.sha256":
+  <json {tensor: sha256}>}``.
+- ``.pt``: ``{"format": "boardnet-net", "spec": {...}, "state_dict": {...}, "sha256": {tensor: sha256}}``; a
+  training checkpoint (``{"format": "boardnet-checkpoint", "nets": {name: {"spec", "state_dict"}}, "checksum",
+  ...}``) is read too, choosing the net named by ``net`` (default: the only one, else the first) and its EMA
+  weights with ``ema=True``.
+
+Checksums (:mod:`boardnet.core.checksum`) are written on export and verified on load; a file without them
+(foreign, or older) is read unchecked.
 
 Loading never unpickles code: ``torch.load(..., weights_only=True)`` only.
 
@@ -38,10 +42,12 @@ from safetensors import SafetensorError
 from safetensors.torch import load as load_safetensors_bytes
 from safetensors.torch import save_file
 
+from boardnet.core.checksum import tensor_checksums, verify_checksums, verify_payload
 from boardnet.core.errors import FormatError
 from boardnet.core.spec import ModelSpec, NetFile
 
 SPEC_KEY = "boardnet.core.spec"
+SHA256_KEY = "boardnet.core.sha256"
 
 # ------------------------------------------------------------------------------------------- user paths
 
@@ -333,12 +339,13 @@ def read_safetensors(path: str | os.PathLike[str]) -> NetFile:
         spec = spec_from_dict(json.loads(meta[SPEC_KEY]), path, SPEC_KEY)
     except (json.JSONDecodeError, TypeError, RecursionError) as err:
         raise FormatError(path, f"bad JSON: {err}", field=SPEC_KEY) from None
+    verify_checksums(tensors, meta.get(SHA256_KEY), path, SHA256_KEY)
     return checked_netfile(spec, tensors, path, "spec")
 
 
 def write_safetensors(net: NetFile, path: str | os.PathLike[str]) -> None:
     tensors = {k: v.detach().cpu().contiguous() for k, v in net.state_dict.items()}
-    meta = {SPEC_KEY: json.dumps(spec_to_dict(net.spec))}
+    meta = {SPEC_KEY: json.dumps(spec_to_dict(net.spec)), SHA256_KEY: json.dumps(tensor_checksums(tensors))}
     atomic_write(path, lambda tmp: save_file(tensors, str(tmp), metadata=meta))
 
 
@@ -349,9 +356,11 @@ def read_pt(path: str | os.PathLike[str], net: str | None = None, ema: bool = Fa
         raise FormatError(path, f"expected a dict at the top level, got {type(data).__name__}")
     kind = data.get("format")
     if kind == "boardnet-net":
-        return checked_netfile(spec_from_dict(data.get("spec"), path), _tensor_dict(data.get("state_dict"), path),
-                               path, "spec")
+        tensors = _tensor_dict(data.get("state_dict"), path)
+        verify_checksums(tensors, data.get("sha256"), path, "sha256")
+        return checked_netfile(spec_from_dict(data.get("spec"), path), tensors, path, "spec")
     if kind == "boardnet-checkpoint":
+        verify_payload(data, path)
         nets = data.get("nets") or {}
         if not isinstance(nets, dict):
             raise FormatError(path, f"must be a mapping, got {type(nets).__name__}", field="nets")
@@ -373,11 +382,9 @@ def read_pt(path: str | os.PathLike[str], net: str | None = None, ema: bool = Fa
 
 
 def write_pt(net: NetFile, path: str | os.PathLike[str]) -> None:
-    payload = {
-        "format": "boardnet-net",
-        "spec": spec_to_dict(net.spec),
-        "state_dict": {k: v.detach().cpu() for k, v in net.state_dict.items()},
-    }
+    state_dict = {k: v.detach().cpu() for k, v in net.state_dict.items()}
+    payload = {"format": "boardnet-net", "spec": spec_to_dict(net.spec), "state_dict": state_dict,
+               "sha256": tensor_checksums(state_dict)}
     atomic_write(path, lambda tmp: torch.save(payload, tmp))
 
 

@@ -24,7 +24,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import FIXTURES, ROOT
-from tests.fuzzing import OLD, FuzzServer, mutate, mutate_gzip_payload, write_zero_npz
+from tests.fuzzing import OLD, FuzzServer, mutate, mutate_gzip_payload, npy_header, write_zero_npz
 
 LONG = os.environ.get("BOARDNET_FUZZ", "").lower() == "long"
 N = int(os.environ.get("BOARDNET_FUZZ_N", "10000" if LONG else "10"))
@@ -177,7 +177,7 @@ def _bombs(cls: str, seed: Path, d: Path) -> list[tuple[str, Path]]:
     if cls == "npz":
         p = d / "bomb-2^40.npz"
         with zipfile.ZipFile(p, "w") as z:
-            z.writestr("states.npy", _npy_with_shape(1 << 40))
+            z.writestr("states.npy", npy_header(1 << 40) + bytes(16))  # declares 4 TiB, holds 16 bytes
         out.append(("shape-2^40", p))
         p = d / "zeros.npz"
         write_zero_npz(p, (1 << 30) if LONG else (96 << 20))
@@ -193,13 +193,6 @@ def _bombs(cls: str, seed: Path, d: Path) -> list[tuple[str, Path]]:
         p.write_text("\n".join(lines) + "\n")
         out.append(("billion-laughs", p))
     return out
-
-
-def _npy_with_shape(n: int) -> bytes:
-    """A .npy member whose header declares ``n`` float32 values and holds 16 bytes."""
-    header = f"{{'descr': '<f4', 'fortran_order': False, 'shape': ({n},), }}".encode()
-    header += b" " * (63 - (10 + len(header)) % 64) + b"\n"
-    return b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little") + header + bytes(16)
 
 
 def _external_h5(seed: Path, out: Path) -> bool:

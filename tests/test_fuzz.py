@@ -70,7 +70,7 @@ def seeds(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[Path]]:
 
             missing(str(p))
     maia = FIXTURES / "lc0" / "maia-1300.pb.gz"
-    for suffix in ("pt", "safetensors"):
+    for suffix in ("pt", "safetensors", "onnx"):  # boardnet's own files: their checksums are fuzzed too
         assert main(["convert", str(maia), str(d / f"maia.{suffix}")]) == 0
     net = read_pt(d / "maia.pt")
     from boardnet.core.io import spec_to_dict
@@ -105,7 +105,7 @@ def seeds(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[Path]]:
         "pt": [d / "maia.pt"],
         "safetensors": [d / "maia.safetensors"],
         "checkpoint": [d / "ckpt.pt"],
-        "onnx": [FIXTURES / "lc0" / "maia-1300.leela2onnx.onnx"],
+        "onnx": [FIXTURES / "lc0" / "maia-1300.leela2onnx.onnx", d / "maia.onnx"],
         "tf-index": [tf / "gomoku_tf1_8x8" / "model.ckpt.index"],
         "keras": [tf / "gomoku_keras_15x15" / "model.keras", tf / "gomoku_keras_15x15" / "model.weights.h5"],
         "azg-pickle": [FIXTURES / "azg" / "best_policy_6_6_4.model"],

@@ -17,6 +17,11 @@ Variable names by position: Conv*/Dense ``kernel``, ``bias`` (no bias when ``use
 BatchNormalization ``gamma``, ``beta`` (when ``scale``/``center``), ``moving_mean``, ``moving_variance``;
 LayerNormalization ``gamma``, ``beta``; Embedding ``embeddings``. Other classes, or a count that does not
 fit, keep the index (``layer/0``).
+
+Hostile files: the HDF5 data is read in a forked child process, killed after :func:`h5_time_limit` seconds
+(libhdf5 can loop forever inside C on damaged bytes; a crash of the child is one error too). The child refuses
+external storage, virtual datasets, external and soft links, and datasets declaring more than 1024x the bytes
+stored for them, before reading any data.
 """
 
 from __future__ import annotations

@@ -186,6 +186,12 @@ def _bombs(cls: str, seed: Path, d: Path) -> list[tuple[str, Path]]:
         p = d / "external.weights.h5"
         if _external_h5(seed, p):
             out.append(("hdf5-external-storage", p))
+        if LONG and seed.name == "model.weights.h5":  # spins libhdf5 until its 20 s limit: the long run only
+            data = bytearray(seed.read_bytes())
+            data[2369:2377] = (8).to_bytes(8, "little")  # see tests/tfimport/test_keras.py
+            p = d / "spin.weights.h5"
+            p.write_bytes(bytes(data))
+            out.append(("hdf5-infinite-loop", p))
     if cls == "config":
         p = d / "laughs.yaml"
         lines = ['a0: &a0 ["x","x","x","x","x","x","x","x","x","x"]']

@@ -179,6 +179,42 @@ def test_npz_zip_bomb_refused_before_inflating(tmp_path: Path) -> None:
     assert (cfg.max_bytes, cfg.max_ratio) == (1 << 20, 1e4)
 
 
+def test_npz_damaged_deflate_stream_is_one_format_error(tmp_path: Path) -> None:
+    """Found by the long fuzz run (30 of 509 inputs): a damaged deflate stream raised zlib.error."""
+    import io
+    import zipfile
+
+    import numpy as np
+
+    from boardnet.core.io import read_npz
+
+    buf = io.BytesIO()
+    np.savez_compressed(buf, a=np.random.default_rng(0).normal(size=4000).astype(np.float32))
+    data = bytearray(buf.getvalue())
+    info = zipfile.ZipFile(io.BytesIO(bytes(data))).infolist()[0]
+    at = info.header_offset + 30 + len(info.filename) + 8  # inside the member's deflate stream
+    data[at:at + 16] = b"\xff" * 16
+    path = tmp_path / "x.npz"
+    path.write_bytes(bytes(data))
+    with pytest.raises(FormatError, match="x.npz: not a readable .npz file: Error -3 while decompressing data"):
+        read_npz(path)
+
+
+def test_torch_warnings_about_damaged_files_stay_quiet(tmp_path: Path) -> None:
+    """Found by the long fuzz run: a .pt whose zip magic is damaged is read as a legacy pickle, and torch warned
+    about its pickle protocol on stderr beside the error line. The warning is not shown (not raised here)."""
+    import warnings
+
+    from boardnet.core.io import safe_torch_load
+
+    path = tmp_path / "x.pt"
+    path.write_bytes(b"\x80\x05K\x01.")  # PROTO 5, BININT1 1, STOP: a legacy file with a bad magic number
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(FormatError, match="x.pt: not a readable torch file"):
+            safe_torch_load(path)
+
+
 def test_npz_mutations_never_escape_as_tracebacks(tmp_path: Path) -> None:
     import numpy as np
 

@@ -30,7 +30,9 @@ import stat
 import struct
 import threading
 import tokenize
+import warnings
 import zipfile
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -308,7 +310,8 @@ def _torch_reason(err: BaseException) -> str:
 
 def safe_torch_load(path: str | os.PathLike[str]) -> Any:
     """``torch.load`` with ``weights_only=True`` of a user file; any failure becomes one :class:`FormatError`."""
-    with open_user_file(path) as fh:
+    with open_user_file(path) as fh, warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch's notes on a damaged file's pickle protocol: the error says enough
         try:
             return torch.load(fh, map_location="cpu", weights_only=True)
         except pickle.UnpicklingError as err:
@@ -429,7 +432,7 @@ def read_npz(path: str | os.PathLike[str], names: list[str] | None = None, max_b
         except FormatError:
             raise
         except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError, KeyError, SyntaxError,
-                NotImplementedError, RuntimeError, struct.error, UnicodeDecodeError, OverflowError) as err:
+                NotImplementedError, RuntimeError, struct.error, UnicodeDecodeError, OverflowError, zlib.error) as err:
             first = str(err).strip().splitlines()[0][:200] if str(err).strip() else type(err).__name__
             raise FormatError(path, f"not a readable .npz file: {first}") from None
 

@@ -215,6 +215,30 @@ def test_torch_warnings_about_damaged_files_stay_quiet(tmp_path: Path) -> None:
             safe_torch_load(path)
 
 
+def test_huge_length_field_allocates_nothing(tmp_path: Path) -> None:
+    """Found by the long fuzz run: a .pt whose zip magic is damaged is read as a legacy pickle; a string length of
+    2.76 GB made ``read(n)`` allocate n bytes (MemoryError under the 1 GiB limit). User files cap ``read(n)`` at
+    the bytes left."""
+    import resource
+
+    from boardnet.core.io import open_user_file, safe_torch_load
+
+    path = tmp_path / "x.pt"
+    path.write_bytes(b"X\xb1\x90\xcb\xa4\xba\x14 the rest of a damaged file")  # BINUNICODE of 0xa4cb90b1 bytes
+    with open_user_file(path) as fh:
+        assert fh.read(1 << 40) == path.read_bytes() and fh.read(1 << 40) == b""
+
+    def child() -> str:
+        vm = next(int(line.split()[1]) * 1024 for line in Path("/proc/self/status").read_text().splitlines()
+                  if line.startswith("VmSize:"))
+        resource.setrlimit(resource.RLIMIT_AS, (vm + (1 << 30), vm + (1 << 30)))
+        safe_torch_load(path)
+        return "loaded"
+
+    status, message = in_forked_child(child)
+    assert status == 0 and message.startswith(f"FormatError: {path}: not a readable torch file"), message
+
+
 def test_npz_mutations_never_escape_as_tracebacks(tmp_path: Path) -> None:
     import numpy as np
 

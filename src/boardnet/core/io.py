@@ -21,6 +21,7 @@ device is refused without blocking on it), and OS errors become one :class:`Form
 from __future__ import annotations
 
 import errno
+import io
 import json
 import math
 import os
@@ -123,10 +124,26 @@ def open_user_file(path: str | os.PathLike[str]) -> BinaryIO:
             raise FormatError(path, problem)
         if hasattr(os, "set_blocking"):
             os.set_blocking(fd, True)
-        return os.fdopen(fd, "rb")
+        return _CappedReader(io.FileIO(fd, "rb"))
     except BaseException:
         os.close(fd)
         raise
+
+
+class _CappedReader(io.BufferedReader):
+    """A buffered binary file whose ``read(n)`` never asks for more than the bytes left in the file.
+
+    ``BufferedReader.read(n)`` allocates ``n`` bytes before reading, so a damaged length field that a parser
+    hands to ``read`` (a pickle string "of 2.7 GB" in a 6-byte file) would allocate gigabytes first.
+    """
+
+    def read(self, size: int | None = -1) -> bytes:
+        if size is not None and size > 0:
+            left = os.fstat(self.fileno()).st_size - self.tell()
+            size = min(size, max(left, 0))
+            if size == 0:
+                return b""
+        return super().read(size)
 
 
 def read_user_bytes(path: str | os.PathLike[str], limit: int | None = None) -> bytes:

@@ -71,6 +71,26 @@ def mutate_gzip_payload(data: bytes, rng: random.Random) -> tuple[str, bytes]:
     return f"inner-{kind}", gzip.compress(inner, compresslevel=1)
 
 
+def npy_header(count: int) -> bytes:
+    """A ``.npy`` (v1.0) header declaring ``count`` float32 values (64-byte aligned)."""
+    header = f"{{'descr': '<f4', 'fortran_order': False, 'shape': ({count},), }}".encode()
+    header += b" " * (63 - (10 + len(header)) % 64) + b"\n"
+    return b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little") + header
+
+
+def write_zero_npz(path: Path, nbytes: int) -> None:
+    """An honest ``.npz`` zip bomb: one float32 array of ``nbytes`` zeros, deflated (~1000x), streamed in
+    1 MiB blocks so that writing it allocates nothing of its size."""
+    import zipfile
+
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as z, \
+            z.open("zeros.npy", "w", force_zip64=True) as member:
+        member.write(npy_header(nbytes // 4))
+        block = bytes(1 << 20)
+        for _ in range(nbytes >> 20):
+            member.write(block)
+
+
 # ---------------------------------------------------------------------------------------------- server
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from boardnet.cli import build_parser, main, parse_args
+from boardnet.cli import build_parser, main, one_line, parse_args
 
 
 def test_overrides_may_follow_options() -> None:
@@ -23,3 +23,10 @@ def test_config_error_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["config", "show", "gomoku-6x6", "train.batch_size=-3"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error:") and "train.batch_size" in err[0]
+
+
+def test_error_messages_print_as_one_line() -> None:
+    """Libraries' messages may span lines (pickle's persistent-id error did): the CLI joins them."""
+    assert one_line("f.model: A load persistent id instruction was encountered,\nbut no persistent_load") == \
+        "f.model: A load persistent id instruction was encountered, but no persistent_load"
+    assert one_line("a\n\n  b  \r\nc") == "a b c"

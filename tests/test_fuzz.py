@@ -24,7 +24,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import FIXTURES, ROOT
-from tests.fuzzing import OLD, FuzzServer, mutate, mutate_gzip_payload
+from tests.fuzzing import OLD, FuzzServer, mutate, mutate_gzip_payload, npy_header, write_zero_npz
 
 LONG = os.environ.get("BOARDNET_FUZZ", "").lower() == "long"
 N = int(os.environ.get("BOARDNET_FUZZ_N", "10000" if LONG else "10"))
@@ -70,7 +70,7 @@ def seeds(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[Path]]:
 
             missing(str(p))
     maia = FIXTURES / "lc0" / "maia-1300.pb.gz"
-    for suffix in ("pt", "safetensors"):
+    for suffix in ("pt", "safetensors", "onnx"):  # boardnet's own files: their checksums are fuzzed too
         assert main(["convert", str(maia), str(d / f"maia.{suffix}")]) == 0
     net = read_pt(d / "maia.pt")
     from boardnet.core.io import spec_to_dict
@@ -105,7 +105,7 @@ def seeds(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[Path]]:
         "pt": [d / "maia.pt"],
         "safetensors": [d / "maia.safetensors"],
         "checkpoint": [d / "ckpt.pt"],
-        "onnx": [FIXTURES / "lc0" / "maia-1300.leela2onnx.onnx"],
+        "onnx": [FIXTURES / "lc0" / "maia-1300.leela2onnx.onnx", d / "maia.onnx"],
         "tf-index": [tf / "gomoku_tf1_8x8" / "model.ckpt.index"],
         "keras": [tf / "gomoku_keras_15x15" / "model.keras", tf / "gomoku_keras_15x15" / "model.weights.h5"],
         "azg-pickle": [FIXTURES / "azg" / "best_policy_6_6_4.model"],
@@ -177,12 +177,21 @@ def _bombs(cls: str, seed: Path, d: Path) -> list[tuple[str, Path]]:
     if cls == "npz":
         p = d / "bomb-2^40.npz"
         with zipfile.ZipFile(p, "w") as z:
-            z.writestr("states.npy", _npy_with_shape(1 << 40))
+            z.writestr("states.npy", npy_header(1 << 40) + bytes(16))  # declares 4 TiB, holds 16 bytes
         out.append(("shape-2^40", p))
+        p = d / "zeros.npz"
+        write_zero_npz(p, (1 << 30) if LONG else (96 << 20))
+        out.append(("honest-zeros-bomb", p))
     if cls == "keras":
         p = d / "external.weights.h5"
         if _external_h5(seed, p):
             out.append(("hdf5-external-storage", p))
+        if LONG and seed.name == "model.weights.h5":  # spins libhdf5 until its 20 s limit: the long run only
+            data = bytearray(seed.read_bytes())
+            data[2369:2377] = (8).to_bytes(8, "little")  # see tests/tfimport/test_keras.py
+            p = d / "spin.weights.h5"
+            p.write_bytes(bytes(data))
+            out.append(("hdf5-infinite-loop", p))
     if cls == "config":
         p = d / "laughs.yaml"
         lines = ['a0: &a0 ["x","x","x","x","x","x","x","x","x","x"]']
@@ -190,13 +199,6 @@ def _bombs(cls: str, seed: Path, d: Path) -> list[tuple[str, Path]]:
         p.write_text("\n".join(lines) + "\n")
         out.append(("billion-laughs", p))
     return out
-
-
-def _npy_with_shape(n: int) -> bytes:
-    """A .npy member whose header declares ``n`` float32 values and holds 16 bytes."""
-    header = f"{{'descr': '<f4', 'fortran_order': False, 'shape': ({n},), }}".encode()
-    header += b" " * (63 - (10 + len(header)) % 64) + b"\n"
-    return b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little") + header + bytes(16)
 
 
 def _external_h5(seed: Path, out: Path) -> bool:
@@ -248,13 +250,13 @@ def _prepare_output(out: Path | None) -> None:
 
 
 @pytest.fixture(scope="module")
-def server(seeds: dict[str, list[Path]]) -> Any:
+def server(seeds: dict[str, list[Path]], tmp_path_factory: pytest.TempPathFactory) -> Any:
     srv = FuzzServer(ROOT)
+    d = tmp_path_factory.mktemp("warm")  # never beside a seed: most seeds are shared fixtures
     warm = []
     for cls, (job, out_name, _) in CLASSES.items():
-        for seed in seeds[cls]:
-            out = seed.parent / f"warm-{cls}-{out_name}" if out_name else seed.parent / "unused"
-            warm.append(job(seed, out))
+        for i, seed in enumerate(seeds[cls]):
+            warm.append(job(seed, d / f"{cls}-{i}-{out_name or 'unused'}"))
     srv.ask({"warm": warm})
     yield srv
     srv.close()

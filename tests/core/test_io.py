@@ -159,6 +159,86 @@ def test_npz_bad_crc(tmp_path: Path) -> None:
         read_npz(path)
 
 
+def test_npz_zip_bomb_refused_before_inflating(tmp_path: Path) -> None:
+    """An honest array of zeros deflating ~1000x (above 64 MiB) is refused by the ratio cap, before anything of
+    its size is allocated; raising max_ratio lets the absolute cap (max_bytes) decide; npz data configs take both."""
+    from boardnet.core.io import NPZ_MAX_RATIO, read_npz
+    from boardnet.train.npz import NpzData, load_npz_arrays
+    from tests.fuzzing import write_zero_npz
+
+    path = tmp_path / "zeros.npz"
+    write_zero_npz(path, 96 << 20)
+    assert path.stat().st_size < (96 << 20) / NPZ_MAX_RATIO
+    with pytest.raises(FormatError, match=r"zeros.npz: field zeros.npy: inflates [\d,]+ compressed bytes to "
+                                          r"100,663,424 \([\d,]+x; the limit is 200x above 64 MiB\)"):
+        read_npz(path)
+    with pytest.raises(FormatError, match=r"field zeros.npy: the arrays read hold 100,663,424 bytes or more; "
+                                          r"the limit is 67,108,864"):
+        load_npz_arrays(str(path), None, max_bytes=64 << 20, max_ratio=2000)
+    cfg = NpzData.Config(path=str(path), max_bytes=1 << 20, max_ratio=1e4)
+    assert (cfg.max_bytes, cfg.max_ratio) == (1 << 20, 1e4)
+
+
+def test_npz_damaged_deflate_stream_is_one_format_error(tmp_path: Path) -> None:
+    """Found by the long fuzz run (30 of 509 inputs): a damaged deflate stream raised zlib.error."""
+    import io
+    import zipfile
+
+    import numpy as np
+
+    from boardnet.core.io import read_npz
+
+    buf = io.BytesIO()
+    np.savez_compressed(buf, a=np.random.default_rng(0).normal(size=4000).astype(np.float32))
+    data = bytearray(buf.getvalue())
+    info = zipfile.ZipFile(io.BytesIO(bytes(data))).infolist()[0]
+    at = info.header_offset + 30 + len(info.filename) + 8  # inside the member's deflate stream
+    data[at:at + 16] = b"\xff" * 16
+    path = tmp_path / "x.npz"
+    path.write_bytes(bytes(data))
+    with pytest.raises(FormatError, match="x.npz: not a readable .npz file: Error -3 while decompressing data"):
+        read_npz(path)
+
+
+def test_torch_warnings_about_damaged_files_stay_quiet(tmp_path: Path) -> None:
+    """Found by the long fuzz run: a .pt whose zip magic is damaged is read as a legacy pickle, and torch warned
+    about its pickle protocol on stderr beside the error line. The warning is not shown (not raised here)."""
+    import warnings
+
+    from boardnet.core.io import safe_torch_load
+
+    path = tmp_path / "x.pt"
+    path.write_bytes(b"\x80\x05K\x01.")  # PROTO 5, BININT1 1, STOP: a legacy file with a bad magic number
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(FormatError, match="x.pt: not a readable torch file"):
+            safe_torch_load(path)
+
+
+def test_huge_length_field_allocates_nothing(tmp_path: Path) -> None:
+    """Found by the long fuzz run: a .pt whose zip magic is damaged is read as a legacy pickle; a string length of
+    2.76 GB made ``read(n)`` allocate n bytes (MemoryError under the 1 GiB limit). User files cap ``read(n)`` at
+    the bytes left."""
+    import resource
+
+    from boardnet.core.io import open_user_file, safe_torch_load
+
+    path = tmp_path / "x.pt"
+    path.write_bytes(b"X\xb1\x90\xcb\xa4\xba\x14 the rest of a damaged file")  # BINUNICODE of 0xa4cb90b1 bytes
+    with open_user_file(path) as fh:
+        assert fh.read(1 << 40) == path.read_bytes() and fh.read(1 << 40) == b""
+
+    def child() -> str:
+        vm = next(int(line.split()[1]) * 1024 for line in Path("/proc/self/status").read_text().splitlines()
+                  if line.startswith("VmSize:"))
+        resource.setrlimit(resource.RLIMIT_AS, (vm + (1 << 30), vm + (1 << 30)))
+        safe_torch_load(path)
+        return "loaded"
+
+    status, message = in_forked_child(child)
+    assert status == 0 and message.startswith(f"FormatError: {path}: not a readable torch file"), message
+
+
 def test_npz_mutations_never_escape_as_tracebacks(tmp_path: Path) -> None:
     import numpy as np
 

@@ -308,6 +308,25 @@ def test_declared_size_bombs_are_refused_before_allocating(tmp_path, capsys, edi
     assert len(err) == 1 and err[0].startswith(f"error: {path}: field {field}:"), err
 
 
+def test_block_count_is_refused_before_any_layer_is_decoded(tmp_path) -> None:
+    """Found by the long fuzz run: 200k empty blocks were walked (12 s, past the 60 s limit under load) before
+    the count was checked. The count now comes first: a damaged layer in block 0 is never reached."""
+    from boardnet.core.errors import FormatError
+    from boardnet.lc0.weights import read_net
+
+    def bad_first_layer_and_blocks(net) -> None:  # noqa: ANN001
+        net.weights.residual[0].conv1.weights.params = b"\0"  # odd LINEAR16 length: an error if decoded
+        _more_blocks(net)
+
+    path = _bomb(tmp_path, "late.pb.gz", bad_first_layer_and_blocks)
+    with pytest.raises(FormatError, match=r"late.pb.gz: field blocks: blocks = 200006; boardnet reads lc0 nets "
+                                          r"with blocks in 0..512"):
+        read_net(path)
+    path = _bomb(tmp_path, "early.pb.gz", lambda net: setattr(net.weights.residual[0].conv1.weights, "params", b"\0"))
+    with pytest.raises(FormatError, match="odd length"):
+        read_net(path)
+
+
 def test_pt_spec_with_100k_blocks_is_refused(tmp_path, capsys) -> None:
     from boardnet.cli import main
     from boardnet.core.io import write_pt

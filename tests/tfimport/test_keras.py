@@ -262,3 +262,52 @@ def test_chunked_dataset_never_written_is_refused_before_allocating(tmp_path: Pa
     assert bomb.stat().st_size < 2 << 20
     with pytest.raises(FormatError, match=r"declares 2,147,483,648 bytes but the file stores 0"):
         inspect_file(bomb)
+
+
+# --- libhdf5 may loop forever inside C on damaged bytes: the read runs in a child process with a time limit ----
+
+
+def _children() -> set[int]:
+    """Live (or zombie) child processes of this process."""
+    import os
+
+    found: set[int] = set()
+    for task in Path(f"/proc/{os.getpid()}/task").iterdir():
+        found |= {int(pid) for pid in (task / "children").read_text().split()}
+    return found
+
+
+@pytest.mark.parametrize("name", ["model.weights.h5", "model.keras"])
+def test_hdf5_read_past_its_time_limit_is_one_error_and_the_child_is_gone(name: str) -> None:
+    from boardnet.core.errors import FormatError
+    from boardnet.tfimport.keras import h5_time_limit, read_layers, read_named
+
+    path = fixture_path("tf", "gomoku_keras_15x15", name)
+    before = _children()
+    with pytest.raises(FormatError, match=rf"{name}: reading its HDF5 data took more than 0 s; a damaged file can "
+                                          "make libhdf5 loop forever, so it is refused"):
+        read_layers(path, h5_timeout=0.0)
+    assert _children() == before  # killed and reaped
+    variables, names = read_named(path, h5_timeout=h5_time_limit(path.stat().st_size))
+    assert names["layers/dense_1/vars/0"] == "action_fc/kernel" and variables["layers/dense_1/vars/0"].ndim == 2
+    assert _children() == before
+
+
+def test_file_that_makes_libhdf5_loop_forever_is_one_error(tmp_path: Path) -> None:
+    """Found by mutation (tests/fuzzing.py's "length" edit): 8 bytes at offset 2369 of the fixture set to 8 make
+    libhdf5 spin inside C (> 60 s, no Python signal gets through). The child is killed at its limit."""
+    import time
+
+    from boardnet.core.errors import FormatError
+    from boardnet.tfimport.keras import read_layers
+
+    data = bytearray(fixture_path("tf", "gomoku_keras_15x15", "model.weights.h5").read_bytes())
+    assert data[2368:2377] == b"\x0e" + bytes(7) + b"e"  # the fixture's bytes that the mutation found
+    data[2369:2377] = (8).to_bytes(8, "little")
+    path = tmp_path / "spin.weights.h5"
+    path.write_bytes(bytes(data))
+    before = _children()
+    t0 = time.monotonic()
+    with pytest.raises(FormatError, match=r"spin.weights.h5: reading its HDF5 data took more than 2 s"):
+        read_layers(path, h5_timeout=2.0)
+    assert time.monotonic() - t0 < 30 and _children() == before

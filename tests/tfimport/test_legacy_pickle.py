@@ -80,3 +80,34 @@ def test_declared_array_sizes_are_bounded_by_the_file(tmp_path: Path, claim: _Cl
     path.write_bytes(pickle.dumps([claim], protocol=3))
     with pytest.raises(FormatError, match=message):
         read_net(path)
+
+
+def test_huge_memo_index_allocates_nothing(tmp_path: Path) -> None:
+    """Found by the long fuzz run (a zero-run edit): the C unpickler grows its memo array to the largest index a
+    pickle names (``LONG_BINPUT 2**31-1``: 16 GiB) and died of MemoryError under the 1 GiB limit. The
+    pure-Python unpickler keeps the memo in a dict."""
+    import resource
+
+    from tests.conftest import in_forked_child
+
+    path = tmp_path / "memo.model"
+    path.write_bytes(b"\x80\x02]r\xff\xff\xff\x7fh\xff.")  # PROTO 2, [], LONG_BINPUT 2**31-1, BINGET 255
+
+    def child() -> str:
+        resource.setrlimit(resource.RLIMIT_AS, (4 << 30, 4 << 30))
+        read_arrays(path)
+        return "read"
+
+    status, message = in_forked_child(child)
+    assert status == 0 and message.startswith("FormatError: ") and "Memo value not found at index 255" in message
+
+
+def test_persistent_id_error_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """Found by the long fuzz run: pickle's message for a persistent id spans two lines; the CLI prints one."""
+    from boardnet.cli import main
+
+    path = tmp_path / "pid.model"
+    path.write_bytes(b"\x80\x02Q.")  # PROTO 2, BINPERSID on an empty stack
+    assert main(["inspect", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {path}: not a numpy-array pickle: ") and err.count("\n") == 1, err

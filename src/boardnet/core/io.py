@@ -1,10 +1,14 @@
 """boardnet's own network files: ``.safetensors`` and ``.pt``, each a :class:`NetFile` (spec + tensors).
 
-- ``.safetensors``: tensors plus metadata ``{"boardnet.core.spec": <json ModelSpec>}``.
-- ``.pt``: ``{"format": "boardnet-net", "spec": {...}, "state_dict": {...}}``; a training checkpoint
-  (``{"format": "boardnet-checkpoint", "nets": {name: {"spec", "state_dict"}}, ...}``) is read too,
-  choosing the net named by ``net`` (default: the only one, else the first) and its EMA weights with
-  ``ema=True``.
+- ``.safetensors``: tensors plus metadata ``{"boardnet.core.spec": <json ModelSpec>, "boardnet.core.sha256":
+  <json {tensor: sha256}>}``.
+- ``.pt``: ``{"format": "boardnet-net", "spec": {...}, "state_dict": {...}, "sha256": {tensor: sha256}}``; a
+  training checkpoint (``{"format": "boardnet-checkpoint", "nets": {name: {"spec", "state_dict"}}, "checksum",
+  ...}``) is read too, choosing the net named by ``net`` (default: the only one, else the first) and its EMA
+  weights with ``ema=True``.
+
+Checksums (:mod:`boardnet.core.checksum`) are written on export and verified on load; a file without them
+(foreign, or older) is read unchecked.
 
 Loading never unpickles code: ``torch.load(..., weights_only=True)`` only.
 
@@ -17,6 +21,7 @@ device is refused without blocking on it), and OS errors become one :class:`Form
 from __future__ import annotations
 
 import errno
+import io
 import json
 import math
 import os
@@ -27,7 +32,9 @@ import stat
 import struct
 import threading
 import tokenize
+import warnings
 import zipfile
+import zlib
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
@@ -40,10 +47,12 @@ from safetensors import SafetensorError
 from safetensors.torch import load as load_safetensors_bytes
 from safetensors.torch import save_file
 
+from boardnet.core.checksum import tensor_checksums, verify_checksums, verify_payload
 from boardnet.core.errors import FormatError
 from boardnet.core.spec import ModelSpec, NetFile
 
 SPEC_KEY = "boardnet.core.spec"
+SHA256_KEY = "boardnet.core.sha256"
 
 # ------------------------------------------------------------------------------------------- user paths
 
@@ -117,10 +126,26 @@ def open_user_file(path: str | os.PathLike[str]) -> BinaryIO:
             raise FormatError(path, problem)
         if hasattr(os, "set_blocking"):
             os.set_blocking(fd, True)
-        return os.fdopen(fd, "rb")
+        return _CappedReader(io.FileIO(fd, "rb"))
     except BaseException:
         os.close(fd)
         raise
+
+
+class _CappedReader(io.BufferedReader):
+    """A buffered binary file whose ``read(n)`` never asks for more than the bytes left in the file.
+
+    ``BufferedReader.read(n)`` allocates ``n`` bytes before reading, so a damaged length field that a parser
+    hands to ``read`` (a pickle string "of 2.7 GB" in a 6-byte file) would allocate gigabytes first.
+    """
+
+    def read(self, size: int | None = -1) -> bytes:
+        if size is not None and size > 0:
+            left = os.fstat(self.fileno()).st_size - self.tell()
+            size = min(size, max(left, 0))
+            if size == 0:
+                return b""
+        return super().read(size)
 
 
 def read_user_bytes(path: str | os.PathLike[str], limit: int | None = None) -> bytes:
@@ -362,7 +387,8 @@ def _torch_reason(err: BaseException) -> str:
 
 def safe_torch_load(path: str | os.PathLike[str]) -> Any:
     """``torch.load`` with ``weights_only=True`` of a user file; any failure becomes one :class:`FormatError`."""
-    with open_user_file(path) as fh:
+    with open_user_file(path) as fh, warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch's notes on a damaged file's pickle protocol: the error says enough
         try:
             return torch.load(fh, map_location="cpu", weights_only=True)
         except pickle.UnpicklingError as err:
@@ -393,12 +419,13 @@ def read_safetensors(path: str | os.PathLike[str]) -> NetFile:
         spec = spec_from_dict(json.loads(meta[SPEC_KEY]), path, SPEC_KEY)
     except (json.JSONDecodeError, TypeError, RecursionError) as err:
         raise FormatError(path, f"bad JSON: {err}", field=SPEC_KEY) from None
+    verify_checksums(tensors, meta.get(SHA256_KEY), path, SHA256_KEY)
     return checked_netfile(spec, tensors, path, "spec")
 
 
 def write_safetensors(net: NetFile, path: str | os.PathLike[str]) -> None:
     tensors = {k: v.detach().cpu().contiguous() for k, v in net.state_dict.items()}
-    meta = {SPEC_KEY: json.dumps(spec_to_dict(net.spec))}
+    meta = {SPEC_KEY: json.dumps(spec_to_dict(net.spec)), SHA256_KEY: json.dumps(tensor_checksums(tensors))}
     atomic_write(path, lambda tmp: save_file(tensors, str(tmp), metadata=meta))
 
 
@@ -409,9 +436,11 @@ def read_pt(path: str | os.PathLike[str], net: str | None = None, ema: bool = Fa
         raise FormatError(path, f"expected a dict at the top level, got {type(data).__name__}")
     kind = data.get("format")
     if kind == "boardnet-net":
-        return checked_netfile(spec_from_dict(data.get("spec"), path), _tensor_dict(data.get("state_dict"), path),
-                               path, "spec")
+        tensors = _tensor_dict(data.get("state_dict"), path)
+        verify_checksums(tensors, data.get("sha256"), path, "sha256")
+        return checked_netfile(spec_from_dict(data.get("spec"), path), tensors, path, "spec")
     if kind == "boardnet-checkpoint":
+        verify_payload(data, path)
         nets = data.get("nets") or {}
         if not isinstance(nets, dict):
             raise FormatError(path, f"must be a mapping, got {type(nets).__name__}", field="nets")
@@ -433,11 +462,9 @@ def read_pt(path: str | os.PathLike[str], net: str | None = None, ema: bool = Fa
 
 
 def write_pt(net: NetFile, path: str | os.PathLike[str]) -> None:
-    payload = {
-        "format": "boardnet-net",
-        "spec": spec_to_dict(net.spec),
-        "state_dict": {k: v.detach().cpu() for k, v in net.state_dict.items()},
-    }
+    state_dict = {k: v.detach().cpu() for k, v in net.state_dict.items()}
+    payload = {"format": "boardnet-net", "spec": spec_to_dict(net.spec), "state_dict": state_dict,
+               "sha256": tensor_checksums(state_dict)}
     atomic_write(path, lambda tmp: torch.save(payload, tmp))
 
 
@@ -451,14 +478,23 @@ def _tensor_dict(data: Any, path: str | os.PathLike[str]) -> dict[str, torch.Ten
 # ------------------------------------------------------------------------------------------------- .npz
 
 _DEFLATE_MAX_RATIO = 1100  # deflate cannot expand data by more than ~1032x: a bigger claim is a lie
+NPZ_MAX_BYTES = 4 << 30  # all arrays of one .npz read together, decompressed
+NPZ_MAX_RATIO = 200.0  # decompressed : compressed, for a member above NPZ_RATIO_FLOOR bytes
+NPZ_RATIO_FLOOR = 64 << 20  # members up to this size may compress any (honest) amount
 
 
-def read_npz(path: str | os.PathLike[str], names: list[str] | None = None) -> dict[str, np.ndarray]:
+def read_npz(path: str | os.PathLike[str], names: list[str] | None = None, max_bytes: int = NPZ_MAX_BYTES,
+             max_ratio: float = NPZ_MAX_RATIO) -> dict[str, np.ndarray]:
     """Arrays of a user ``.npz`` (no pickles), every one bounded before it is allocated.
 
     Each member's ``.npy`` header (shape, dtype) must describe exactly the bytes the archive declares for
     it, and that declared size must be possible for the bytes really stored (compression ratio); zip
     damage (bad CRC, truncation, bad headers) is one :class:`FormatError` naming the member.
+
+    Limits (checked on the sizes the archive declares, before anything is inflated): the arrays read
+    together hold at most ``max_bytes``; a compressed member above :data:`NPZ_RATIO_FLOOR` (64 MiB)
+    inflates to at most ``max_ratio`` times its compressed size (a 1 GiB array of zeros deflates to ~1 MB:
+    a zip bomb, honest or not). Self-play and reference data compress 1-130x.
     """
     with open_user_file(path) as fh:
         try:
@@ -467,19 +503,38 @@ def read_npz(path: str | os.PathLike[str], names: list[str] | None = None) -> di
                 missing = [n for n in names or [] if n not in infos]
                 if missing:
                     raise FormatError(path, f"no array '{missing[0]}' (has: {', '.join(infos)})", field=missing[0])
-                return {name: _read_npz_member(zf, infos[name], path) for name in (names or list(infos))}
+                chosen = [infos[name] for name in names or list(infos)]
+                _check_npz_sizes(chosen, path, max_bytes, max_ratio)
+                return {name: _read_npz_member(zf, info, path) for name, info in zip(names or list(infos), chosen)}
         except FormatError:
             raise
         except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError, KeyError, SyntaxError,
-                NotImplementedError, RuntimeError, struct.error, UnicodeDecodeError, OverflowError) as err:
+                NotImplementedError, RuntimeError, struct.error, UnicodeDecodeError, OverflowError, zlib.error) as err:
             first = str(err).strip().splitlines()[0][:200] if str(err).strip() else type(err).__name__
             raise FormatError(path, f"not a readable .npz file: {first}") from None
 
 
+def _check_npz_sizes(infos: list[zipfile.ZipInfo], path: str | os.PathLike[str], max_bytes: int,
+                     max_ratio: float) -> None:
+    """Refuse members whose declared (decompressed) sizes break :func:`read_npz`'s limits."""
+    total = 0
+    for info in infos:
+        field, size, packed = info.filename, info.file_size, info.compress_size
+        if info.compress_type != zipfile.ZIP_STORED:
+            if size > (packed + 64) * _DEFLATE_MAX_RATIO:
+                raise FormatError(path, f"claims {size:,} bytes from {packed:,} compressed", field=field)
+            if size > NPZ_RATIO_FLOOR and size > packed * max_ratio:
+                raise FormatError(path, f"inflates {packed:,} compressed bytes to {size:,} ({size / max(packed, 1):,.0f}"
+                                  f"x; the limit is {max_ratio:g}x above {NPZ_RATIO_FLOOR >> 20} MiB): refused as a "
+                                  "zip bomb (raise max_ratio to read it)", field=field)
+        total += size
+        if total > max_bytes:
+            raise FormatError(path, f"the arrays read hold {total:,} bytes or more; the limit is {max_bytes:,} "
+                              "(raise max_bytes to read them)", field=field)
+
+
 def _read_npz_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, path: str | os.PathLike[str]) -> np.ndarray:
     field = info.filename
-    if info.compress_type != zipfile.ZIP_STORED and info.file_size > (info.compress_size + 64) * _DEFLATE_MAX_RATIO:
-        raise FormatError(path, f"claims {info.file_size:,} bytes from {info.compress_size:,} compressed", field=field)
     with zf.open(info) as member:
         try:
             version = np.lib.format.read_magic(member)

@@ -7,25 +7,34 @@ BatchNorm folded into the convolutions as lc0 folds it (the net's ``inference_fo
 request: ``/inputconv`` and ``/block{i}`` (the input convolution's and residual block i's activations,
 ``[batch, filters, 8, 8]``).
 Policy-value nets: input ``states [batch,4,H,W]``, outputs ``log_probs [batch,H·W]``, ``values [batch,1]``.
+
+Checksums: an exported file carries ``{initializer: sha256}`` (JSON, :mod:`boardnet.core.checksum`) in the
+``boardnet.sha256`` entry of its ``metadata_props``; :func:`load_model` verifies it, and refuses initializers
+whose data lives in another file (``data_location`` EXTERNAL). Files without the entry (lc0's leela2onnx
+output, other tools') are read unchecked.
 """
 
 from __future__ import annotations
 
 import io
+import json
 import os
 import re
 import warnings
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
+from boardnet.core.checksum import tensor_checksums, verify_checksums
 from boardnet.core.errors import ConversionError, FormatError
-from boardnet.core.io import atomic_write
+from boardnet.core.io import atomic_write, read_user_bytes
 from boardnet.core.spec import NetFile
 
 OPSET = 17
+SHA256_KEY = "boardnet.sha256"
 BLOCK_OUTPUT = re.compile(r"^/block(\d+)$")
 
 
@@ -87,7 +96,60 @@ def _graph(netfile: NetFile, outputs: list[str] | None) -> tuple[nn.Module, torc
 def write_net(netfile: NetFile, path: str | os.PathLike[str], outputs: list[str] | None = None) -> None:
     """Export to ONNX (opset 17, dynamic batch) atomically; see the module docstring for names."""
     module, example, inputs, names = _graph(netfile, outputs)
-    atomic_write(path, lambda tmp: export_graph(module, example, str(tmp), inputs, names))
+
+    def write(tmp: Path) -> None:
+        buf = io.BytesIO()
+        export_graph(module, example, buf, inputs, names)
+        Path(tmp).write_bytes(with_checksums(buf.getvalue()))
+
+    atomic_write(path, write)
+
+
+def with_checksums(data: bytes) -> bytes:
+    """An ONNX model (bytes) with the sha256 of every initializer in its ``boardnet.sha256`` metadata entry."""
+    import onnx
+
+    model = onnx.load_from_string(data)
+    sums = tensor_checksums(initializers(model, "<export>"))
+    for i in reversed(range(len(model.metadata_props))):
+        if model.metadata_props[i].key == SHA256_KEY:
+            del model.metadata_props[i]
+    model.metadata_props.add(key=SHA256_KEY, value=json.dumps(sums))
+    return model.SerializeToString()
+
+
+def initializers(model: Any, path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
+    """``{name: array}`` of a model's graph initializers; data kept in another file is one FormatError."""
+    from onnx import TensorProto, numpy_helper
+
+    out = {}
+    for init in model.graph.initializer:
+        if init.data_location == TensorProto.EXTERNAL:
+            raise FormatError(path, "external data refused (the tensor would come from another file)",
+                              field=init.name)
+        try:
+            out[init.name] = numpy_helper.to_array(init)
+        except Exception as err:  # noqa: BLE001 - onnx raises several types for inconsistent tensors
+            raise FormatError(path, f"unreadable initializer: {str(err).splitlines()[0][:160]}",
+                              field=init.name) from None
+    return out
+
+
+def load_model(path: str | os.PathLike[str]) -> tuple[bytes, Any]:
+    """(bytes, ``onnx.ModelProto``) of a user ONNX file, its checksums verified (see the module docstring)."""
+    import onnx
+
+    data = read_user_bytes(path)
+    try:
+        model = onnx.load_from_string(data)
+    except Exception as err:  # noqa: BLE001 - protobuf decode errors from a damaged file
+        raise FormatError(path, f"not an ONNX model ({str(err).splitlines()[0][:160] or type(err).__name__})",
+                          offset=0) from None
+    if not model.opset_import:
+        raise FormatError(path, "not an ONNX model (no opset, no graph)" if data else "empty file")
+    meta = {p.key: p.value for p in model.metadata_props}
+    verify_checksums(initializers(model, path), meta.get(SHA256_KEY), path, SHA256_KEY)
+    return data, model
 
 
 def export_graph(module: nn.Module, example: torch.Tensor, target: str | io.BytesIO, inputs: list[str],
@@ -104,8 +166,9 @@ def export_graph(module: nn.Module, example: torch.Tensor, target: str | io.Byte
 def _session(path: str | os.PathLike[str]) -> Any:
     import onnxruntime as ort
 
+    data, _ = load_model(path)
     try:
-        return ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        return ort.InferenceSession(data, providers=["CPUExecutionProvider"])
     except Exception as err:  # onnxruntime raises its own exception types for unreadable models
         raise FormatError(path, f"not a loadable ONNX model ({str(err).splitlines()[0]})") from None
 
@@ -134,12 +197,7 @@ def onnx_verify_outputs(path: str | os.PathLike[str], x: np.ndarray) -> dict[str
 
 def inspect_file(path: str | os.PathLike[str]) -> str:
     """Opset, inputs and outputs (names, shapes) and node count of an ONNX file."""
-    import onnx
-
-    try:
-        model = onnx.load(str(path))
-    except Exception as err:  # protobuf decode errors from a damaged file
-        raise FormatError(path, f"not an ONNX model ({err})") from None
+    _, model = load_model(path)
     g = model.graph
 
     def dims(v: Any) -> list[Any]:

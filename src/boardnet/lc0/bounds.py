@@ -27,9 +27,7 @@ def check_config(cfg: dict[str, Any], build: Callable[..., torch.nn.Module],
     for key, value in cfg.items():
         if isinstance(value, bool) or not isinstance(value, int):
             continue
-        limit = MAX_BLOCKS if key in ("blocks", "pol_encoder_layers") else MAX_WIDTH
-        if not 0 <= value <= limit:
-            raise FormatError(path, f"{key} = {value}; boardnet reads lc0 nets with {key} in 0..{limit}", field=key)
+        check_count(key, value, path)
     try:
         with torch.device("meta"):
             shapes = {k: t.shape for k, t in build(**cfg).state_dict().items()}
@@ -40,3 +38,11 @@ def check_config(cfg: dict[str, Any], build: Callable[..., torch.nn.Module],
         raise FormatError(path, f"declares {n:,} parameters; boardnet reads lc0 nets of at most {MAX_PARAMS:,}",
                           field="config")
     return shapes
+
+
+def check_count(key: str, value: int, path: str | os.PathLike[str] | None = None) -> None:
+    """Refuse one config count beyond its limit (:data:`MAX_BLOCKS` for block and encoder-layer counts of the
+    residual tower and policy encoder, else :data:`MAX_WIDTH`)."""
+    limit = MAX_BLOCKS if key in ("blocks", "pol_encoder_layers") else MAX_WIDTH
+    if not 0 <= value <= limit:
+        raise FormatError(path, f"{key} = {value}; boardnet reads lc0 nets with {key} in 0..{limit}", field=key)

@@ -22,6 +22,7 @@ from boardnet.core.errors import FormatError
 from boardnet.core.io import atomic_write
 from boardnet.core.spec import ModelSpec, NetFile
 from boardnet.lc0 import net_pb2 as pb
+from boardnet.lc0.bounds import check_count
 from boardnet.lc0.fma import fma_f32
 
 MAGIC = 0x1C0  # §1: lc0 rejects any other value
@@ -281,6 +282,10 @@ def read_net(path: str | os.PathLike[str]) -> NetFile:
 
     path = Path(path)
     net = _load_proto(path)
+    w = net.weights
+    for key, count in (("blocks", len(w.residual)), ("pol_encoder_layers", len(w.pol_encoder)),
+                       ("encoder_layers", len(w.encoder))):
+        check_count(key, count, path)  # before any layer is decoded: 200k empty blocks are refused at once
     if net.HasField("onnx_model"):
         raise FormatError(path, "unsupported network format: embedded ONNX model", field="onnx_model")
     if is_attention_body(net):

@@ -17,14 +17,24 @@ Variable names by position: Conv*/Dense ``kernel``, ``bias`` (no bias when ``use
 BatchNormalization ``gamma``, ``beta`` (when ``scale``/``center``), ``moving_mean``, ``moving_variance``;
 LayerNormalization ``gamma``, ``beta``; Embedding ``embeddings``. Other classes, or a count that does not
 fit, keep the index (``layer/0``).
+
+Hostile files: the HDF5 data is read in a forked child process, killed after :func:`h5_time_limit` seconds
+(libhdf5 can loop forever inside C on damaged bytes; a crash of the child is one error too). The child refuses
+external storage, virtual datasets, external and soft links, and datasets declaring more than 1024x the bytes
+stored for them, before reading any data.
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
 import re
+import select
+import signal
+import tempfile
+import time
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -134,7 +144,103 @@ def _check_dataset(ds: Any, path: Path, where: str) -> None:
                           f"{stored:,} for it", field=where)
 
 
-def _read_h5(fileobj: object, path: Path) -> tuple[dict[str, dict[str, np.ndarray]], dict[str, str]]:
+H5_TIME_BASE_S = 20.0  # the HDF5 read of one file may take this long, plus the next line's allowance ...
+H5_TIME_PER_MB_S = 0.05  # ... per MB of HDF5 data (libhdf5 reads well above 20 MB/s, gzip included)
+
+
+def h5_time_limit(nbytes: int) -> float:
+    """Seconds allowed to read ``nbytes`` of HDF5 before it is refused as a damaged file (see :func:`_read_h5`)."""
+    return H5_TIME_BASE_S + H5_TIME_PER_MB_S * nbytes / 1e6
+
+
+def _read_h5(data: bytes, path: Path, timeout: float | None = None
+             ) -> tuple[dict[str, dict[str, np.ndarray]], dict[str, str]]:
+    """:func:`_read_h5_here` in a forked child process, killed after ``timeout`` seconds
+    (default :func:`h5_time_limit`): some damaged files make libhdf5 loop forever inside C, where no Python
+    signal or exception can stop it, and some crash it. Either way the caller gets one FormatError.
+
+    The child applies every check of :func:`_read_h5_here` (no external storage, virtual datasets or
+    external links, sizes bounded by stored bytes) and hands the arrays back as an ``.npz`` in a private
+    temp folder, with a JSON reply (layer names, or the error) on a pipe.
+    """
+    import h5py  # noqa: F401 - imported before the fork: each child has it at no cost
+
+    limit = h5_time_limit(len(data)) if timeout is None else timeout
+    with tempfile.TemporaryDirectory(prefix="boardnet-h5-") as tmp:
+        out = Path(tmp) / "arrays.npz"
+        r, w = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child never returns
+            os.close(r)
+            _h5_child(data, path, out, w, limit)
+        os.close(w)
+        try:
+            reply = _await_child(pid, r, limit, path)
+        finally:
+            os.close(r)
+        if "error" in reply:
+            raise FormatError(path, reply["error"], field=reply.get("field"))
+        with np.load(out, allow_pickle=False) as z:  # our own child's output
+            flat = {key: z[key] for key in z.files}
+    arrays: dict[str, dict[str, np.ndarray]] = {}
+    for n, (group, idx) in enumerate(reply["keys"]):
+        arrays.setdefault(group, {})[idx] = flat[f"a{n}"]
+    for group in reply["groups"]:
+        arrays.setdefault(group, {})
+    return arrays, reply["names"]
+
+
+def _h5_child(data: bytes, path: Path, out: Path, w: int, limit: float) -> None:
+    """In the forked child: read, save the arrays to ``out``, write the JSON reply to ``w``, exit."""
+    reply: dict[str, Any]
+    try:
+        signal.signal(signal.SIGALRM, signal.SIG_DFL)  # dies by itself even if the parent is gone
+        signal.alarm(int(limit) + 2)
+        arrays, names = _read_h5_here(io.BytesIO(data), path)
+        keys = [(g, i) for g, vs in arrays.items() for i in vs]
+        np.savez(out, **{f"a{n}": arrays[g][i] for n, (g, i) in enumerate(keys)})
+        reply = {"keys": keys, "groups": list(arrays), "names": names}
+    except FormatError as err:
+        reply = {"error": err.message, "field": err.field}
+    except BaseException as err:  # noqa: BLE001 - reported to the parent as one error line
+        reply = {"error": f"unreadable HDF5: {type(err).__name__}: {str(err)[:200]}"}
+    try:
+        payload = json.dumps(reply).encode()
+        while payload:
+            payload = payload[os.write(w, payload):]
+    finally:
+        os._exit(0)
+
+
+def _await_child(pid: int, r: int, limit: float, path: Path) -> dict[str, Any]:
+    """The child's JSON reply from pipe ``r``; the child is killed after ``limit`` seconds (and on any
+    exception here, e.g. Ctrl-C) and always reaped."""
+    deadline = time.monotonic() + limit
+    chunks: list[bytes] = []
+    done = False
+    try:
+        while True:
+            ready, _, _ = select.select([r], [], [], max(0.0, deadline - time.monotonic()))
+            if not ready:
+                raise FormatError(path, f"reading its HDF5 data took more than {limit:.3g} s; a damaged file can "
+                                  "make libhdf5 loop forever, so it is refused")
+            chunk = os.read(r, 1 << 16)
+            if not chunk:
+                break
+            chunks.append(chunk)
+        done = True
+    finally:
+        if not done:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        _, status = os.waitpid(pid, 0)
+    if not chunks:
+        how = f"signal {os.WTERMSIG(status)}" if os.WIFSIGNALED(status) else f"exit {os.waitstatus_to_exitcode(status)}"
+        raise FormatError(path, f"the HDF5 reader crashed on this file ({how}); it is damaged")
+    return json.loads(b"".join(chunks))
+
+
+def _read_h5_here(fileobj: object, path: Path) -> tuple[dict[str, dict[str, np.ndarray]], dict[str, str]]:
     """({group: {index: array}}, {group: name attribute}) for every layer group under ``layers/``."""
     import h5py
 
@@ -171,18 +277,18 @@ def _read_h5(fileobj: object, path: Path) -> tuple[dict[str, dict[str, np.ndarra
     return arrays, names
 
 
-def _open(path: str | os.PathLike[str]) -> tuple[object, dict[str, Any] | None, Path]:
-    """(h5 file object, parsed config.json or None, path) for a ``.keras`` or ``.weights.h5`` file.
+def _open(path: str | os.PathLike[str]) -> tuple[bytes, dict[str, Any] | None, Path]:
+    """(HDF5 bytes, parsed config.json or None, path) for a ``.keras`` or ``.weights.h5`` file.
 
     The file is read whole through :func:`~boardnet.core.io.read_user_bytes` (regular files only) and h5py
-    reads it from memory.
+    reads them from memory (in a child process: :func:`_read_h5`).
     """
     from boardnet.core.io import read_user_bytes
 
     p = Path(path)
     raw = read_user_bytes(p, limit=_MAX_BYTES)
     if p.suffix != ".keras":
-        return io.BytesIO(raw), None, p
+        return raw, None, p
     try:
         with zipfile.ZipFile(io.BytesIO(raw)) as z:
             infos = {n: z.getinfo(n) for n in ("model.weights.h5", "config.json")}
@@ -199,13 +305,17 @@ def _open(path: str | os.PathLike[str]) -> tuple[object, dict[str, Any] | None, 
         raise FormatError(p, f"config.json is not valid JSON: {e}", field="config.json") from None
     if not isinstance(config, dict):
         raise FormatError(p, "config.json is not an object", field="config.json")
-    return io.BytesIO(data), config, p
+    return data, config, p
 
 
-def read_layers(path: str | os.PathLike[str]) -> tuple[list[KerasLayer], dict[str, dict[str, np.ndarray]]]:
-    """Layers (model order for ``.keras``; sorted by group for ``.weights.h5``) and their arrays by group."""
-    fileobj, config, p = _open(path)
-    arrays, attr_names = _read_h5(fileobj, p)
+def read_layers(path: str | os.PathLike[str], h5_timeout: float | None = None
+                ) -> tuple[list[KerasLayer], dict[str, dict[str, np.ndarray]]]:
+    """Layers (model order for ``.keras``; sorted by group for ``.weights.h5``) and their arrays by group.
+
+    ``h5_timeout``: seconds the HDF5 read may take (default :func:`h5_time_limit` of its size).
+    """
+    data, config, p = _open(path)
+    arrays, attr_names = _read_h5(data, p, h5_timeout)
     if config is None:
         layers = [KerasLayer(g, attr_names.get(g, g), _class_from_group(g), {}) for g in sorted(arrays)]
         return layers, arrays
@@ -231,9 +341,10 @@ def readable_names(path: str | os.PathLike[str]) -> dict[str, str]:
     return read_named(path)[1]
 
 
-def read_named(path: str | os.PathLike[str]) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+def read_named(path: str | os.PathLike[str], h5_timeout: float | None = None
+               ) -> tuple[dict[str, np.ndarray], dict[str, str]]:
     """Both of the above from one read of the file: ``({h5 path: array}, {h5 path: layer/variable})``."""
-    layers, arrays = read_layers(path)
+    layers, arrays = read_layers(path, h5_timeout)
     variables, names = {}, {}
     for la in layers:
         group = arrays[la.group]

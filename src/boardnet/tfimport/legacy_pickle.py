@@ -26,8 +26,11 @@ _ALLOWED = {
 }
 
 
-class _NumpyOnlyUnpickler(pickle.Unpickler):
+class _NumpyOnlyUnpickler(pickle._Unpickler):  # noqa: SLF001 - the pure-Python unpickler, see below
     """Unpickler whose find_class resolves only the numpy array constructors above, each bounded.
+
+    It is the pure-Python unpickler: its memo is a dict, where the C one grows an array to the largest memo
+    index a (damaged) pickle names, allocating gigabytes for a ``LONG_BINPUT 2**31``.
 
     ``_reconstruct`` and ``ndarray`` allocate the shape they are given; every array they may create is
     bounded by the ``budget`` of bytes the pickle really holds (an array's data is stored in the file), so a

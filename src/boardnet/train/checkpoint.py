@@ -11,7 +11,6 @@ Files: ``<run>/checkpoints/iter-000050.pt``, each a dict loadable with ``torch.l
 
 from __future__ import annotations
 
-import hashlib
 import re
 import sys
 from pathlib import Path
@@ -19,6 +18,7 @@ from typing import Any
 
 import torch
 
+from boardnet.core.checksum import payload_checksum, verify_payload
 from boardnet.core.errors import FormatError, TrainingError
 from boardnet.core.io import atomic_write, safe_torch_load
 
@@ -38,31 +38,6 @@ def list_checkpoints(run_dir: Path) -> list[Path]:
         return []
     found = [(int(m.group(1)), p) for p in folder.iterdir() if (m := CHECKPOINT_RE.match(p.name))]
     return [p for _, p in sorted(found)]
-
-
-def payload_checksum(payload: dict[str, Any]) -> str:
-    """sha256 over a checkpoint's content: keys in order, tensors as dtype + shape + bytes, other values by repr."""
-    digest = hashlib.sha256()
-
-    def walk(node: Any) -> None:
-        if isinstance(node, torch.Tensor):
-            t = node.detach().cpu().contiguous()
-            digest.update(f"T{t.dtype}{tuple(t.shape)}".encode())
-            digest.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
-        elif isinstance(node, dict):
-            digest.update(f"D{len(node)}".encode())
-            for key in sorted(node, key=repr):
-                digest.update(repr(key).encode())
-                walk(node[key])
-        elif isinstance(node, (list, tuple)):
-            digest.update(f"L{len(node)}".encode())
-            for item in node:
-                walk(item)
-        else:
-            digest.update(repr(node).encode())
-
-    walk({k: v for k, v in payload.items() if k != "checksum"})
-    return digest.hexdigest()
 
 
 def save_checkpoint(run_dir: Path, iteration: int, payload: dict[str, Any], keep: int) -> Path:
@@ -87,8 +62,7 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
     for key in ("iteration", "nets", "trainer", "ranks"):
         if key not in data:
             raise FormatError(path, "missing", field=key)
-    if "checksum" in data and data["checksum"] != payload_checksum(data):
-        raise FormatError(path, "checksum mismatch: the checkpoint's bytes are damaged", field="checksum")
+    verify_payload(data, path)
     return data
 
 

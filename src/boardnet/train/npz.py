@@ -2,6 +2,7 @@
 
 Each epoch visits every sample once in an order drawn from the run's generator; ``keys`` maps batch keys to
 array names (default: every array, under its own name). All arrays must have the same first dimension.
+``max_bytes`` and ``max_ratio`` bound what the file may inflate to (:func:`boardnet.core.io.read_npz`).
 """
 
 from __future__ import annotations
@@ -14,15 +15,16 @@ from pydantic import Field
 
 from boardnet.core.config import ComponentConfig
 from boardnet.core.errors import FormatError
+from boardnet.core.io import NPZ_MAX_BYTES, NPZ_MAX_RATIO, read_npz
 from boardnet.train.context import TrainContext
 from boardnet.train.data import DataSource
 
 
-def load_npz_arrays(path: str, names: dict[str, str] | None) -> dict[str, np.ndarray]:
-    """Arrays of an ``.npz`` (no pickles), renamed by ``names`` ``{batch_key: array_name}``."""
-    from boardnet.core.io import read_npz
-
-    loaded = read_npz(path, list(names.values()) if names else None)
+def load_npz_arrays(path: str, names: dict[str, str] | None, max_bytes: int = NPZ_MAX_BYTES,
+                    max_ratio: float = NPZ_MAX_RATIO) -> dict[str, np.ndarray]:
+    """Arrays of an ``.npz`` (no pickles), renamed by ``names`` ``{batch_key: array_name}``; size limits as
+    :func:`~boardnet.core.io.read_npz`."""
+    loaded = read_npz(path, list(names.values()) if names else None, max_bytes, max_ratio)
     arrays = {key: loaded[name] for key, name in (names or {k: k for k in loaded}).items()}
     if not arrays:
         raise FormatError(path, "holds no arrays")
@@ -42,10 +44,12 @@ class NpzData(DataSource):
         path: str
         keys: dict[str, str] | None = None
         validation_fraction: float = Field(0.0, ge=0, lt=1)
+        max_bytes: int = Field(NPZ_MAX_BYTES, gt=0)  # all arrays, decompressed (read_npz's limits)
+        max_ratio: float = Field(NPZ_MAX_RATIO, gt=0)  # decompressed : compressed, members above 64 MiB
 
     def __init__(self, cfg: Any, ctx: TrainContext) -> None:
         super().__init__(cfg, ctx)
-        arrays = load_npz_arrays(cfg.path, cfg.keys)
+        arrays = load_npz_arrays(cfg.path, cfg.keys, cfg.max_bytes, cfg.max_ratio)
         n = len(next(iter(arrays.values())))
         n_val = int(n * cfg.validation_fraction)
         self.val = {k: torch.from_numpy(np.ascontiguousarray(a[:n_val])) for k, a in arrays.items()}

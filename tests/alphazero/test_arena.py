@@ -93,3 +93,17 @@ def test_pbrain_engine_opponent(tmp_path):
     if out["eval/win_rate"] > 0:
         nf = read_pt(tmp_path / "best.pt")
         assert nf.spec == ctx.raw_nets["net"].spec()
+
+
+def test_evaluator_elo_of_a_shut_out_is_the_clipped_score() -> None:
+    """10:0 against the opponent logs a finite Elo (the gauntlet's convention) with an open upper bound."""
+    from boardnet.alphazero.arena import elo_metrics
+    from boardnet.core.elo import elo_from_score
+
+    figures = elo_metrics([1] * 10)
+    assert figures["eval/elo"] == pytest.approx(elo_from_score(1 - 0.5 / 10))
+    assert figures["eval/elo_low"] < figures["eval/elo"] and "eval/elo_high" not in figures
+    lost = elo_metrics([2] * 10)
+    assert lost["eval/elo"] == pytest.approx(-figures["eval/elo"]) and "eval/elo_low" not in lost
+    mixed = elo_metrics([1, 2, 1, 1, 2, 2, 1, 2, 1, 1, 2, 1])
+    assert mixed["eval/elo_low"] < mixed["eval/elo"] < mixed["eval/elo_high"]

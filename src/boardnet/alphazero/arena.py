@@ -163,10 +163,13 @@ class ArenaEvaluator(Evaluator):
 
 
 def elo_metrics(winners: list[int]) -> dict[str, float]:
-    """``eval/elo``, ``eval/elo_low``, ``eval/elo_high`` of the net (player 1 in ``winners``), the finite ones."""
+    """``eval/elo``, ``eval/elo_low``, ``eval/elo_high`` of the net (player 1 in ``winners``), the finite ones; a
+    shut-out logs the Elo of the score clipped half a game from the sweep, as the gauntlet does
+    (:func:`boardnet.core.elo.clip_shutout`), so a 10:0 evaluation is a point on the curve, not a gap."""
+    from boardnet.core.elo import clip_shutout
     from boardnet.core.match import MatchReport
 
-    est = MatchReport(winners=list(winners)).elo
+    est = clip_shutout(MatchReport(winners=list(winners)).elo, len(winners))
     figures = {"eval/elo": est.elo, "eval/elo_low": est.low, "eval/elo_high": est.high}
     return {k: float(v) for k, v in figures.items() if np.isfinite(v)}
 

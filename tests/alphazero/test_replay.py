@@ -90,11 +90,10 @@ def test_arena_evaluator(tmp_path):
     else:
         assert ev.state_dict() == {"best": rate, "opponent_playouts": 1}
     assert out["eval/opponent_playouts"] == 1.0
-    # Elo of the one colour-alternated pair: the pair's score through the logistic curve, when finite.
-    if 0 < rate < 1:
-        assert out["eval/elo"] == pytest.approx(elo_from_score(rate))
-    else:
-        assert "eval/elo" not in out
+    # Elo of the one colour-alternated pair: the pair's score through the logistic curve; a shut-out (2:0 or
+    # 0:2) the score clipped half a game from the sweep (the gauntlet's convention).
+    clipped = min(max(rate, 0.5 / 2), 1 - 0.5 / 2)
+    assert out["eval/elo"] == pytest.approx(elo_from_score(clipped))
     ev2 = ArenaEvaluator(cfg.evaluators[0], ctx)
     ev2.load_state_dict(ev.state_dict())
     assert ev2.state_dict() == ev.state_dict()

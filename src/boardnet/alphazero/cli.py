@@ -186,8 +186,7 @@ def run_arena(args: argparse.Namespace) -> int:
 
     from boardnet.alphazero.strength import random_openings, read_openings, run_match
     from boardnet.core.errors import ConfigError
-    from boardnet.core.match import check_match_options, parse_sprt
-    from boardnet.core.progress import Progress
+    from boardnet.core.match import check_match_options, match_progress, parse_sprt
 
     for name in registry.ARENAS.names():  # another family's players (chess): its arena plays the match
         arena = registry.ARENAS.get(name)
@@ -207,12 +206,7 @@ def run_arena(args: argparse.Namespace) -> int:
                     else None)
         per_round = args.pairs_per_round or (4 if sprt else None)
         t0 = time.perf_counter()
-        tally = {"eval/A": 0.0, "eval/B": 0.0, "eval/draws": 0.0}
-        with Progress("arena", 0, args.games, enabled=not args.no_progress, unit="game") as progress:
-            def on_game(done: int, winner: int) -> None:
-                tally[{1: "eval/A", 2: "eval/B", 0: "eval/draws"}[winner]] += 1
-                progress.update(done, tally)
-
+        with match_progress(args.games, enabled=not args.no_progress) as on_game:
             report = run_match(game, player_a, player_b, args.games, openings, sprt, per_round, on_game)
     finally:
         for p in (player_a, player_b):

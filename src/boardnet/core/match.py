@@ -7,11 +7,13 @@ Games ``2k`` and ``2k + 1`` form a pair: the same start position, colours swappe
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from boardnet.core.elo import EloEstimate, Sprt, elo_from_pairs, elo_from_wdl
 from boardnet.core.errors import ConfigError
+from boardnet.core.progress import Progress
 
 
 def pair_counts(winners: list[int]) -> list[int]:
@@ -116,3 +118,16 @@ def play_pairs(play_round: Callable[[int, int], list[int]], games: int, sprt: Sp
         report.winners += play_round(done, n)
         done += n
     return report
+
+
+@contextmanager
+def match_progress(games: int, enabled: bool = True) -> Iterator[Callable[[int, int], None]]:
+    """The arena's progress (bar on a terminal, lines otherwise) over ``games`` games; yields ``on_game(done,
+    winner)`` (winner 1 = A, 2 = B, 0 = draw) that counts A's and B's wins and the draws shown with it."""
+    tally = {"eval/A": 0.0, "eval/B": 0.0, "eval/draws": 0.0}
+    with Progress("arena", 0, games, enabled=enabled, unit="game") as progress:
+        def on_game(done: int, winner: int) -> None:
+            tally[{1: "eval/A", 2: "eval/B", 0: "eval/draws"}[winner]] += 1
+            progress.update(done, tally)
+
+        yield on_game

@@ -33,7 +33,7 @@ import numpy as np
 
 from boardnet.core.elo import Sprt
 from boardnet.core.errors import BoardnetError, ConfigError, FormatError
-from boardnet.core.match import MatchReport, check_match_options, parse_sprt, play_pairs
+from boardnet.core.match import MatchReport, check_match_options, match_progress, parse_sprt, play_pairs
 from boardnet.lc0.evaluator import LC0_FAMILIES
 
 DEFAULT_MOVETIME_MS = 1000
@@ -306,8 +306,6 @@ class ChessArena:
 
     @staticmethod
     def run(args: argparse.Namespace) -> int:
-        from boardnet.core.progress import Progress
-
         check_match_options(args.games, args.openings, args.random_openings)
         if args.playouts <= 0:
             raise ConfigError("--playouts", f"must be positive (got {args.playouts})")
@@ -328,12 +326,7 @@ class ChessArena:
             for spec in (args.a, args.b):
                 players.append(make_player(spec, args.playouts))
             t0 = time.perf_counter()
-            tally = {"eval/A": 0.0, "eval/B": 0.0, "eval/draws": 0.0}
-            with Progress("arena", 0, args.games, enabled=not args.no_progress, unit="game") as progress:
-                def on_game(done: int, winner: int) -> None:
-                    tally[{1: "eval/A", 2: "eval/B", 0: "eval/draws"}[winner]] += 1
-                    progress.update(done, tally)
-
+            with match_progress(args.games, enabled=not args.no_progress) as on_game:
                 report, records = run_match(players[0], players[1], args.games, openings, sprt, max_plies,
                                             on_game)
         finally:

@@ -130,3 +130,12 @@ def test_non_utf8_config_names_the_offset(tmp_path: Path, capsys: pytest.Capture
     path.write_bytes(b"name: run\nseed: \xff\n")
     assert main(["config", "show", str(path)]) == 2
     assert capsys.readouterr().err == f"error: {path}: offset 16: not UTF-8 text (byte 0xff)\n"
+
+
+@pytest.mark.parametrize("name", __import__("boardnet.core.config", fromlist=["x"]).bundled_config_names())
+def test_every_bundled_config_resolved_reloads_unchanged(tmp_path: Path, name: str) -> None:
+    """The resolved config a run writes (config.yaml: every default spelled out) is a valid config that resolves
+    to itself: resume, gauntlet and inspect read it back."""
+    cfg = load_config(name)
+    again = load_config(write(tmp_path, dump_yaml(cfg)))
+    assert dump_yaml(again) == dump_yaml(cfg)

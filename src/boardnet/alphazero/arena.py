@@ -48,7 +48,8 @@ class OpponentOptions(BaseModel):
 
         wanted = {"pure_mcts": set(), "pbrain": {"command", "timeout_ms"}, "checkpoint": {"path"}}
         for key in ("command", "timeout_ms", "path"):  # (playouts stays: the shipped configs set it)
-            if key in self.model_fields_set and key not in wanted[self.type]:
+            given = key in self.model_fields_set and getattr(self, key) != type(self).model_fields[key].default
+            if given and key not in wanted[self.type]:  # (a resolved config.yaml spells out the defaults)
                 raise ConfigError(f"opponent.{key}", f"a {self.type} opponent does not take it")
         if self.type == "pbrain":
             try:

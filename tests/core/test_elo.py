@@ -39,13 +39,13 @@ def test_interval_from_wdl() -> None:
 
 
 def test_pairs_narrow_the_interval_when_openings_are_lopsided() -> None:
-    """Pairs that always split 1:1 (the opening decides) carry no information about strength: the pentanomial
-    interval of such a match is narrow around 0, while counting its games one by one would be wide."""
-    pairs = [0, 0, 100, 0, 0]  # 100 pairs, each 1 win + 1 loss
+    """Pairs that nearly always split 1:1 (the opening decides) carry little information about strength: the
+    pentanomial interval of such a match is narrow around 0, while counting its games one by one would be wide."""
+    pairs = [0, 5, 90, 5, 0]  # 100 pairs, 90 of them 1 win + 1 loss
     by_pair = elo_from_pairs(pairs)
     by_game = elo_from_wdl(100, 0, 100)
     assert by_pair.elo == 0.0 and by_game.elo == 0.0
-    assert by_pair.high - by_pair.low < 1e-9 < by_game.high - by_game.low
+    assert by_pair.high - by_pair.low < (by_game.high - by_game.low) / 3
 
 
 def test_sprt_error_rates_on_simulated_matches() -> None:
@@ -94,3 +94,13 @@ def test_shutout_is_clipped_half_a_game_with_an_honest_interval() -> None:
     assert (1 - score_from_elo(lost.high)) ** 5 == pytest.approx(0.025)
     mixed = elo_from_wdl(3, 1, 0)
     assert clip_shutout(mixed, 4) is mixed  # not a shut-out: unchanged
+
+
+def test_pairs_that_all_scored_alike_get_an_interval_of_independent_games() -> None:
+    """Ten 1:1 pairs (each side won as the first player) show no spread; the interval is not [0, 0] but that of
+    independent decisive games at score 1/2 (the binomial standard error of 20 games)."""
+    est = elo_from_pairs([0, 0, 10, 0, 0])
+    assert est.elo == 0.0
+    half = 1.959963984540054 * math.sqrt(0.25 / 20)
+    assert est.high == pytest.approx(elo_from_score(0.5 + half)) and est.low == pytest.approx(-est.high)
+    assert elo_from_pairs([0, 0, 4, 0, 0]).high > est.high > 100  # fewer pairs, wider

@@ -6,7 +6,10 @@ score's standard error, mapped through that curve:
 - games scored one by one (trinomial: win 1, draw 1/2, loss 0): ``var = E[x^2] - s^2`` per game;
 - colour-alternated pairs from one opening (pentanomial: a pair scores 0, 1/2, 1, 3/2 or 2 points), as fishtest
   counts them: the per-pair variance also captures how much the opening favours one colour, so the interval is
-  honest when the two games of a pair are not independent.
+  honest when the two games of a pair are not independent. When every pair scored alike (each side wins with the
+  first move, say: +10 -10 as ten 1:1 pairs) the sample shows no spread at all and the per-pair variance would be
+  0, an interval of zero width; the variance of a pair of independent decisive games at that score,
+  ``s (1 - s) / 2``, is used instead (ten 1:1 pairs: Elo 0 [-163, +163]).
 
 A shut-out (every game won, or every game lost) has score 1 or 0 and no finite Elo. Where a finite figure is
 needed (the gauntlet's cumulative rating) :func:`clip_shutout` takes the common convention: the score is clipped
@@ -87,7 +90,10 @@ def elo_from_pairs(pairs: list[int]) -> EloEstimate:
     """Elo from pentanomial pair counts: ``pairs[k]`` pairs scored ``k / 2`` points of 2 (k = 0..4)."""
     if len(pairs) != 5:
         raise ValueError(f"pentanomial counts need 5 entries, got {len(pairs)}")
-    return _interval(*_estimate([0.0, 0.5, 1.0, 1.5, 2.0], pairs, 2.0))
+    mean, var, n = _estimate([0.0, 0.5, 1.0, 1.5, 2.0], pairs, 2.0)
+    if var == 0.0:  # every pair scored alike (e.g. each side won as the first player): no spread was observed,
+        var = mean * (1.0 - mean) / 2.0  # so take that of a pair of independent decisive games at this score
+    return _interval(mean, var, n)
 
 
 def clip_shutout(est: EloEstimate, games: int) -> EloEstimate:

@@ -15,7 +15,7 @@ from boardnet.core.build import build_from_spec
 from boardnet.core.convert import detect_format, inspect_file, read_net, write_net
 from boardnet.core.errors import BoardnetError, FormatError
 from boardnet.core.spec import NetFile
-from tests.conftest import in_forked_child
+from tests.conftest import ROOT, fixture_path, in_forked_child
 
 
 def sample_net() -> NetFile:
@@ -460,3 +460,18 @@ def test_sigterm_while_filling_a_folder_leaves_no_temp_folder(tmp_path: Path) ->
     assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGTERM
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "started"]
     assert (out / "old.bin").read_bytes() == b"old"
+
+
+def test_safetensors_bytes_are_the_same_in_every_process(tmp_path) -> None:
+    """safetensors writes its metadata in hash order; boardnet sorts the header, so one net gives one file."""
+    import hashlib
+    import subprocess
+    import sys
+
+    code = ("import sys; from boardnet.core.convert import read_net, write_net; "
+            "write_net(read_net(sys.argv[1]), sys.argv[2])")
+    net = fixture_path("azg", "best_policy_6_6_4.model")
+    for i in range(3):
+        subprocess.run([sys.executable, "-c", code, str(net), str(tmp_path / f"{i}.safetensors")], check=True,
+                       cwd=ROOT)
+    assert len({hashlib.sha256((tmp_path / f"{i}.safetensors").read_bytes()).digest() for i in range(3)}) == 1

@@ -45,7 +45,7 @@ import numpy as np
 import torch
 from safetensors import SafetensorError
 from safetensors.torch import load as load_safetensors_bytes
-from safetensors.torch import save_file
+from safetensors.torch import save as save_safetensors_bytes
 
 from boardnet.core.checksum import tensor_checksums, verify_checksums, verify_payload
 from boardnet.core.errors import FormatError
@@ -426,7 +426,26 @@ def read_safetensors(path: str | os.PathLike[str]) -> NetFile:
 def write_safetensors(net: NetFile, path: str | os.PathLike[str]) -> None:
     tensors = {k: v.detach().cpu().contiguous() for k, v in net.state_dict.items()}
     meta = {SPEC_KEY: json.dumps(spec_to_dict(net.spec)), SHA256_KEY: json.dumps(tensor_checksums(tensors))}
-    atomic_write(path, lambda tmp: save_file(tensors, str(tmp), metadata=meta))
+    blob = memoryview(save_safetensors_bytes(tensors, metadata=meta))
+    header = _canonical_header(blob)
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as f:
+            f.write(header)
+            f.write(blob[8 + int.from_bytes(blob[:8], "little"):])
+
+    atomic_write(path, write)
+
+
+def _canonical_header(blob: memoryview) -> bytes:
+    """The length-prefixed header of a safetensors ``blob`` with its keys sorted: the library writes
+    ``__metadata__`` in hash order, which changes from run to run, so without this the same net would not always
+    give the same bytes. Tensor offsets count from the end of the header, so its length may change; it is padded
+    with spaces to a multiple of 8 bytes as the format asks."""
+    n = int.from_bytes(blob[:8], "little")
+    text = json.dumps(json.loads(bytes(blob[8:8 + n])), separators=(",", ":"), sort_keys=True).encode()
+    text += b" " * (-len(text) % 8)
+    return len(text).to_bytes(8, "little") + text
 
 
 def read_pt(path: str | os.PathLike[str], net: str | None = None, ema: bool = False) -> NetFile:

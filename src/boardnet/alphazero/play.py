@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import time
+from contextlib import suppress
 from typing import IO
 
 import numpy as np
@@ -109,12 +110,10 @@ def play_session(game: Game, ai: Player, human: int, inp: IO[str], out: IO[str])
     """Games against ``ai`` until the person declines a new one or leaves; exit status 0."""
     tty = bool(getattr(out, "isatty", lambda: False)())
     print(f"{game}: you are {SIDES[human]}; {game.move_help}; q quits", file=out)
-    try:
+    with suppress(_Quit):  # q or end of input, at any prompt
         while True:
             play_game(game, ai, human, inp, out, tty)
             if not _again(inp, out):
                 break
-    except _Quit:
-        pass
     print("bye", file=out)
     return 0

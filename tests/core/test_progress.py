@@ -5,6 +5,8 @@ from __future__ import annotations
 import io
 import time
 
+import pytest
+
 from boardnet.core.progress import Progress, summary
 
 
@@ -79,3 +81,12 @@ def test_quiet_start_prints_nothing_in_the_first_interval() -> None:
         p.finish()
     assert out.getvalue().splitlines() == ["nnue data: 60/100 positions (5.0 positions/s)",
                                            "nnue data: done, 60 positions in 12.0 s (5.0 positions/s)"]
+
+
+@pytest.mark.parametrize("value", ["-1", "nan", "soon"])
+def test_progress_every_refuses_what_is_not_seconds(value: str, capsys) -> None:
+    from boardnet.cli import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(["nnue", "data", "in.binpack", "--progress-every", value])
+    assert exc.value.code == 2 and "--progress-every" in capsys.readouterr().err

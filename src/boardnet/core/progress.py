@@ -33,16 +33,27 @@ def summary(iteration: int, total: int | None, metrics: dict[str, float], unit: 
     return f"{unit} {iteration}/{total if total is not None else '?'}: " + " ".join(parts)
 
 
+def _seconds(text: str) -> float:
+    """A non-negative number of seconds (argparse type)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not value >= 0:  # also refuses nan
+        raise argparse.ArgumentTypeError(f"must be 0 or more seconds (got {text})")
+    return value
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """``--no-progress`` and ``--progress-every SECONDS`` for a command that reports with :func:`from_args`."""
     p.add_argument("--no-progress", action="store_true", help="no progress bar / lines")
-    p.add_argument("--progress-every", type=float, default=10.0, metavar="S",
+    p.add_argument("--progress-every", type=_seconds, default=10.0, metavar="S",
                    help="without a terminal: a progress line at most every S seconds (default 10)")
 
 
 def from_args(name: str, total: int | None, args: argparse.Namespace, unit: str) -> Progress:
     """The progress of a conversion command, on stderr (its stdout keeps the result lines)."""
-    return Progress(name, 0, total, enabled=not args.no_progress, every_s=max(0.0, args.progress_every),
+    return Progress(name, 0, total, enabled=not args.no_progress, every_s=args.progress_every,
                     stream=sys.stderr, unit=unit, quiet_start=True)
 
 

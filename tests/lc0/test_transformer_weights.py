@@ -206,3 +206,14 @@ def test_heads_net_proto_cannot_hold_are_refused_on_write(tmp_path: Path) -> Non
         with pytest.raises(ConversionError, match=words):
             write_net(bad, tmp_path / "x.pb.gz")
     assert not (tmp_path / "x.pb.gz").exists()
+
+
+def test_unknown_training_params_are_refused_on_write(tmp_path: Path) -> None:
+    from boardnet.core.errors import ConversionError
+    from boardnet.core.spec import ModelSpec, NetFile
+
+    nf = read_net(fixture_path("lc0_transformer", "bt-a-pemap-mish.pb.gz"))
+    bad = NetFile(ModelSpec("lc0_transformer", nf.spec.config, {"training_params": {"learn": 0.1}}), nf.state_dict)
+    with pytest.raises(ConversionError, match="TrainingParams has no field 'learn'"):
+        write_net(bad, tmp_path / "x.pb.gz")
+    assert not (tmp_path / "x.pb.gz").exists()

@@ -341,3 +341,24 @@ def test_pt_spec_with_100k_blocks_is_refused(tmp_path, capsys) -> None:
         # one line naming the file, the field and the declared value (the spec check or the lc0 bound says it)
         assert len(err) == 1 and "bomb.pt" in err[0] and re.search(r"blocks\W+100,?000", err[0]), err
     assert not (tmp_path / "o.pb.gz").exists()
+
+
+@pytest.mark.parametrize(("params", "words"), [
+    ({"tr": 1}, "TrainingParams has no field 'tr'"),  # a truncated key, as found by the long fuzz run
+    ([1, 2], "expected a mapping"),
+    ({"training_steps": "abc"}, "training_params.training_steps"),
+])
+def test_pt_with_bad_training_params_is_one_error_and_keeps_the_output(tmp_path, capsys, params, words) -> None:
+    from boardnet.cli import main
+    from boardnet.core.io import write_pt
+    from boardnet.core.spec import ModelSpec
+
+    nf = _maia()
+    path, out = tmp_path / "tp.pt", tmp_path / "o.pb.gz"
+    write_pt(NetFile(ModelSpec("lc0", nf.spec.config, dict(nf.spec.meta, training_params=params)), nf.state_dict),
+             path)
+    out.write_bytes(b"old")
+    assert main(["convert", str(path), str(out)]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1 and words in err[0], err
+    assert out.read_bytes() == b"old" and sorted(p.name for p in tmp_path.iterdir()) == ["o.pb.gz", "tp.pt"]

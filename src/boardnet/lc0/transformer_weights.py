@@ -387,6 +387,23 @@ def _check_heads_writable(cfg: dict[str, Any]) -> None:
                               f"head winner; got {policy} and {value} (set multihead for more)")
 
 
+def fill_training_params(net: Any, params: Any) -> None:
+    """Copy a spec's ``meta["training_params"]`` (``{field: value}``, from any file) into ``net.training_params``;
+    a name the message lacks or a value of the wrong type is one ConversionError naming the field."""
+    if not params:
+        return
+    if not isinstance(params, dict):
+        raise ConversionError(f"spec meta training_params: expected a mapping of TrainingParams fields, "
+                              f"got {type(params).__name__}")
+    for name, value in params.items():
+        if not isinstance(name, str) or name not in pb.TrainingParams.DESCRIPTOR.fields_by_name:
+            raise ConversionError(f"spec meta training_params: lc0's TrainingParams has no field {name!r}")
+        try:
+            setattr(net.training_params, name, value)
+        except (TypeError, ValueError) as err:
+            raise ConversionError(f"spec meta training_params.{name}: {err}") from None
+
+
 def attention_message(netfile: NetFile, encoding: str,
                       encode: Callable[[Any, torch.Tensor, str], None]) -> Any:
     """The ``pblczero.Net`` (all but ``magic``) of an ``lc0_transformer`` NetFile; ``encode(layer, tensor,
@@ -414,8 +431,7 @@ def attention_message(netfile: NetFile, encoding: str,
     if cfg.get("smolgen"):
         nf.smolgen_activation = ACTIVATION_ENUMS[cfg["smolgen_activation"]]
     nf.input_embedding = NF.INPUT_EMBEDDING_PE_DENSE if pe_dense else NF.INPUT_EMBEDDING_PE_MAP
-    for name, value in (netfile.spec.meta.get("training_params") or {}).items():
-        setattr(net.training_params, name, value)
+    fill_training_params(net, netfile.spec.meta.get("training_params"))
     for proto, key in tensor_table(cfg):
         if key not in state:
             raise ConversionError(f"lc0 attention body: state dict has no {key} (for {proto})")

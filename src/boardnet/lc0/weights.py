@@ -24,6 +24,13 @@ from boardnet.core.spec import ModelSpec, NetFile
 from boardnet.lc0 import net_pb2 as pb
 from boardnet.lc0.bounds import check_count
 from boardnet.lc0.fma import fma_f32
+from boardnet.lc0.transformer_weights import (
+    attention_message,
+    describe,
+    fill_training_params,
+    is_attention_body,
+    read_attention,
+)
 
 MAGIC = 0x1C0  # §1: lc0 rejects any other value
 MAX_UNCOMPRESSED = 2 << 30  # refuse absurd gzip bombs before protobuf parses them
@@ -278,7 +285,6 @@ def _check_state(cfg: dict[str, Any], state: dict[str, torch.Tensor]) -> None:
 def read_net(path: str | os.PathLike[str]) -> NetFile:
     """Read an lc0 ``.pb.gz`` into a NetFile (family ``lc0``); tensors are float32, BN unfolded."""
     from boardnet.lc0.net import Lc0Net
-    from boardnet.lc0.transformer_weights import is_attention_body, read_attention
 
     path = Path(path)
     net = _load_proto(path)
@@ -325,7 +331,6 @@ def write_net(netfile: NetFile, path: str | os.PathLike[str], encoding: str = "l
     from boardnet.core.errors import ConversionError
 
     if netfile.spec.family == "lc0_transformer":
-        from boardnet.lc0.transformer_weights import attention_message
 
         net = attention_message(netfile, encoding.lower(), _encode)
         net.magic = MAGIC
@@ -351,10 +356,7 @@ def write_net(netfile: NetFile, path: str | os.PathLike[str], encoding: str = "l
     nf.moves_left = NF.MOVES_LEFT_V1 if cfg.get("moves_left") else NF.MOVES_LEFT_NONE
     if cfg.get("activation") == "mish":
         nf.default_activation = NF.DEFAULT_ACTIVATION_MISH
-    tp = netfile.spec.meta.get("training_params")
-    if tp:
-        for name, value in tp.items():
-            setattr(net.training_params, name, value)
+    fill_training_params(net, netfile.spec.meta.get("training_params"))
     _fill_weights(net.weights, state, cfg, encoding)
     data = gzip.compress(net.SerializeToString(), mtime=0)
     atomic_write(path, lambda tmp: Path(tmp).write_bytes(data))
@@ -407,7 +409,6 @@ def inspect_file(path: str | os.PathLike[str]) -> str:
     """Formats, blocks × filters, SE, heads, parameter count and training parameters of a ``.pb.gz``."""
     nf = read_net(path)
     if nf.spec.family == "lc0_transformer":
-        from boardnet.lc0.transformer_weights import describe
 
         return "\n".join([f"lc0 net {path}", *describe(nf)])
     cfg = nf.spec.config

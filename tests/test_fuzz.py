@@ -62,7 +62,8 @@ def seeds(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[Path]]:
     from boardnet.nnue.data.bin import write_bin
 
     d = tmp_path_factory.mktemp("seeds")
-    need = [FIXTURES / p for p in ("lc0/maia-1300.pb.gz", "nnue/halfkp_rand_a.nnue.gz", "azg/io_6_6_4.npz",
+    small = "nnue_modern/nn-37f18f62d772.nnue.gz"  # Stockfish 17's small net (the modern layout)
+    need = [FIXTURES / p for p in ("lc0/maia-1300.pb.gz", "nnue/halfkp_rand_a.nnue.gz", small, "azg/io_6_6_4.npz",
                                    "tf/gomoku_tf1_8x8/model.ckpt.index", "tf/gomoku_keras_15x15/model.keras")]
     for p in need:
         if not p.exists():
@@ -80,6 +81,9 @@ def seeds(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[Path]]:
     torch.save(ckpt, d / "ckpt.pt")
     with gzip.open(FIXTURES / "nnue" / "halfkp_rand_a.nnue.gz") as fh:
         (d / "kp.nnue").write_bytes(fh.read())
+    with gzip.open(FIXTURES / small) as fh:
+        (d / "small.nnue").write_bytes(fh.read())
+    assert main(["convert", str(d / "small.nnue"), str(d / "small.pt")]) == 0  # its spec and meta fuzzed too
     (d / "games.pgn").write_text(_seed_pgn())
     records = pgn_records(d / "games.pgn")
     write_chunk(d / "chunk.gz", records[:40])
@@ -103,6 +107,7 @@ def seeds(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[Path]]:
         "nnue": [d / "kp.nnue"],
         "lc0-pb": [maia],
         "pt": [d / "maia.pt"],
+        "pt-nnue": [d / "small.pt"],
         "safetensors": [d / "maia.safetensors"],
         "checkpoint": [d / "ckpt.pt"],
         "onnx": [FIXTURES / "lc0" / "maia-1300.leela2onnx.onnx", d / "maia.onnx"],
@@ -132,6 +137,7 @@ CLASSES: dict[str, tuple[Job, str | None, bool]] = {
     "nnue": (lambda f, o: {"argv": ["convert", str(f), str(o)], "output": str(o)}, "out.pt", False),
     "lc0-pb": (lambda f, o: {"argv": ["convert", str(f), str(o)], "output": str(o)}, "out.safetensors", True),
     "pt": (lambda f, o: {"argv": ["convert", str(f), str(o)], "output": str(o)}, "out.pb.gz", False),
+    "pt-nnue": (lambda f, o: {"argv": ["convert", str(f), str(o)], "output": str(o)}, "out.nnue", False),
     "safetensors": (lambda f, o: {"argv": ["convert", str(f), str(o)], "output": str(o)}, "out.pt", False),
     "checkpoint": (lambda f, o: {"argv": ["convert", str(f), str(o), "--net", "net", "--ema"], "output": str(o)},
                    "out.safetensors", False),

@@ -92,6 +92,21 @@ def test_write_rejects_out_of_range(halfkp_file: Path, tmp_path: Path) -> None:
     assert not (tmp_path / "x.nnue").exists()
 
 
+
+@pytest.mark.parametrize(("config", "meta", "words"), [
+    ({"arch": ["x"]}, {}, "field arch: unknown nnue arch"),  # an unhashable arch from a crafted .pt
+    ({"arch": None}, {}, "field arch: unknown nnue arch"),
+    ({}, {"description": "a\u20acb"}, "field description: the description holds '\u20ac'"),
+])
+def test_write_refuses_a_spec_the_file_cannot_hold(halfkp_file: Path, tmp_path: Path, config, meta, words) -> None:
+    from boardnet.core.spec import ModelSpec, NetFile
+
+    net = nnue.read_net(halfkp_file)
+    bad = NetFile(ModelSpec("nnue", {**net.spec.config, **config}, {**net.spec.meta, **meta}), net.state_dict)
+    with pytest.raises(FormatError, match=words):
+        nnue.write_net(bad, tmp_path / "x.nnue")
+    assert not (tmp_path / "x.nnue").exists()
+
 @settings(max_examples=25, deadline=None)
 @given(cut=st.integers(0, 21_022_696), flip=st.integers(0, 199), bit=st.integers(0, 7))
 def test_fuzz_truncate_and_flip(halfkp_file: Path, tmp_path_factory: pytest.TempPathFactory, cut: int,

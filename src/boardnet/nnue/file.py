@@ -443,14 +443,18 @@ def file_parts(net: NetFile, path: Path, encoding: str | None = None) -> list[by
     """The byte strings of a quantized NetFile's ``.nnue`` file, in order, walking its arch's layout: header,
     description, hashes and each tensor (checked for presence, shape and dtype range)."""
     arch_name = net.spec.config.get("arch")
-    if arch_name not in ARCHS:
+    if not isinstance(arch_name, str) or arch_name not in ARCHS:
         raise FormatError(path, f"unknown nnue arch {arch_name!r}; expected one of {sorted(ARCHS)}", field="arch")
     arch = ARCHS[arch_name]
     if net.spec.config.get("features", arch.features) != arch.features:
         raise FormatError(path, f"{arch.name} files hold {arch.features} features, not {net.spec.config['features']}",
                           field="features")
     default = HALFKP_DESCRIPTION if arch.psqt_buckets == 0 else NP_DESCRIPTION
-    desc = str(net.spec.meta.get("description", default)).encode("latin-1")
+    try:
+        desc = str(net.spec.meta.get("description", default)).encode("latin-1")
+    except UnicodeEncodeError as err:
+        raise FormatError(path, f"the description holds {err.object[err.start:err.end]!r}, which a .nnue file "
+                          "cannot store (latin-1 only)", field="description") from None
     parts = [struct.pack("<III", arch.version, arch.header_hash, len(desc)), desc]
     for block in arch.layout(encoding):
         if block.kind == "hash":

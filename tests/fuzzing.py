@@ -5,7 +5,8 @@ in the server, so children inherit them), then forks one child per input. The ch
 ``RLIMIT_AS`` = the server's address space + 1 GiB (so "1 GiB" means 1 GiB of new allocations) and an alarm;
 it reports one of:
 
-- ``ok``: exit 0, or exit 2 with exactly one ``error:`` line on stderr (a :class:`BoardnetError`);
+- ``ok``: exit 0, or exit 2 with exactly one ``error:`` line on stderr (a :class:`BoardnetError`), the last
+  (progress lines of a slow step may come before it);
 - ``traceback``: any other exception (its type and message are kept);
 - ``memory``: a ``MemoryError`` or a kill at the address-space limit;
 - ``hang``: the time limit passed;
@@ -20,6 +21,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 import resource
 import signal
 import subprocess
@@ -121,6 +123,7 @@ def _child(job: dict[str, Any], base: int, out_fd: int, err_fd: int, res_w: int)
     soft = base + LIMIT_BYTES
     resource.setrlimit(resource.RLIMIT_AS, (soft, soft))
     signal.alarm(int(job.get("timeout", 30)))
+    _stdin_from(job.get("stdin", ""))
     os.dup2(out_fd, 1)
     os.dup2(err_fd, 2)
     code, tb = _run_job(job)
@@ -128,6 +131,18 @@ def _child(job: dict[str, Any], base: int, out_fd: int, err_fd: int, res_w: int)
     sys.stderr.flush()
     os.write(res_w, json.dumps({"code": code, "tb": tb}).encode())
     os._exit(0)
+
+
+def _stdin_from(text: str = "") -> None:
+    """Point fd 0 and ``sys.stdin`` at ``text`` then EOF (engines and ``play`` read stdin: they must never see
+    the server's job pipe)."""
+    import tempfile
+
+    with tempfile.TemporaryFile() as fh:
+        fh.write(text.encode())
+        fh.seek(0)
+        os.dup2(fh.fileno(), 0)
+    sys.stdin = open(0, closefd=False)  # noqa: SIM115 - fd 0 stays; the wrapper lives until replaced
 
 
 def _vm_size() -> int:
@@ -196,9 +211,7 @@ def run_one(job: dict[str, Any]) -> dict[str, Any]:
         status_name, detail = "memory", tb or stderr[-200:]
     elif tb:
         status_name, detail = "traceback", tb
-    elif (code == 0 and "Traceback" not in stderr) or (
-        code == 2 and ("call" in job or (len(lines) == 1 and lines[0].startswith("error: ")))
-    ):
+    elif (code == 0 and "Traceback" not in stderr) or (code == 2 and ("call" in job or _one_error(lines))):
         status_name, detail = "ok", ""
     else:
         status_name, detail = "traceback", f"exit {code}: {stderr[-300:]}"
@@ -211,15 +224,27 @@ def run_one(job: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
+PROGRESS_LINE = re.compile(r"^[a-z][a-z0-9 -]*: (?!.*Traceback)")  # ``convert: reading X (keras) (10.0 s)``
+
+
+def _one_error(lines: list[str]) -> bool:
+    """Exactly one ``error:`` line, the last; what comes before it only progress lines (a slow step's
+    heartbeat without a terminal), no traceback."""
+    return bool(lines) and lines[-1].startswith("error: ") and all(
+        PROGRESS_LINE.match(line) and not line.startswith("error") for line in lines[:-1])
+
+
 def warm(jobs: list[dict[str, Any]]) -> None:
     """Run each (valid) job in the server itself so compiled kernels and lazy imports are inherited."""
     from boardnet.cli import main
 
     devnull = open(os.devnull, "w")  # noqa: SIM115
-    saved = sys.stdout, sys.stderr
+    saved = sys.stdin, sys.stdout, sys.stderr
+    saved_fd0 = os.dup(0)
     sys.stdout = sys.stderr = devnull
     try:
         for job in jobs:
+            _stdin_from(job.get("stdin", ""))
             try:
                 if "argv" in job:
                     main(job["argv"])
@@ -230,7 +255,9 @@ def warm(jobs: list[dict[str, Any]]) -> None:
             except BaseException:  # noqa: S110 - warming only
                 pass
     finally:
-        sys.stdout, sys.stderr = saved
+        os.dup2(saved_fd0, 0)
+        os.close(saved_fd0)
+        sys.stdin, sys.stdout, sys.stderr = saved
 
 
 def serve() -> None:

@@ -23,13 +23,17 @@ from typing import Any
 import numpy as np
 import pytest
 
-from tests.conftest import FIXTURES, ROOT
+from tests.conftest import FIXTURES, ROOT, stockfish_binary
 from tests.fuzzing import OLD, FuzzServer, mutate, mutate_gzip_payload, npy_header, write_zero_npz
 
 LONG = os.environ.get("BOARDNET_FUZZ", "").lower() == "long"
 N = int(os.environ.get("BOARDNET_FUZZ_N", "10000" if LONG else "10"))
 TIMEOUT = int(os.environ.get("BOARDNET_FUZZ_TIMEOUT", "60"))
 FEN = "rnbqkbnr/pppppppp/8/8/4P3/8/PPPP1PPP/RNBQKBNR b KQkq - 0 1"
+VERB_N = int(os.environ.get("BOARDNET_FUZZ_VERB_N", "1000" if LONG else "5"))
+TINY_TRAIN = ["train.batch_size=8", "data.workers=0", "data.games_per_iteration=1", "data.mcts.playouts=2",
+              "evaluators=[]", "train.checkpoint_every=1", "train.progress=false", "train.plot=false"]
+SPECIALS = ("fifo", "dev-zero", "directory", "empty", "missing")
 
 
 def _seed_pgn() -> str:
@@ -102,8 +106,13 @@ def seeds(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[Path]]:
     assert main(["nnue", "data", str(d / "data.bin"), str(d / "data.plain")]) == 0
     shutil.copy(ROOT / "src" / "boardnet" / "configs" / "gomoku-6x6.yaml", d / "config.yaml")
     shutil.copy(ROOT / "src" / "boardnet" / "tfimport" / "mappings" / "azg_tf1.yaml", d / "mapping.yaml")
+    assert main(["selfplay", str(FIXTURES / "azg" / "best_policy_6_6_4.model"), "--games", "1", "--playouts", "2",
+                 "--no-progress", "--out", str(d / "selfplay.npz")]) == 0  # training data as boardnet writes it
+    run = d / "run"  # a tiny real run (two checkpoints) for `gauntlet`
+    assert main(["train", str(d / "config.yaml"), *TINY_TRAIN, "train.iterations=2", "--run-dir", str(run)]) == 0
     tf = FIXTURES / "tf"
     return {
+        "run": [run / "checkpoints" / "iter-000002.pt"],
         "nnue": [d / "kp.nnue"],
         "lc0-pb": [maia],
         "pt": [d / "maia.pt"],
@@ -114,7 +123,8 @@ def seeds(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[Path]]:
         "tf-index": [tf / "gomoku_tf1_8x8" / "model.ckpt.index"],
         "keras": [tf / "gomoku_keras_15x15" / "model.keras", tf / "gomoku_keras_15x15" / "model.weights.h5"],
         "azg-pickle": [FIXTURES / "azg" / "best_policy_6_6_4.model"],
-        "npz": [FIXTURES / "azg" / "io_6_6_4.npz", FIXTURES / "lc0" / "maia-1300.reference.npz"],
+        "npz": [FIXTURES / "azg" / "io_6_6_4.npz", d / "selfplay.npz"],
+        "reference-npz": [FIXTURES / "lc0" / "maia-1300.reference.npz"],
         "bin": [d / "data.bin"],
         "binpack": [d / "data.binpack"],
         "plain": [d / "data.plain"],
@@ -228,27 +238,34 @@ def _external_h5(seed: Path, out: Path) -> bool:
     return True
 
 
-def _specials(d: Path, suffix: str) -> list[tuple[str, Path]]:
-    fifo = d / f"fifo{suffix}"
-    os.mkfifo(fifo)
-    zero = d / f"zero{suffix}"
-    zero.symlink_to("/dev/zero")
-    folder = d / f"folder{suffix}"
-    folder.mkdir()
-    empty = d / f"empty{suffix}"
-    empty.write_bytes(b"")
-    return [("fifo", fifo), ("dev-zero", zero), ("directory", folder), ("empty", empty),
-            ("missing", d / f"missing{suffix}")]
+def _clear(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    elif os.path.lexists(path):
+        path.unlink()
 
 
-def _prepare_output(out: Path | None) -> None:
+def _place_special(kind: str, path: Path) -> None:
+    """Put a FIFO, a symlink to /dev/zero, a directory, an empty file or nothing where an input file goes."""
+    _clear(path)
+    if kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "dev-zero":
+        path.symlink_to("/dev/zero")
+    elif kind == "directory":
+        path.mkdir()
+    elif kind == "empty":
+        path.write_bytes(b"")
+
+
+def _prepare_output(out: Path | None, fresh: bool = False) -> None:
+    """An old output a failure must leave alone (a file, or a folder of chunks); ``fresh``: no output at all."""
     if out is None:
         return
-    if out.is_dir():
-        shutil.rmtree(out)
-    elif out.exists():
-        out.unlink()
-    if out.suffix:  # a file: an old one that a failure must leave alone
+    _clear(out)
+    if fresh:
+        return
+    if out.suffix:
         out.write_bytes(OLD)
     else:  # pgn2chunks' folder: chunks of an earlier run
         out.mkdir()
@@ -263,51 +280,130 @@ def server(seeds: dict[str, list[Path]], tmp_path_factory: pytest.TempPathFactor
     for cls, (job, out_name, _) in CLASSES.items():
         for i, seed in enumerate(seeds[cls]):
             warm.append(job(seed, d / f"{cls}-{i}-{out_name or 'unused'}"))
+    for verb, (refs, job, out_name, _) in VERBS.items():
+        cls, i = refs[0]
+        warm.append(job(_verb_path(verb, seeds[cls][i]), d / f"{verb}-{out_name or 'unused'}"))
     srv.ask({"warm": warm})
     yield srv
     srv.close()
+
+
+def _fuzz(name: str, seed_files: list[Path], job: Job, out: Path | None, n: int, server: Any, d: Path,
+          bombs: list[tuple[str, Path]] = (), target_of: Callable[[Path], Path] | None = None,
+          path_of: Callable[[Path], Path] = lambda p: p, fresh: bool = False) -> None:
+    """Run the specials, ``bombs`` and ``n`` mutations of ``seed_files`` through ``job``; assert no finding.
+
+    ``target_of(seed)``: where a mutated input is written (default ``d/input<suffix>``); ``path_of(target)``:
+    the path the command is given (a run directory for a mutated checkpoint inside it)."""
+    rng = random.Random(f"{name}-{n}")
+    counts: Counter[str] = Counter()
+    findings: list[str] = []
+
+    def target(seed: Path) -> Path:
+        return target_of(seed) if target_of else d / f"input{_suffix(seed)}"
+
+    def run(kind: str, path: Path) -> None:
+        _prepare_output(out, fresh)
+        reply = server.ask({**job(path, out if out else d / "unused"), "timeout": TIMEOUT})
+        counts[reply["status"]] += 1
+        counts["inputs"] += 1
+        if reply["status"] != "ok":
+            findings.append(f"{kind}: {reply['status']}: {reply.get('detail', '')[:300]}")
+        if out is not None and out.is_dir() and not fresh:
+            assert not [p for p in d.iterdir() if p.name.startswith(f".{out.name}.")], kind
+
+    for seed in seed_files:  # control: each unmutated seed must succeed, or the job tests nothing
+        _clear(target(seed))
+        target(seed).write_bytes(seed.read_bytes())
+        _prepare_output(out, fresh)
+        reply = server.ask({**job(path_of(target(seed)), out if out else d / "unused"), "timeout": TIMEOUT})
+        assert reply.get("code") == 0 and reply["status"] == "ok", f"{name}: {seed.name} itself fails: {reply}"
+    for kind in SPECIALS:
+        _place_special(kind, target(seed_files[0]))
+        run(kind, path_of(target(seed_files[0])))
+    for kind, path in bombs:
+        run(kind, path)
+    for i in range(n):
+        seed = seed_files[i % len(seed_files)]
+        kind, mutated = (mutate_gzip_payload if seed.name.endswith(".gz") else mutate)(seed.read_bytes(), rng)
+        _clear(target(seed))
+        target(seed).write_bytes(mutated)
+        run(f"{kind} of {seed.name} #{i}", path_of(target(seed)))
+    report = os.environ.get("BOARDNET_FUZZ_REPORT")
+    if report:
+        with open(report, "a") as fh:
+            fh.write(json.dumps({"class": name, **counts, "findings": findings[:20]}) + "\n")
+    assert not findings, f"{name}: {len(findings)} of {counts['inputs']} inputs failed:\n" + "\n".join(findings[:15])
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("cls", list(CLASSES))
 def test_fuzz_reader(cls: str, seeds: dict[str, list[Path]], server: Any,
                      tmp_path_factory: pytest.TempPathFactory) -> None:
-    job, out_name, gz = CLASSES[cls]
+    """``N`` mutations per reader class (10,000 with ``BOARDNET_FUZZ=long``)."""
+    job, out_name, _ = CLASSES[cls]
     d = tmp_path_factory.mktemp(f"fuzz-{cls}")
-    out = d / out_name if out_name else None
-    rng = random.Random(f"{cls}-{N}")
-    suffix = _suffix(seeds[cls][0])
-    inputs: list[tuple[str, Path]] = list(_specials(d, suffix))
-    for seed in seeds[cls]:
-        inputs += _bombs(cls, seed, d)
-    counts: Counter[str] = Counter()
-    findings: list[str] = []
-    target = d / f"input{suffix}"
+    bombs = [b for seed in seeds[cls] for b in _bombs(cls, seed, d)]
+    _fuzz(cls, seeds[cls], job, d / out_name if out_name else None, N, server, d, bombs)
 
-    def run(kind: str, path: Path) -> None:
-        _prepare_output(out)
-        reply = server.ask({**job(path, out if out else d / "unused"), "timeout": TIMEOUT})
-        counts[reply["status"]] += 1
-        counts["inputs"] += 1
-        if reply["status"] != "ok":
-            findings.append(f"{kind}: {reply['status']}: {reply.get('detail', '')[:300]}")
-        if out is not None and out.is_dir():
-            assert not [p for p in d.iterdir() if p.name.startswith(f".{out.name}.")], kind
 
-    for kind, path in inputs:
-        run(kind, path)
-    for i in range(N):
-        seed = seeds[cls][i % len(seeds[cls])]
-        data = seed.read_bytes()
-        kind, mutated = (mutate_gzip_payload if gz else mutate)(data, rng)
-        if seed.name.endswith(".weights.h5") and suffix != ".weights.h5":
-            target = d / "input.weights.h5"
-        elif target.suffix != seed.suffix:
-            target = d / f"input{_suffix(seed)}"
-        target.write_bytes(mutated)
-        run(f"{kind} of {seed.name} #{i}", target)
-    report = os.environ.get("BOARDNET_FUZZ_REPORT")
-    if report:
-        with open(report, "a") as fh:
-            fh.write(json.dumps({"class": cls, **counts, "findings": findings[:20]}) + "\n")
-    assert not findings, f"{cls}: {len(findings)} of {counts['inputs']} inputs failed:\n" + "\n".join(findings[:15])
+# ---------------------------------------------------------------------------------- file-taking verbs
+
+MAIA = FIXTURES / "lc0" / "maia-1300.pb.gz"
+UCI_SESSION = "uci\nisready\nposition startpos moves e2e4\ngo nodes 2\nquit\n"
+PBRAIN_SESSION = "START 6\nBEGIN\nEND\n"
+
+
+def _verb_path(verb: str, seed: Path) -> Path:
+    """What the verb is given for an input file: gauntlet takes the run directory of the checkpoint."""
+    return seed.parent.parent if verb == "gauntlet" else seed
+
+
+# verb -> (seeds as (reader class, index), how to run one input, output name or None, output fresh)
+VERBS: dict[str, tuple[list[tuple[str, int]], Job, str | None, bool]] = {
+    "inspect": ([("nnue", 0), ("lc0-pb", 0), ("pt", 0), ("pt-nnue", 0), ("safetensors", 0), ("run", 0),
+                 ("keras", 1), ("azg-pickle", 0), ("bin", 0), ("binpack", 0), ("plain", 0)],
+                lambda f, o: {"argv": ["inspect", str(f)]}, None, False),
+    "verify-net": ([("lc0-pb", 0)], lambda f, o: {"argv": ["verify", str(f), str(FIXTURES / "lc0" /
+                                                                                "maia-1300.reference.npz")]},
+                   None, False),
+    "verify-reference": ([("reference-npz", 0)], lambda f, o: {"argv": ["verify", str(MAIA), str(f)]}, None, False),
+    "nnue-eval": ([("nnue", 0)], lambda f, o: {"argv": ["nnue", "eval", str(f), FEN]}, None, False),
+    "lc0-eval": ([("lc0-pb", 0), ("onnx", 0)], lambda f, o: {"argv": ["lc0", "eval", str(f), "--fen", FEN]},
+                 None, False),
+    "uci": ([("pt", 0)], lambda f, o: {"argv": ["uci", str(f), "--backend", "torch"], "stdin": UCI_SESSION},
+            None, False),
+    "play": ([("azg-pickle", 0)], lambda f, o: {"argv": ["play", str(f), "--playouts", "2"]}, None, False),
+    "pbrain": ([("azg-pickle", 0)], lambda f, o: {"argv": ["pbrain", str(f), "--playouts", "2"],
+                                                  "stdin": PBRAIN_SESSION}, None, False),
+    "selfplay": ([("azg-pickle", 0)], lambda f, o: {"argv": ["selfplay", str(f), "--games", "1", "--playouts", "2",
+                                                             "--no-progress", "--out", str(o)], "output": str(o)},
+                 "out.npz", False),
+    "arena": ([("azg-pickle", 0)], lambda f, o: {"argv": ["arena", str(f), "pure:2", "--games", "2", "--playouts",
+                                                          "2", "--no-progress"]}, None, False),
+    "train": ([("config", 0)], lambda f, o: {"argv": ["train", str(f), *TINY_TRAIN, "train.iterations=1",
+                                                      "--run-dir", str(o)], "output": str(o)}, "run", True),
+    "gauntlet": ([("run", 0)], lambda f, o: {"argv": ["gauntlet", str(f), "--games", "2", "--playouts", "2"],
+                                             "output": str(f / "gauntlet.csv")}, None, False),
+    "nnue-label": ([("pgn", 0)], lambda f, o: {"argv": ["nnue", "label", str(f), "--out", str(o), "--depth", "1",
+                                                        "--limit", "20", "--engine", stockfish_binary(),
+                                                        "--no-progress"], "output": str(o)}, "out.bin", False),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("verb", list(VERBS))
+def test_fuzz_verb(verb: str, seeds: dict[str, list[Path]], server: Any,
+                   tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Every file-taking verb beyond the readers' own: ``VERB_N`` mutations (1,000 with ``BOARDNET_FUZZ=long``)."""
+    refs, job, out_name, fresh = VERBS[verb]
+    d = tmp_path_factory.mktemp(f"verb-{verb}")
+    files = [seeds[cls][i] for cls, i in refs]
+    target_of, path_of = None, (lambda p: p)
+    if verb == "gauntlet":  # the mutated checkpoint sits in a copy of the run, in place of the newest one
+        run = d / "run"
+        shutil.copytree(files[0].parent.parent, run)
+        target_of = lambda seed: run / "checkpoints" / seed.name  # noqa: E731
+        path_of = lambda target: target.parent.parent  # noqa: E731
+    _fuzz(verb, files, job, d / out_name if out_name else None, VERB_N, server, d, target_of=target_of,
+          path_of=path_of, fresh=fresh)

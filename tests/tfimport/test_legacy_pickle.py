@@ -102,6 +102,35 @@ def test_huge_memo_index_allocates_nothing(tmp_path: Path) -> None:
     assert status == 0 and message.startswith("FormatError: ") and "Memo value not found at index 255" in message
 
 
+
+@pytest.mark.parametrize("length", [1 << 40, 500_000, 2**64 - 1])
+def test_bytearray8_length_is_bounded_by_the_file(tmp_path: Path, length: int) -> None:
+    """Found by the long fuzz run (first bytes replaced): protocol 5's BYTEARRAY8 allocates its declared length
+    before reading (``bytearray(2**60)``: MemoryError under the 1 GiB limit). It is refused against the file's
+    size first, also when it is merely larger than the file."""
+    import resource
+    import struct
+
+    from tests.conftest import in_forked_child
+
+    path = tmp_path / "ba8.model"
+    path.write_bytes(b"\x80\x05\x96" + struct.pack("<Q", length) + b"abc.")
+
+    def child() -> str:
+        resource.setrlimit(resource.RLIMIT_AS, (4 << 30, 4 << 30))
+        read_arrays(path)
+        return "read"
+
+    status, message = in_forked_child(child)
+    assert status == 0 and message.startswith("FormatError: ") and f"BYTEARRAY8 of {length:,} bytes" in message
+
+
+def test_small_bytearray8_still_reads(tmp_path: Path) -> None:
+    path = tmp_path / "ok.model"
+    path.write_bytes(b"\x80\x05\x96" + (3).to_bytes(8, "little") + b"abc.")
+    with pytest.raises(FormatError, match="expected a list of numpy arrays, got bytearray"):
+        read_arrays(path)
+
 def test_persistent_id_error_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     """Found by the long fuzz run: pickle's message for a persistent id spans two lines; the CLI prints one."""
     from boardnet.cli import main

@@ -354,10 +354,11 @@ class Engine:
                   + (f" pv {pv}" if pv else ""))
 
 
-def run(net_path: str, inp: IO[str] = sys.stdin, out: IO[str] = sys.stdout, backend: str | None = None) -> int:
-    """Serve UCI on ``inp``/``out`` until ``quit`` or end of input."""
-    engine = Engine(net_path, out, backend)
-    for line in inp:
+def run(net_path: str, inp: IO[str] | None = None, out: IO[str] | None = None, backend: str | None = None) -> int:
+    """Serve UCI on ``inp``/``out`` (default: the process's stdin/stdout at call time) until ``quit`` or end of
+    input."""
+    engine = Engine(net_path, out or sys.stdout, backend)
+    for line in inp or sys.stdin:
         if not engine.handle(line):
             break
     else:

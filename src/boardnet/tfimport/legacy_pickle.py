@@ -11,6 +11,7 @@ import io
 import math
 import os
 import pickle
+import struct
 from pathlib import Path
 
 import numpy as np
@@ -30,13 +31,26 @@ class _NumpyOnlyUnpickler(pickle._Unpickler):  # noqa: SLF001 - the pure-Python 
     """Unpickler whose find_class resolves only the numpy array constructors above, each bounded.
 
     It is the pure-Python unpickler: its memo is a dict, where the C one grows an array to the largest memo
-    index a (damaged) pickle names, allocating gigabytes for a ``LONG_BINPUT 2**31``.
+    index a (damaged) pickle names, allocating gigabytes for a ``LONG_BINPUT 2**31``. Its one opcode that
+    allocates a declared length before reading it (``BYTEARRAY8``) is bounded by the file's size.
 
     ``_reconstruct`` and ``ndarray`` allocate the shape they are given; every array they may create is
     bounded by the ``budget`` of bytes the pickle really holds (an array's data is stored in the file), so a
     few hundred bytes cannot claim gigabytes. ``dtype`` is limited to plain scalar types (no subarray
     dtypes, whose item size is itself a shape).
     """
+
+    def _load_bytearray8(self) -> None:
+        """Protocol 5's BYTEARRAY8 allocates its declared length before reading: bound it by the file first."""
+        (length,) = struct.unpack("<Q", self.read(8))
+        if length > self.budget:
+            raise pickle.UnpicklingError(f"BYTEARRAY8 of {length:,} bytes in a file of {self.budget:,} bytes")
+        data = self.read(length)
+        if len(data) != length:
+            raise pickle.UnpicklingError("pickle data was truncated")
+        self.append(bytearray(data))
+
+    dispatch = {**pickle._Unpickler.dispatch, pickle.BYTEARRAY8[0]: _load_bytearray8}  # noqa: SLF001
 
     def __init__(self, file: io.BytesIO, budget: int, **kwargs: str) -> None:
         super().__init__(file, **kwargs)

@@ -239,6 +239,39 @@ def test_huge_length_field_allocates_nothing(tmp_path: Path) -> None:
     assert status == 0 and message.startswith(f"FormatError: {path}: not a readable torch file"), message
 
 
+
+def test_npz_member_with_an_empty_name_is_one_format_error(tmp_path: Path) -> None:
+    """Found by the long fuzz run (a name length set to 0): zipfile's ``is_dir`` raised IndexError."""
+    import zipfile
+
+    from boardnet.core.io import read_npz
+
+    path = tmp_path / "x.npz"
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr(zipfile.ZipInfo(""), b"abc")
+    with pytest.raises(FormatError, match="x.npz: a member of the archive has an empty name"):
+        read_npz(path)
+
+
+def test_npz_error_without_a_message_is_named_by_its_type(tmp_path: Path, monkeypatch) -> None:
+    """Found by the long fuzz run (11 of 10,009 inputs): a member whose deflate stream ends early raises a bare
+    ``EOFError()``; quoting the first line of its empty message was an IndexError traceback."""
+    import numpy as np
+
+    from boardnet.core.errors import first_line
+    from boardnet.core.io import read_npz
+
+    path = tmp_path / "x.npz"
+    np.savez(path, planes=np.zeros(4, np.float32))
+
+    def eof(_member: object) -> None:
+        raise EOFError
+
+    monkeypatch.setattr(np.lib.format, "read_magic", eof)
+    with pytest.raises(FormatError, match=r"field planes.npy: bad .npy header: EOFError$"):
+        read_npz(path)
+    assert first_line(ValueError("")) == "ValueError" and first_line(ValueError("a\nb"), 1) == "a"
+
 def test_npz_mutations_never_escape_as_tracebacks(tmp_path: Path) -> None:
     import numpy as np
 

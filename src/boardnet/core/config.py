@@ -23,7 +23,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from boardnet.core import registry
-from boardnet.core.errors import ConfigError
+from boardnet.core.errors import ConfigError, first_line
 
 # --------------------------------------------------------------------------------------------- base models
 
@@ -281,7 +281,7 @@ MAX_YAML_BYTES = 4 << 20
 def _yaml_error(label: str, err: yaml.YAMLError) -> ConfigError:
     mark = getattr(err, "problem_mark", None)
     where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-    problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+    problem = getattr(err, "problem", None) or first_line(err)
     return ConfigError("", f"{label}:{where}: malformed YAML: {problem}")
 
 

@@ -82,3 +82,10 @@ class VerificationError(BoardnetError):
 
 class TrainingError(BoardnetError):
     """Training cannot go on (e.g. too many non-finite losses in a row, run-directory mismatch)."""
+
+
+def first_line(err: BaseException, limit: int = 200) -> str:
+    """The first line of an error's message (at most ``limit`` characters), or its type's name when it has none:
+    what a one-line :class:`BoardnetError` quotes of a library's exception (some have empty messages)."""
+    text = str(err).strip()
+    return text.splitlines()[0][:limit] if text else type(err).__name__

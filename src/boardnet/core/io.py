@@ -48,7 +48,7 @@ from safetensors.torch import load as load_safetensors_bytes
 from safetensors.torch import save as save_safetensors_bytes
 
 from boardnet.core.checksum import tensor_checksums, verify_checksums, verify_payload
-from boardnet.core.errors import FormatError
+from boardnet.core.errors import FormatError, first_line
 from boardnet.core.spec import ModelSpec, NetFile
 
 SPEC_KEY = "boardnet.core.spec"
@@ -518,6 +518,8 @@ def read_npz(path: str | os.PathLike[str], names: list[str] | None = None, max_b
     with open_user_file(path) as fh:
         try:
             with zipfile.ZipFile(fh) as zf:
+                if any(not i.filename for i in zf.infolist()):
+                    raise FormatError(path, "a member of the archive has an empty name")
                 infos = {i.filename.removesuffix(".npy"): i for i in zf.infolist() if not i.is_dir()}
                 missing = [n for n in names or [] if n not in infos]
                 if missing:
@@ -529,8 +531,7 @@ def read_npz(path: str | os.PathLike[str], names: list[str] | None = None, max_b
             raise
         except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError, KeyError, SyntaxError,
                 NotImplementedError, RuntimeError, struct.error, UnicodeDecodeError, OverflowError, zlib.error) as err:
-            first = str(err).strip().splitlines()[0][:200] if str(err).strip() else type(err).__name__
-            raise FormatError(path, f"not a readable .npz file: {first}") from None
+            raise FormatError(path, f"not a readable .npz file: {first_line(err)}") from None
 
 
 def _check_npz_sizes(infos: list[zipfile.ZipInfo], path: str | os.PathLike[str], max_bytes: int,
@@ -563,7 +564,7 @@ def _read_npz_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, path: str | os.
                 raise ValueError(f"unsupported .npy version {version}")
             shape, fortran, dtype = read_header(member)
         except (ValueError, SyntaxError, EOFError, tokenize.TokenError) as err:
-            raise FormatError(path, f"bad .npy header: {str(err).splitlines()[0][:200]}", field=field) from None
+            raise FormatError(path, f"bad .npy header: {first_line(err)}", field=field) from None
         if dtype.hasobject:
             raise FormatError(path, f"dtype {dtype} holds Python objects (pickles are refused)", field=field)
         header_len = member.tell()

@@ -29,7 +29,7 @@ import torch
 from torch import nn
 
 from boardnet.core.checksum import tensor_checksums, verify_checksums
-from boardnet.core.errors import ConversionError, FormatError
+from boardnet.core.errors import ConversionError, FormatError, first_line
 from boardnet.core.io import atomic_write, read_user_bytes
 from boardnet.core.spec import NetFile
 
@@ -130,7 +130,7 @@ def initializers(model: Any, path: str | os.PathLike[str]) -> dict[str, np.ndarr
         try:
             out[init.name] = numpy_helper.to_array(init)
         except Exception as err:  # noqa: BLE001 - onnx raises several types for inconsistent tensors
-            raise FormatError(path, f"unreadable initializer: {str(err).splitlines()[0][:160]}",
+            raise FormatError(path, f"unreadable initializer: {first_line(err, 160)}",
                               field=init.name) from None
     return out
 
@@ -143,7 +143,7 @@ def load_model(path: str | os.PathLike[str]) -> tuple[bytes, Any]:
     try:
         model = onnx.load_from_string(data)
     except Exception as err:  # noqa: BLE001 - protobuf decode errors from a damaged file
-        raise FormatError(path, f"not an ONNX model ({str(err).splitlines()[0][:160] or type(err).__name__})",
+        raise FormatError(path, f"not an ONNX model ({first_line(err, 160)})",
                           offset=0) from None
     if not model.opset_import:
         raise FormatError(path, "not an ONNX model (no opset, no graph)" if data else "empty file")
@@ -170,7 +170,7 @@ def _session(path: str | os.PathLike[str]) -> Any:
     try:
         return ort.InferenceSession(data, providers=["CPUExecutionProvider"])
     except Exception as err:  # onnxruntime raises its own exception types for unreadable models
-        raise FormatError(path, f"not a loadable ONNX model ({str(err).splitlines()[0]})") from None
+        raise FormatError(path, f"not a loadable ONNX model ({first_line(err)})") from None
 
 
 def onnx_verify_outputs(path: str | os.PathLike[str], x: np.ndarray) -> dict[str, np.ndarray]:

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from boardnet.core.errors import FormatError, VerificationError
+from boardnet.core.errors import FormatError, VerificationError, first_line
 
 NPZ_OUTPUTS = {"states": ("log_probs", "values"), "planes": ("policy_logits", "q", "d")}
 FORMS = ("module", "inference")  # the trainable module; its inference form, for nets that have one
@@ -145,7 +145,7 @@ def run_side(side: Side, inputs: dict[str, np.ndarray], form: str = "module") ->
         except FormatError:
             raise
         except Exception as e:  # onnxruntime reports shape errors with its own exception types
-            raise VerificationError(f"{side.path}: cannot run on {list(x.shape)}: {str(e).splitlines()[0]}") from None
+            raise VerificationError(f"{side.path}: cannot run on {list(x.shape)}: {first_line(e)}") from None
     import torch
 
     key = side.net.VERIFY_INPUT
@@ -156,8 +156,7 @@ def run_side(side: Side, inputs: dict[str, np.ndarray], form: str = "module") ->
             net = side.inference if form == "inference" and side.inference is not None else side.net
             out = net.verify_outputs(torch.from_numpy(inputs[key]))
     except RuntimeError as e:  # e.g. the model's board size differs from the inputs'
-        msg = str(e).splitlines()[0]
-        raise VerificationError(f"{side.path}: cannot run on {key} {list(inputs[key].shape)}: {msg}") from None
+        raise VerificationError(f"{side.path}: cannot run on {key} {list(inputs[key].shape)}: {first_line(e)}") from None
     return {k: v.numpy() for k, v in out.items()}
 
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from boardnet.core.errors import ConversionError, FormatError
+from boardnet.core.errors import ConversionError, FormatError, first_line
 
 BACKENDS = ("onnxruntime", "torch")
 LC0_FAMILIES = ("lc0", "lc0_transformer")  # residual (classic) and attention-body nets; a multi-head net plays its
@@ -77,7 +77,7 @@ class Evaluator:
             try:
                 self._session = ort.InferenceSession(self._onnx, opts, providers=["CPUExecutionProvider"])
             except Exception as err:  # onnxruntime's own exception types for unloadable models
-                raise FormatError(self.path, f"not a loadable ONNX model ({str(err).splitlines()[0]})") from None
+                raise FormatError(self.path, f"not a loadable ONNX model ({first_line(err)})") from None
             outputs = [o.name for o in self._session.get_outputs()]
             if "/output/policy" not in outputs or not {"/output/wdl", "/output/value"} & set(outputs):
                 raise FormatError(self.path, f"ONNX outputs {outputs}; expected lc0's /output/policy and "

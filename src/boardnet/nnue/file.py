@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from boardnet.core.errors import ConversionError, FormatError
+from boardnet.core.errors import ConversionError, FormatError, first_line
 from boardnet.core.io import atomic_write, check_user_file, open_user_file
 from boardnet.core.spec import ModelSpec, NetFile
 from boardnet.nnue import leb128
@@ -505,8 +505,7 @@ def quantize_float(net: NetFile, features: str | None = None) -> NetFile:
     try:
         model.load_state_dict(net.state_dict)
     except RuntimeError as err:
-        first = str(err).strip().splitlines()[0]
-        raise ConversionError(f"checkpoint tensors do not fit {net.spec.family} {own}: {first}") from None
+        raise ConversionError(f"checkpoint tensors do not fit {net.spec.family} {own}: {first_line(err)}") from None
     return model.quantize()
 
 

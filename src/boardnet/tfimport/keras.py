@@ -42,7 +42,7 @@ from typing import Any
 
 import numpy as np
 
-from boardnet.core.errors import FormatError
+from boardnet.core.errors import FormatError, first_line
 
 _MAX_BYTES = 4 << 30  # refuse absurd dataset sizes before allocating
 _MAX_CONFIG_BYTES = 64 << 20
@@ -268,8 +268,7 @@ def _read_h5_here(fileobj: object, path: Path) -> tuple[dict[str, dict[str, np.n
     except FormatError:
         raise
     except Exception as e:  # noqa: BLE001 - h5py raises many types on corrupt files; each is one FormatError
-        first = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
-        raise FormatError(path, f"unreadable HDF5: {first}") from None
+        raise FormatError(path, f"unreadable HDF5: {first_line(e)}") from None
     for group, vs in arrays.items():
         if sorted(vs, key=lambda k: (len(k), k)) != [str(i) for i in range(len(vs))]:
             raise FormatError(path, f"variables {sorted(vs)} are not numbered 0..{len(vs) - 1}",

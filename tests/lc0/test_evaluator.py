@@ -55,3 +55,22 @@ def test_onnx_that_is_not_an_lc0_net_is_one_error(tmp_path, capsys: pytest.Captu
     assert main(["lc0", "eval", str(bad)]) == 2
     err = capsys.readouterr().err.splitlines()
     assert len(err) == 1 and "junk.onnx" in err[0] and "ONNX" in err[0]
+
+
+def test_onnx_that_fails_to_run_is_one_error_line(tmp_path, capfd: pytest.CaptureFixture[str]) -> None:
+    """Found by the long fuzz run (2 of 1,005 `lc0 eval` inputs): a flipped bit in leela2onnx's policy mapping
+    table makes onnxruntime's Gather fail at run time; that was an InvalidArgument traceback after ORT's own
+    coloured log line on fd 2."""
+    import onnx
+    from onnx import numpy_helper
+
+    model = onnx.load(str(fixture_path("lc0", "maia-1300.leela2onnx.onnx")))
+    table = next(i for i in model.graph.initializer if i.name == "/const/mapping_table")
+    values = numpy_helper.to_array(table).copy()
+    values.flat[7] = 1 << 27
+    table.CopyFrom(numpy_helper.from_array(values, table.name))
+    bad = tmp_path / "gather.onnx"
+    onnx.save(model, str(bad))
+    assert main(["lc0", "eval", str(bad)]) == 2
+    err = capfd.readouterr().err.splitlines()
+    assert len(err) == 1 and err[0].startswith(f"error: {bad}: the ONNX model fails to run:") and "Gather" in err[0]

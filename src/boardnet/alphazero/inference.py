@@ -86,12 +86,9 @@ def onnx_model_bytes(net: torch.nn.Module, winograd: bool = True) -> bytes:
 
 def onnx_evaluator(model: bytes, game: Game, threads: int = 1) -> LeafEvaluator:
     """Leaf evaluator running an ONNX policy-value model (see :func:`onnx_model_bytes`) on ``threads`` CPU threads."""
-    import onnxruntime as ort
+    from boardnet.core.onnx import ort_session
 
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = max(1, threads)
-    opts.inter_op_num_threads = 1
-    sess = ort.InferenceSession(model, opts, providers=["CPUExecutionProvider"])
+    sess = ort_session(model, threads)
 
     def evaluate(boards: np.ndarray, last: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         logp, v = sess.run(None, {"states": game.encode(boards, last)})

@@ -163,12 +163,24 @@ def export_graph(module: nn.Module, example: torch.Tensor, target: str | io.Byte
                           dynamo=False)
 
 
-def _session(path: str | os.PathLike[str]) -> Any:
+def ort_session(model: bytes, threads: int | None = None) -> Any:
+    """An onnxruntime CPU session of ``model`` (bytes): ``threads`` intra-op threads (None: onnxruntime's
+    default), one inter-op. onnxruntime's own log is silenced (severity fatal): a model that fails to load or
+    run reaches the user as one boardnet error line, not with ORT's coloured log line beside it."""
     import onnxruntime as ort
 
+    opts = ort.SessionOptions()
+    opts.log_severity_level = 4
+    if threads is not None:
+        opts.intra_op_num_threads = max(1, threads)
+        opts.inter_op_num_threads = 1
+    return ort.InferenceSession(model, opts, providers=["CPUExecutionProvider"])
+
+
+def _session(path: str | os.PathLike[str]) -> Any:
     data, _ = load_model(path)
     try:
-        return ort.InferenceSession(data, providers=["CPUExecutionProvider"])
+        return ort_session(data)
     except Exception as err:  # onnxruntime raises its own exception types for unreadable models
         raise FormatError(path, f"not a loadable ONNX model ({first_line(err)})") from None
 

@@ -69,13 +69,10 @@ class Evaluator:
         """Use ``threads`` intra-op threads (a new onnxruntime session; ``torch.set_num_threads``)."""
         self.threads = max(1, int(threads))
         if self._onnx is not None:
-            import onnxruntime as ort
+            from boardnet.core.onnx import ort_session
 
-            opts = ort.SessionOptions()
-            opts.intra_op_num_threads = self.threads
-            opts.inter_op_num_threads = 1
             try:
-                self._session = ort.InferenceSession(self._onnx, opts, providers=["CPUExecutionProvider"])
+                self._session = ort_session(self._onnx, self.threads)
             except Exception as err:  # onnxruntime's own exception types for unloadable models
                 raise FormatError(self.path, f"not a loadable ONNX model ({first_line(err)})") from None
             outputs = [o.name for o in self._session.get_outputs()]
@@ -91,8 +88,7 @@ class Evaluator:
     def __call__(self, planes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``planes [B,112,8,8]`` float32 -> ``(logits [B,1858], q [B], d [B])`` float32 (after :meth:`prepare`)."""
         if self._session is not None:
-            names = [o.name for o in self._session.get_outputs()]
-            out = dict(zip(names, self._session.run(None, {self._input: planes})))
+            out = self._run_onnx(planes)
             if "/output/wdl" in out:
                 wdl = out["/output/wdl"]
                 return out["/output/policy"], wdl[:, 0] - wdl[:, 2], wdl[:, 1]
@@ -102,6 +98,23 @@ class Evaluator:
         with torch.inference_mode():
             out = self._net.verify_outputs(torch.from_numpy(planes))
         return out["policy_logits"].numpy(), out["q"].numpy(), out["d"].numpy()
+
+
+    def _run_onnx(self, planes: np.ndarray) -> dict[str, np.ndarray]:
+        """The ONNX session's outputs by name, each checked for its lc0 shape (a damaged graph can run and
+        compute anything, or fail inside onnxruntime: both are one FormatError)."""
+        names = [o.name for o in self._session.get_outputs()]
+        try:
+            out = dict(zip(names, self._session.run(None, {self._input: planes})))
+        except Exception as err:  # noqa: BLE001 - onnxruntime's own exception types
+            raise FormatError(self.path, f"the ONNX model fails to run: {first_line(err)}") from None
+        want = {"/output/policy": (len(planes), 1858), "/output/wdl": (len(planes), 3),
+                "/output/value": (len(planes), 1)}
+        for name, shape in want.items():
+            if name in out and np.shape(out[name]) != shape:
+                raise FormatError(self.path, f"ONNX output {name} has shape {list(np.shape(out[name]))}; expected "
+                                             f"{list(shape)}")
+        return out
 
 
 def _read(path: Path) -> Any:

@@ -70,6 +70,30 @@ def test_failed_start_leaves_no_run_directory(tmp_path: Path, capsys: pytest.Cap
     assert not run.exists()
 
 
+
+def test_run_failing_before_its_first_checkpoint_leaves_no_run_directory(tmp_path: Path,
+                                                                          capsys: pytest.CaptureFixture) -> None:
+    """Found by the long fuzz run (a flipped letter in an injector's input): the error comes in iteration 1,
+    after config.yaml, metrics.csv and tensorboard/ were written; the run directory it created goes with it.
+    A run that fails after a checkpoint keeps its directory (the same command resumes)."""
+    cfg_path = distill_config(tmp_path)
+    run = tmp_path / "runs" / "distill"
+    assert main(["train", str(cfg_path), "steps.0.injectors.0.in=plines", "train.tensorboard=true"]) == 2
+    assert "no state key 'plines'" in capsys.readouterr().err
+    assert not run.exists()
+    assert main(["train", str(cfg_path), "train.iterations=3"]) == 0
+    assert main(["train", str(cfg_path), "steps.0.injectors.0.in=plines", "train.iterations=6", "--force"]) == 2
+    assert list_checkpoints(run), "a run with checkpoints keeps its directory"
+
+
+def test_step_that_trains_no_parameters_is_a_config_error(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """Found by the long fuzz run (a config cut short after a step's optimizer): torch's ``optimizer got an
+    empty parameter list`` traceback."""
+    cfg_path = distill_config(tmp_path)
+    assert main(["train", str(cfg_path), "steps.0.injectors=[]", "steps.0.losses={}"]) == 2
+    assert "config key 'steps.0': trains no parameters" in capsys.readouterr().err
+    assert not (tmp_path / "runs" / "distill").exists()
+
 def test_run_dir_naming_a_file_is_one_error(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     cfg_path = distill_config(tmp_path)
     afile = tmp_path / "afile"

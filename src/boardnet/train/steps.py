@@ -18,6 +18,7 @@ from torch import nn
 
 from boardnet.core import registry
 from boardnet.core.config import StepConfig
+from boardnet.core.errors import ConfigError
 from boardnet.train.context import TrainContext
 from boardnet.train.optim import build_optimizer
 from boardnet.train.schedules import Schedule
@@ -34,6 +35,9 @@ class Step:
         self.losses = {name: registry.LOSSES.get(c.type)(c, name) for name, c in cfg.losses.items()}
         self.net_names = cfg.nets or sorted({n for inj in self.injectors for n in inj.nets()})
         params = [p for n in self.net_names for p in ctx.raw_nets[n].parameters() if p.requires_grad]
+        if not params:
+            raise ConfigError(f"steps.{index}", "trains no parameters: no injector of the step runs a network "
+                              "(add a forward injector, or name the networks in nets)")
         self.params = params
         self.optimizer = build_optimizer(cfg.optimizer, params, f"steps.{index}.optimizer")
         self.schedule = Schedule(cfg.schedule, cfg.optimizer.lr, ctx.cfg.train.iterations)

@@ -76,6 +76,7 @@ class Trainer:
         self.force = force
         self._lock: RunLock | None = None
         created = self._prepare_run_dir()
+        self._created = created and self.rank == 0
         try:
             self._build(cfg, init)
         except BaseException:  # a failed start leaves no run directory holding only config.yaml
@@ -271,6 +272,7 @@ class Trainer:
         if self.resumed_from is not None:
             say(f"resuming {self.run_dir} from iteration {self.resumed_from}")
         stop = GracefulStop(say)
+        failed = True
         try:
             with progress, stop:
                 while self.iteration < cfg.iterations:
@@ -297,11 +299,14 @@ class Trainer:
                         say(f"stopped by {stop.requested or 'another rank'} after iteration {self.iteration}/"
                             f"{cfg.iterations}; checkpoint saved, the same command resumes from here")
                         break
+            failed = False
         finally:
             if self.log is not None:
                 self.log.close()
             self.data.close()
             self.release()
+            if failed and self._created and not list_checkpoints(self.run_dir):
+                shutil.rmtree(self.run_dir, ignore_errors=True)  # a run that failed before its first checkpoint
             distributed.shutdown()  # the run is over: leave the process group (DDP), whatever ended it
         return last
 

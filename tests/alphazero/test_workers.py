@@ -88,7 +88,8 @@ def test_worker_failure_and_death_raise_and_clean_up(net_game):
 
 
 SCRIPT = """
-import sys, time, torch
+import faulthandler, signal, sys, time, torch
+faulthandler.register(signal.SIGUSR1, all_threads=True)  # the test asks for the stacks if it does not exit
 from boardnet.alphazero.games.gomoku import Gomoku
 from boardnet.alphazero.net import PolicyValueNet
 from boardnet.alphazero.mcts import MctsSettings
@@ -113,7 +114,13 @@ def test_interrupted_parent_leaves_no_workers(tmp_path, sig):
         assert len(pids) == 2
         time.sleep(0.5)  # mid-game
         os.killpg(proc.pid, sig) if sig == signal.SIGINT else proc.send_signal(sig)  # Ctrl-C hits the group
-        rc = proc.wait(timeout=30)
+        try:
+            rc = proc.wait(timeout=60)  # ~1 s measured; a loaded 2-core CI box once took over 30 s
+        except subprocess.TimeoutExpired:
+            proc.send_signal(signal.SIGUSR1)
+            time.sleep(2)
+            proc.kill()
+            pytest.fail(f"still running 60 s after {sig.name}; its stacks:\n{proc.stderr.read()[-6000:]}")
         err = proc.stderr.read()
     finally:
         if proc.poll() is None:

@@ -19,6 +19,7 @@ import numpy as np
 from boardnet.core.errors import ConversionError, FormatError, first_line
 
 BACKENDS = ("onnxruntime", "torch")
+ONNX_OUTPUT_WIDTHS = {"/output/policy": 1858, "/output/wdl": 3, "/output/value": 1}  # lc0's outputs: [B, width]
 LC0_FAMILIES = ("lc0", "lc0_transformer")  # residual (classic) and attention-body nets; a multi-head net plays its
 # main heads (vanilla policy, winner value), the ones its ONNX export names /output/policy and /output/wdl
 
@@ -75,7 +76,7 @@ class Evaluator:
                 self._session = ort_session(self._onnx, self.threads)
             except Exception as err:  # onnxruntime's own exception types for unloadable models
                 raise FormatError(self.path, f"not a loadable ONNX model ({first_line(err)})") from None
-            outputs = [o.name for o in self._session.get_outputs()]
+            self._outputs = outputs = [o.name for o in self._session.get_outputs()]
             if "/output/policy" not in outputs or not {"/output/wdl", "/output/value"} & set(outputs):
                 raise FormatError(self.path, f"ONNX outputs {outputs}; expected lc0's /output/policy and "
                                              "/output/wdl or /output/value")
@@ -99,21 +100,17 @@ class Evaluator:
             out = self._net.verify_outputs(torch.from_numpy(planes))
         return out["policy_logits"].numpy(), out["q"].numpy(), out["d"].numpy()
 
-
     def _run_onnx(self, planes: np.ndarray) -> dict[str, np.ndarray]:
         """The ONNX session's outputs by name, each checked for its lc0 shape (a damaged graph can run and
         compute anything, or fail inside onnxruntime: both are one FormatError)."""
-        names = [o.name for o in self._session.get_outputs()]
         try:
-            out = dict(zip(names, self._session.run(None, {self._input: planes})))
+            out = dict(zip(self._outputs, self._session.run(None, {self._input: planes})))
         except Exception as err:  # noqa: BLE001 - onnxruntime's own exception types
             raise FormatError(self.path, f"the ONNX model fails to run: {first_line(err)}") from None
-        want = {"/output/policy": (len(planes), 1858), "/output/wdl": (len(planes), 3),
-                "/output/value": (len(planes), 1)}
-        for name, shape in want.items():
-            if name in out and np.shape(out[name]) != shape:
+        for name, width in ONNX_OUTPUT_WIDTHS.items():
+            if name in out and np.shape(out[name]) != (len(planes), width):
                 raise FormatError(self.path, f"ONNX output {name} has shape {list(np.shape(out[name]))}; expected "
-                                             f"{list(shape)}")
+                                             f"{[len(planes), width]}")
         return out
 
 

@@ -331,7 +331,6 @@ def write_net(netfile: NetFile, path: str | os.PathLike[str], encoding: str = "l
     from boardnet.core.errors import ConversionError
 
     if netfile.spec.family == "lc0_transformer":
-
         net = attention_message(netfile, encoding.lower(), _encode)
         net.magic = MAGIC
         data = gzip.compress(net.SerializeToString(), mtime=0)
@@ -409,7 +408,6 @@ def inspect_file(path: str | os.PathLike[str]) -> str:
     """Formats, blocks × filters, SE, heads, parameter count and training parameters of a ``.pb.gz``."""
     nf = read_net(path)
     if nf.spec.family == "lc0_transformer":
-
         return "\n".join([f"lc0 net {path}", *describe(nf)])
     cfg = nf.spec.config
     params = nf.n_parameters

@@ -81,8 +81,7 @@ class Trainer:
             self._build(cfg, init)
         except BaseException:  # a failed start leaves no run directory holding only config.yaml
             self.release()
-            if created and self.rank == 0:
-                shutil.rmtree(self.run_dir, ignore_errors=True)
+            self._discard_new_run_dir()
             raise
 
     def _build(self, cfg: Config, init: dict[str, str] | None) -> None:
@@ -151,6 +150,12 @@ class Trainer:
                     )
         distributed.barrier()
         return created
+
+    def _discard_new_run_dir(self) -> None:
+        """After a failure: remove the run directory if this command created it and no checkpoint is in it
+        (nothing there can be resumed; one with checkpoints is kept for the same command to resume)."""
+        if self._created and not list_checkpoints(self.run_dir):
+            shutil.rmtree(self.run_dir, ignore_errors=True)
 
     def release(self) -> None:
         """Give up the run directory's lock (done at the end of :meth:`run`; safe to call twice)."""
@@ -305,8 +310,8 @@ class Trainer:
                 self.log.close()
             self.data.close()
             self.release()
-            if failed and self._created and not list_checkpoints(self.run_dir):
-                shutil.rmtree(self.run_dir, ignore_errors=True)  # a run that failed before its first checkpoint
+            if failed:
+                self._discard_new_run_dir()
             distributed.shutdown()  # the run is over: leave the process group (DDP), whatever ended it
         return last
 

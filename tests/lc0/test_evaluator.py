@@ -74,3 +74,8 @@ def test_onnx_that_fails_to_run_is_one_error_line(tmp_path, capfd: pytest.Captur
     assert main(["lc0", "eval", str(bad)]) == 2
     err = capfd.readouterr().err.splitlines()
     assert len(err) == 1 and err[0].startswith(f"error: {bad}: the ONNX model fails to run:") and "Gather" in err[0]
+
+
+def test_negative_top_is_one_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["lc0", "eval", str(fixture_path("lc0", "maia-1300.pb.gz")), "--top", "-3"]) == 2
+    assert capsys.readouterr().err == "error: config key '--top': must be 0 or more (got -3)\n"

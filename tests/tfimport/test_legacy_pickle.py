@@ -51,8 +51,9 @@ def test_truncated(tmp_path: Path, frac: float) -> None:
     raw = fixture_path("azg", "best_policy_6_6_4.model").read_bytes()
     p = tmp_path / "t.model"
     p.write_bytes(raw[: int(len(raw) * frac)])
-    with pytest.raises(BoardnetError):
+    with pytest.raises(BoardnetError) as info:
         read_net(p)
+    assert not str(info.value).endswith(":"), "an error without a message is named by its type alone"
 
 
 class _Claim:

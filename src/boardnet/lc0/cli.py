@@ -68,6 +68,10 @@ def run_eval(args: argparse.Namespace) -> int:
     from boardnet.lc0.evaluator import evaluate_once
     from boardnet.lc0.planes import encode, legal_policy
 
+    if args.top < 0:
+        from boardnet.core.errors import ConfigError
+
+        raise ConfigError("--top", f"must be 0 or more (got {args.top})")
     board = _board(args)
     logits, q_, d_ = evaluate_once(args.net, encode(board)[None])
     q, d = float(q_[0]), float(d_[0])

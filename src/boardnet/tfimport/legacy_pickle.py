@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from boardnet.core.errors import FormatError
+from boardnet.core.errors import FormatError, first_line
 
 _MAX_FILE = 1 << 30
 # The only globals a pickled list of numpy arrays needs (numpy 1.x and 2.x module names).
@@ -110,7 +110,8 @@ def read_arrays(path: str | os.PathLike[str]) -> list[np.ndarray]:
     try:
         obj = _NumpyOnlyUnpickler(io.BytesIO(data), len(data), encoding="latin1").load()
     except Exception as e:  # noqa: BLE001 - any unpickling failure of untrusted data is one FormatError
-        raise FormatError(p, f"not a numpy-array pickle: {type(e).__name__}: {str(e)[:200]}") from None
+        detail = type(e).__name__ + (f": {first_line(e)}" if str(e).strip() else "")
+        raise FormatError(p, f"not a numpy-array pickle: {detail}") from None
     if not isinstance(obj, list | tuple) or not all(isinstance(a, np.ndarray) for a in obj):
         raise FormatError(p, f"expected a list of numpy arrays, got {type(obj).__name__}")
     total = sum(a.nbytes for a in obj)

@@ -79,6 +79,9 @@ def test_worker_failure_and_death_raise_and_clean_up(net_game):
     assert all(_gone(p) for p in pool.pids)
     pool = SelfPlayPool(game, MctsSettings(playouts=5), workers=2)
     pool.play(net, 2, seed=0)
+    for sig in (signal.SIGINT, signal.SIGTERM):  # a group signal is the parent's to handle (graceful stop)
+        os.kill(pool.pids[0], sig)
+    pool.play(net, 2, seed=0)
     os.kill(pool.pids[1], signal.SIGKILL)
     with pytest.raises(TrainingError, match=r"worker 1 \(pid \d+\) died \(exit code -9\)"):
         pool.play(net, 2, seed=0)

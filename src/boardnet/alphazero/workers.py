@@ -16,8 +16,8 @@ order (worker 0 gets the first share) and results merged in worker order, so a f
 the same games every time.
 
 Shutdown: :meth:`SelfPlayPool.close` (also on ``with`` exit, garbage collection and interpreter exit) asks each
-worker to stop, then terminates the ones that do not within a few seconds. Workers ignore SIGINT (Ctrl-C
-reaches the whole process group; the parent decides), exit when their pipe closes, and on Linux ask the kernel to
+worker to stop, then kills the ones that do not within a few seconds. Workers ignore SIGINT and SIGTERM (Ctrl-C,
+``timeout`` and ``kill %1`` reach the whole process group; the parent decides and stops gracefully), exit when their pipe closes, and on Linux ask the kernel to
 kill them if the parent dies (``PR_SET_PDEATHSIG``), so a SIGKILLed trainer leaves no orphans. An exception or a
 dead worker while playing closes the pool and raises :class:`~boardnet.core.errors.TrainingError`.
 """
@@ -177,10 +177,7 @@ def _shutdown(procs: list[Any], conns: list[Connection], grace: float) -> None:
     deadline = time.monotonic() + grace
     for proc in procs:
         proc.join(max(0.0, deadline - time.monotonic()))
-        if proc.is_alive():
-            proc.terminate()
-            proc.join(2.0)
-        if proc.is_alive():
+        if proc.is_alive():  # workers ignore SIGINT and SIGTERM
             proc.kill()
             proc.join()
     for conn in conns:
@@ -191,6 +188,7 @@ def _shutdown(procs: list[Any], conns: list[Connection], grace: float) -> None:
 def _worker_main(conn: Connection, game: Game, settings: MctsSettings, backend: str, index: int) -> None:
     """Serve requests until ``("stop",)`` or the pipe closes. One thread for torch and onnxruntime."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # `timeout`, `kill %1`: the trainer stops gracefully, not they
     _die_with_parent()
     import torch
 
